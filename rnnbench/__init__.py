@@ -1,0 +1,23 @@
+"""rnnbench: fast, reproducible character-level RNN experiments.
+
+The public names are imported lazily, so ``rnnbench --help`` starts without NumPy or Numba.
+"""
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Corpus": ("rnnbench.data", "Corpus"),
+    "Model": ("rnnbench.model", "Model"),
+    "RunConfig": ("rnnbench.config", "RunConfig"),
+    "RunResult": ("rnnbench.training", "RunResult"),
+    "train": ("rnnbench.training", "train"),
+    "gradcheck": ("rnnbench.gradient_check", "gradcheck"),
+}
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'rnnbench' has no attribute {name!r}")

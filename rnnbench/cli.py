@@ -1,0 +1,219 @@
+"""The rnnbench command line. Numba and pandas are imported only by the commands that need them."""
+import argparse
+import json
+import sys
+import time
+import typing
+from pathlib import Path
+
+EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _field_options(parser, config_cls):
+    """One --dashed-option per RunConfig field, typed and with the default in the help."""
+    for name, info in config_cls.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        ann = info.annotation
+        kwargs = dict(dest=name, default=None, help=f"{info.description} (default: {info.default})")
+        if typing.get_origin(ann) is typing.Literal:
+            kwargs["choices"] = list(typing.get_args(ann))
+        elif ann in (int, float):
+            kwargs["type"] = ann
+            kwargs["metavar"] = ann.__name__.upper()
+        parser.add_argument(flag, **kwargs)
+
+
+def build_parser():
+    from .config import RunConfig
+
+    parser = _Parser(prog="rnnbench", description="Fast character-level RNN experiments.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train one model (min-char-rnn recipe by default)",
+                       description="Train one model. Every RunConfig field is an option.")
+    _field_options(p, RunConfig)
+    p.add_argument("--out", type=Path, help="run folder (default: a new folder under results/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+
+    p = sub.add_parser("sample", help="sample text from a trained run",
+                       description="Sample from a run folder or checkpoint. Sampling starts "
+                       "from the hidden state training ended in (as min-char-rnn does), "
+                       "warmed by the prime text.")
+    p.add_argument("run", type=Path, help="run folder or checkpoint.npz")
+    p.add_argument("--prime", default=None, help="text that warms the hidden state "
+                   "(default: a newline, or the first character of the vocabulary)")
+    p.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is more "
+                   "conservative (default: 1.0)")
+    p.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    p.add_argument("--length", type=int, default=500, help="characters to draw (default: 500)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--from-zero", action="store_true", help="start from a zero hidden state")
+
+    p = sub.add_parser("gradcheck", help="check analytic gradients against numerical ones",
+                       description="Compare analytic gradients with centred finite "
+                       "differences for every parameter; exit status 1 when a check fails.")
+    p.add_argument("--cell", default="rnn", help="recurrent cell (default: rnn)")
+    p.add_argument("--activation", default="tanh", help="activation (default: tanh)")
+    p.add_argument("--hidden-size", type=int, default=5, help="hidden units (default: 5)")
+    p.add_argument("--num-layers", type=int, default=1, help="layers (default: 1)")
+    p.add_argument("--seq-length", type=int, default=25, help="chunk length (default: 25)")
+    p.add_argument("--data", default="pydoc", help="text file or built-in corpus; the check "
+                   "uses its first seq_length + 1 characters (default: pydoc)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
+    p.add_argument("--init-scale", type=float, default=0.01, help="weights randn * this")
+    p.add_argument("--step", type=float, default=1e-2, help="finite-difference step")
+    p.add_argument("--threshold", type=float, default=1e-7, help="largest relative error "
+                   "that passes (default: 1e-7)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("bench", help="updates/s of the compiled loop against the NumPy "
+                       "reference", description="Benchmark the compiled training loop "
+                       "against rnnbench.reference (min-char-rnn in NumPy), interleaved.")
+    p.add_argument("--hidden-size", type=int, default=100)
+    p.add_argument("--seq-length", type=int, default=25)
+    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median)")
+    p.add_argument("--seconds", type=float, default=2.0, help="seconds per measurement")
+    p.add_argument("--quick", action="store_true", help="3 repeats of 0.5 s")
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("rnnbench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 -- user-facing errors become one line
+        from .config import ConfigError
+        from .data import CorpusError
+        if isinstance(exc, (ConfigError, CorpusError, ValueError, FileNotFoundError)):
+            print(f"rnnbench: error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        raise
+
+
+def cmd_train(args):
+    from .config import RunConfig
+    from .data import Corpus
+    from .store import save_run
+    from .training import train
+
+    values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
+    config = RunConfig.build(values)
+    corpus = Corpus.load(config.data, config.val_fraction)
+    corpus.check_length(config.seq_length)
+    out = args.out or _new_run_folder(config)
+    if out.exists() and any(out.iterdir()) and not (out / "summary.json").exists():
+        raise UsageError(f"rnnbench: {out} exists and is not a run folder; choose another --out")
+    print(f"run folder: {out}")
+    print(f"corpus: {corpus.name}, {len(corpus.text):,} characters, vocabulary "
+          f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val")
+    result = train(config, corpus=corpus, progress=not args.quiet,
+                   on_sample=None if args.quiet else _print_sample)
+    save_run(result, out)
+    s = result.summary
+    print(f"{s['updates']:,} updates in {s['wall_s']:.1f} s ({s['updates_per_s']:,.0f} "
+          f"updates/s); smooth loss {s['final_smooth_loss']:.2f} per chunk = "
+          f"{s['final_smooth_loss_per_char']:.3f} nats/char; validation "
+          f"{s['final_val_loss_per_char']:.3f} nats/char = "
+          f"{s['final_val_bits_per_char']:.3f} bits/char")
+    print(f"saved: {out}")
+    if s["status"] != "ok":
+        print(f"rnnbench: run diverged: {s['error']} (tables kept in {out})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_sample(row):
+    from tqdm import tqdm
+    tqdm.write(f"----- update {row['update']} -----\n{row['prime']}{row['text']}\n-----")
+
+
+def _new_run_folder(config):
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path("results") / f"train-{config.cell}-h{config.hidden_size}-{stamp}"
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    return out
+
+
+def cmd_sample(args):
+    from .model import load_checkpoint
+    from .store import checkpoint_path
+
+    path = checkpoint_path(args.run)
+    if not path.exists():
+        raise UsageError(f"rnnbench: {args.run}: no checkpoint found (expected a run folder or "
+                         f"a checkpoint.npz)")
+    if not args.temperature > 0:
+        raise UsageError(f"rnnbench: --temperature must be > 0, got {args.temperature}")
+    if args.length < 0:
+        raise UsageError(f"rnnbench: --length must be >= 0, got {args.length}")
+    model, arrays, _ = load_checkpoint(path)
+    prime = args.prime
+    if prime is None:
+        prime = "\n" if "\n" in model.chars else model.chars[0]
+    if prime == "":
+        raise UsageError("rnnbench: --prime must hold at least one character")
+    missing = sorted({c for c in prime if c not in model.chars})
+    if missing:
+        raise UsageError(f"rnnbench: --prime holds characters not in the model's vocabulary: "
+                         f"{''.join(missing)!r}")
+    h = None if args.from_zero or "h" not in arrays else arrays["h"]
+    text = model.sample(prime, args.length, args.temperature, args.greedy, args.seed, h)
+    print(prime + text)
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .data import Corpus
+    from .gradient_check import format_table, gradcheck
+    from .model import Model
+
+    corpus = Corpus.load(args.data, 0.0)
+    corpus.check_length(args.seq_length)
+    model = Model.create(args.cell, corpus.vocab_size, args.hidden_size, args.num_layers,
+                         args.activation, "float64", args.seed, args.init_scale)
+    ids = corpus.train_ids[:args.seq_length + 1]
+    result = gradcheck(model, ids[:-1], ids[1:], step=args.step, threshold=args.threshold)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"gradient check: cell {args.cell}, activation {args.activation}, hidden "
+              f"{args.hidden_size}, layers {args.num_layers}, seq_length {args.seq_length}, "
+              f"vocabulary {corpus.vocab_size}, float64")
+        print(format_table(result))
+    return 0 if result.passed else 1
+
+
+def cmd_bench(args):
+    from .bench import format_bench, run_bench
+
+    if args.quick:
+        args.repeats, args.seconds = 3, 0.5
+    table = run_bench(args.hidden_size, args.seq_length, args.repeats, args.seconds)
+    print(format_bench(table))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck,
+            "bench": cmd_bench}
+
+if __name__ == "__main__":
+    sys.exit(main())

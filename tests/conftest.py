@@ -1,0 +1,38 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    from rnnbench.data import Corpus
+    return Corpus.load("pydoc")
+
+
+@pytest.fixture
+def small_model(corpus):
+    from rnnbench.model import Model
+    return Model.create("rnn", corpus.vocab_size, 16, seed=3, chars=corpus.chars)
+
+
+@pytest.fixture(scope="session")
+def shakespeare_path():
+    if not SHARED_SHAKESPEARE.exists():
+        pytest.skip("../shared/data/tinyshakespeare.txt is not present")
+    return SHARED_SHAKESPEARE
+
+
+def run_cli(*args):
+    """Run the CLI in-process; returns (exit code, stdout, stderr) via capsys-free capture."""
+    import contextlib
+    import io
+
+    from rnnbench.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
