@@ -7,6 +7,7 @@ array and slices views out of it, so optimizers, clipping and checkpoints see on
 import numpy as np
 
 from .jit import kernel
+from .mathfn import exp_neg, tanh
 
 
 @kernel
@@ -50,11 +51,11 @@ def softmax_xent_rows(logits, targets):
         zk = row[targets[t]] - m
         # r = sum of exp(y_j - m) over all j but the maximum (whose term is 1), so that
         # log(s) = log1p(r) keeps every digit of the small terms.
+        for j in range(V):
+            row[j] = exp_neg(row[j] - m)
         r = -1.0
         for j in range(V):
-            e = np.exp(row[j] - m)
-            row[j] = e
-            r += e
+            r += row[j]
         s = r + 1.0
         term = np.log1p(r) - zk
         total = loss + term
@@ -89,7 +90,9 @@ def rnn_forward_backward(theta, grad, V, H, xs, ys, h0, hs, probs, dhs, das, wan
         np.dot(Whh, hs[t], row)
         x = xs[t]
         for i in range(H):
-            row[i] = np.tanh(row[i] + Wxh[i, x] + bh[i])
+            row[i] += Wxh[i, x] + bh[i]
+        for i in range(H):
+            row[i] = tanh(row[i])
     h_out = hs[1:]
     np.dot(h_out, Why.T, probs)
     for t in range(T):
@@ -100,7 +103,10 @@ def rnn_forward_backward(theta, grad, V, H, xs, ys, h0, hs, probs, dhs, das, wan
         return loss
 
     dWxh, dWhh, dbh, dWhy, dby = rnn_views(grad, V, H)
-    grad[:] = 0.0
+    # dWhh and dWhy are written whole by the products below; the rest accumulates from zero.
+    dWxh[:, :] = 0.0
+    dbh[:] = 0.0
+    dby[:] = 0.0
     # dL/dy_t = p_t - onehot(target_t), kept in probs.
     for t in range(T):
         probs[t, ys[t]] -= 1.0
@@ -166,7 +172,9 @@ def rnn_eval_loss(theta, V, H, data, h0, block):
             np.dot(Whh, hs[t], row)
             x = data[start + t]
             for i in range(H):
-                row[i] = np.tanh(row[i] + Wxh[i, x] + bh[i])
+                row[i] += Wxh[i, x] + bh[i]
+            for i in range(H):
+                row[i] = tanh(row[i])
         lg = logits[:T]
         np.dot(hs[1:T + 1], Why.T, lg)
         for t in range(T):
@@ -196,7 +204,9 @@ def rnn_sample(theta, V, H, h, prime, length, temperature, greedy, seed):
     for step in range(prime.shape[0] - 1 + length):
         np.dot(Whh, hcur, hnew)
         for i in range(H):
-            hcur[i] = np.tanh(hnew[i] + Wxh[i, x] + bh[i])
+            hnew[i] += Wxh[i, x] + bh[i]
+        for i in range(H):
+            hcur[i] = tanh(hnew[i])
         if step < prime.shape[0] - 1:
             x = prime[step + 1]
             continue
@@ -212,7 +222,8 @@ def rnn_sample(theta, V, H, h, prime, length, temperature, greedy, seed):
             m = y[best]
             s = 0.0
             for j in range(V):
-                y[j] = np.exp(y[j] - m)
+                y[j] = exp_neg(y[j] - m)
+            for j in range(V):
                 s += y[j]
             u = np.random.random() * s
             acc = 0.0
