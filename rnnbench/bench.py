@@ -23,18 +23,19 @@ def run_bench(hidden_size=100, seq_length=25, repeats=5, seconds=2.0, corpus="py
     from .data import Corpus
     from .model import Model
     from .reference import ReferenceRNN
-    from .training import train
+    from .training import TrainState, train
 
     data = Corpus.load(corpus, 0.1)
     model = Model.create("rnn", data.vocab_size, hidden_size, seed=0, chars=data.chars)
     ref = ReferenceRNN(model.params, data.train_ids, seq_length)
-    fast = _CompiledRun(model, data.train_ids, seq_length)
+    fast = TrainState(model.copy(), data.train_ids, seq_length)
+    scratch = np.zeros(200)
     train(corpus=data, updates=1, hidden_size=hidden_size, seq_length=seq_length,
           sample_every=0)  # compile (or load) every kernel before timing
     rates = {"numpy reference": [], "rnnbench compiled": []}
     for _ in range(repeats):
         rates["numpy reference"].append(_timed(lambda: (ref.step(), 1)[1], seconds))
-        rates["rnnbench compiled"].append(_timed(lambda: fast.run(200), seconds))
+        rates["rnnbench compiled"].append(_timed(lambda: fast.run(scratch, scratch), seconds))
     ratios = np.array(rates["rnnbench compiled"]) / np.array(rates["numpy reference"])
     rows = []
     for name, r in rates.items():
@@ -45,29 +46,6 @@ def run_bench(hidden_size=100, seq_length=25, repeats=5, seconds=2.0, corpus="py
                          max=float(np.max(r)), repeats=repeats,
                          ratio=float(np.median(ratios)) if name != "numpy reference" else 1.0))
     return rows
-
-
-class _CompiledRun:
-    """The compiled training loop with its state, advanced ``n`` updates per call."""
-
-    def __init__(self, model, data, seq_length):
-        self.model = model.copy()
-        self.data = np.ascontiguousarray(data)
-        self.T = seq_length
-        self.mem = np.zeros_like(self.model.theta)
-        self.grad = np.zeros_like(self.model.theta)
-        self.h = self.model.zero_state()
-        self.state = np.zeros(3, dtype=np.int64)
-        self.smooth = 0.0
-        self.losses = np.zeros(10_000)
-
-    def run(self, n):
-        from .kernels.train_loop import rnn_train_updates
-        m = self.model
-        done, self.smooth = rnn_train_updates(
-            m.theta, self.mem, self.grad, m.vocab_size, m.hidden_size, self.data, self.T, 0.1,
-            5.0, 1e-8, self.h, self.state, self.smooth, n, self.losses, self.losses)
-        return done
 
 
 def format_bench(rows):

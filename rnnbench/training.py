@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import Corpus, CorpusError
 from .model import Model
 
@@ -40,6 +40,54 @@ def derived_seed(seed, purpose, n=0):
 
 
 SAMPLE_SEED = 1
+
+
+class TrainState:
+    """Everything the compiled loop carries between calls: AdaGrad memory, the raw gradient of
+    the last update, the hidden state, [data pointer, updates done, epoch] and the smooth loss.
+    The model's weights are updated in place."""
+
+    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0):
+        self.model = model
+        self.data = np.ascontiguousarray(data, dtype=np.int64)
+        self.seq_length = seq_length
+        dt = model.dtype.type
+        self.hyper = (dt(learning_rate), dt(clip), dt(1e-8))
+        self.mem = np.zeros_like(model.theta)
+        self.grad = np.zeros_like(model.theta)
+        self.h = model.zero_state()
+        self.state = np.zeros(3, dtype=np.int64)
+        self.smooth = -math.log(1.0 / model.vocab_size) * seq_length
+
+    def run(self, losses, smooths):
+        """Up to len(losses) updates; per-update losses and smooth losses are written into the
+        two arrays. Returns how many were recorded (fewer only at a non-finite loss)."""
+        from .kernels.train_loop import rnn_train_updates
+        m = self.model
+        done, self.smooth = rnn_train_updates(
+            m.theta, self.mem, self.grad, m.vocab_size, m.hidden_size, self.data,
+            self.seq_length, *self.hyper, self.h, self.state, self.smooth, len(losses), losses,
+            smooths)
+        return done
+
+    @property
+    def updates(self):
+        return int(self.state[1])
+
+    @property
+    def epoch(self):
+        return int(self.state[2])
+
+    def next_input(self):
+        """(first input id, hidden state) the next update will start from, after min-char-rnn's
+        wrap rule (pointer back to 0 and a zero state at the end of the text or at update 0)."""
+        p = int(self.state[0])
+        if p + self.seq_length + 1 >= len(self.data) or self.updates == 0:
+            return int(self.data[0]), self.model.zero_state()
+        return int(self.data[p]), self.h
+
+    def arrays(self):
+        return dict(mem=self.mem, h=self.h, state=self.state, smooth=np.array(self.smooth))
 
 
 class _Recorder:
@@ -81,8 +129,6 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     ``config.seed``. ``progress`` shows a progress bar; ``on_sample(row)`` sees each sample. Returns a RunResult; a NaN or infinite loss ends the run with status
     "diverged" instead of raising.
     """
-    from .kernels.train_loop import rnn_train_updates
-
     config = _as_config(config, overrides)
     t_start = time.perf_counter()
     if corpus is None:
@@ -97,21 +143,12 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         model = model.copy()
         model.chars = list(corpus.chars)
 
-    V, H, T = model.vocab_size, model.hidden_size, config.seq_length
-    dt = model.dtype.type
-    data = np.ascontiguousarray(corpus.train_ids)
-    mem = np.zeros_like(model.theta)
-    grad = np.zeros_like(model.theta)
-    h = model.zero_state()
-    state = np.zeros(3, dtype=np.int64)  # data pointer, updates done, epoch
-    smooth = -math.log(1.0 / V) * T
+    T = config.seq_length
+    run = TrainState(model, corpus.train_ids, T, config.learning_rate, config.clip)
     losses = np.full(config.updates, np.nan)
     smooths = np.full(config.updates, np.nan)
-    args = (dt(config.learning_rate), dt(config.clip), dt(1e-8))
-
     rec = _Recorder(config, corpus, model, on_sample)
-    rnn_train_updates(model.theta, mem, grad, V, H, data, T, *args, h, state, smooth, 0,
-                      losses, smooths)  # compile or load from cache before the clock starts
+    run.run(losses[:0], smooths[:0])  # compile or load from cache before the clock starts
     status, error = "ok", None
     bar = _progress_bar(config.updates) if progress else None
     t0 = time.perf_counter()
@@ -119,44 +156,40 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     n = 0
     while True:
         if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
-            p_next, h_next = (0, model.zero_state()) if _wraps(state, T, len(data)) \
-                else (int(state[0]), h)
-            rec.sample(n, h_next, int(data[p_next]))
+            first_id, h_next = run.next_input()
+            rec.sample(n, h_next, first_id)
         if n == config.updates:
             break
         stop = min(config.updates, n + MAX_CHUNK, _next_multiple(n, config.trace_every),
                    _next_multiple(n, config.eval_every),
                    _next_multiple(n, config.sample_every) if config.sample_every else n + MAX_CHUNK)
         t1 = time.perf_counter()
-        done, smooth = rnn_train_updates(model.theta, mem, grad, V, H, data, T, *args, h, state,
-                                         smooth, stop - n, losses[n:stop], smooths[n:stop])
+        done = run.run(losses[n:stop], smooths[n:stop])
         train_s += time.perf_counter() - t1
         if done < stop - n:
             n += done - 1
             status, error = "diverged", f"loss became {losses[n]} at update {n + 1}"
-            rec.trace_rows.append(_trace_row(n + 1, T, state, losses, smooths, config, np.nan,
+            rec.trace_rows.append(_trace_row(n + 1, run, losses, smooths, config, np.nan,
                                              time.perf_counter() - t0))
             break
         n = stop
         evaluate = n % config.eval_every == 0 or n == config.updates
         if evaluate or n % config.trace_every == 0:
-            val = rec.val_loss_per_char(h) if evaluate else np.nan
-            rec.trace_rows.append(_trace_row(n, T, state, losses, smooths, config, val,
+            val = rec.val_loss_per_char(run.h) if evaluate else np.nan
+            rec.trace_rows.append(_trace_row(n, run, losses, smooths, config, val,
                                              time.perf_counter() - t0))
         if bar is not None:
             bar.update(stop - bar.n)
-            bar.set_postfix(smooth_loss=f"{smooth:.2f}", loss_per_char=f"{smooth / T:.3f}",
+            bar.set_postfix(smooth_loss=f"{run.smooth:.2f}", loss_per_char=f"{run.smooth / T:.3f}",
                             updates_s=f"{n / max(train_s, 1e-9):,.0f}", refresh=False)
     if bar is not None:
         bar.close()
     wall_s = time.perf_counter() - t_start
-    updates_done = int(state[1])
     trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
     samples = pd.DataFrame(rec.sample_rows, columns=SAMPLE_COLUMNS)
-    summary = _summary(config, corpus, status, error, updates_done, state, smooth, trace,
-                       rec.val_losses, wall_s, train_s)
-    return RunResult(config, trace, samples, summary, model,
-                     dict(mem=mem, h=h, state=state, smooth=np.array(smooth)))
+    summary = _summary(config, corpus, status, error, run, trace, rec.val_losses, wall_s,
+                       train_s)
+    return RunResult(config, trace, samples, summary, model, run.arrays())
 
 
 def _as_config(config, overrides):
@@ -168,6 +201,9 @@ def _as_config(config, overrides):
 
 
 def _check_model(model, config, corpus):
+    if model.hidden_size != config.hidden_size:
+        raise ConfigError(f"hidden_size: the model has {model.hidden_size} hidden units, the "
+                          f"config {config.hidden_size}")
     if model.vocab_size != corpus.vocab_size:
         raise CorpusError(f"the model's vocabulary has {model.vocab_size} characters, the corpus "
                           f"{corpus.name} has {corpus.vocab_size}")
@@ -175,37 +211,34 @@ def _check_model(model, config, corpus):
         raise CorpusError(f"the model's vocabulary differs from that of {corpus.name}")
 
 
-def _wraps(state, T, N):
-    return state[0] + T + 1 >= N or state[1] == 0
-
-
 def _next_multiple(n, k):
     return (n // k + 1) * k
 
 
-def _trace_row(n, T, state, losses, smooths, config, val, elapsed):
+def _trace_row(n, run, losses, smooths, config, val, elapsed):
+    T = config.seq_length
     window = losses[max(0, n - config.trace_every):n]
     with np.errstate(over="ignore", invalid="ignore"):
         per_char = float(np.mean(window)) / T
-    return dict(update=n, chars_seen=n * T * config.batch_size, epoch=int(state[2]),
+    return dict(update=n, chars_seen=n * T * config.batch_size, epoch=run.epoch,
                 loss=float(losses[n - 1]), smooth_loss=float(smooths[n - 1]),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
                 val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
 
 
-def _summary(config, corpus, status, error, updates_done, state, smooth, trace, val_losses,
-             wall_s, train_s):
+def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, train_s):
     import numba
 
     from . import __version__
     T = config.seq_length
+    updates_done, smooth = run.updates, run.smooth
     last = trace.iloc[-1] if len(trace) else None
     finite_val = [v for v in val_losses if np.isfinite(v)]
     final_val = val_losses[-1] if val_losses else float("nan")
     best_val = min(finite_val) if finite_val else float("nan")
     return dict(
         status=status, error=error, updates=updates_done,
-        chars_seen=updates_done * T * config.batch_size, epochs=int(state[2]),
+        chars_seen=updates_done * T * config.batch_size, epochs=run.epoch,
         final_smooth_loss=float(smooth), final_smooth_loss_per_char=float(smooth) / T,
         final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
         final_val_loss_per_char=final_val, final_val_bits_per_char=final_val / LN2,

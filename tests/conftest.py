@@ -1,7 +1,5 @@
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 SHARED_SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"

@@ -3,32 +3,21 @@ import numpy as np
 import pytest
 
 from rnnbench.data import Corpus
-from rnnbench.kernels.train_loop import rnn_train_updates
 from rnnbench.model import Model
 from rnnbench.reference import PARAM_NAMES, ReferenceRNN, loss_fun
+from rnnbench.training import TrainState
 
 
 def flat(d, names=PARAM_NAMES):
     return np.concatenate([np.asarray(d[k]).ravel() for k in names])
 
 
-class Compiled:
-    """The compiled loop with explicit state, stepped like ReferenceRNN."""
+class Compiled(TrainState):
+    """The compiled loop stepped like ReferenceRNN, n updates per call."""
 
-    def __init__(self, model, data, T=25, lr=0.1, clip=5.0):
-        self.m, self.data, self.T, self.lr, self.clip = model, data, T, lr, clip
-        self.mem = np.zeros_like(model.theta)
-        self.grad = np.zeros_like(model.theta)
-        self.h = model.zero_state()
-        self.state = np.zeros(3, dtype=np.int64)
-        self.smooth = -np.log(1.0 / model.vocab_size) * T
-
-    def run(self, n):
+    def steps(self, n):
         losses, smooths = np.zeros(n), np.zeros(n)
-        done, self.smooth = rnn_train_updates(
-            self.m.theta, self.mem, self.grad, self.m.vocab_size, self.m.hidden_size, self.data,
-            self.T, self.lr, self.clip, 1e-8, self.h, self.state, self.smooth, n, losses, smooths)
-        assert done == n
+        assert self.run(losses, smooths) == n
         return losses, smooths
 
 
@@ -36,7 +25,7 @@ def test_one_update_from_the_same_state_agrees_to_1e12(corpus):
     rng = np.random.default_rng(7)
     model = Model.create("rnn", corpus.vocab_size, 100, seed=1)
     ref = ReferenceRNN(model.params, corpus.train_ids)
-    fast = Compiled(model, corpus.train_ids)
+    fast = Compiled(model, corpus.train_ids, 25)
     # a state in the middle of training: nonzero hidden state, AdaGrad memory, data pointer
     h = np.tanh(rng.standard_normal(100))
     mem = rng.random(model.theta.size) * 3
@@ -49,7 +38,7 @@ def test_one_update_from_the_same_state_agrees_to_1e12(corpus):
     ref.p, ref.n = 1000, 40
 
     ref_loss, ref_grads = ref.step()
-    losses, _ = fast.run(1)
+    losses, _ = fast.steps(1)
     assert losses[0] == pytest.approx(ref_loss, rel=1e-12, abs=0)
     np.testing.assert_allclose(fast.grad, flat(ref_grads), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(model.theta, flat(ref.params), rtol=1e-12, atol=1e-14)
@@ -78,9 +67,9 @@ def test_first_8_updates_agree_through_two_wraps_of_the_data_pointer():
     corpus = Corpus.from_text(text[:80], val_fraction=0.0)
     model = Model.create("rnn", corpus.vocab_size, 30, seed=5)
     ref = ReferenceRNN(model.params, corpus.train_ids)
-    fast = Compiled(model, corpus.train_ids)
+    fast = Compiled(model, corpus.train_ids, 25)
     ref_losses = ref.train(8)
-    losses, smooths = fast.run(8)
+    losses, smooths = fast.steps(8)
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-8)
     assert smooths[-1] == pytest.approx(ref.smooth_loss, rel=1e-8)
     np.testing.assert_allclose(model.theta, flat(ref.params), rtol=1e-8, atol=1e-10)
@@ -112,8 +101,8 @@ def test_long_runs_agree_statistically(corpus):
         model = Model.create("rnn", corpus.vocab_size, 100, seed=seed)
         ref = ReferenceRNN(model.params, corpus.train_ids)
         ref_losses = ref.train(U)
-        fast = Compiled(model, corpus.train_ids)
-        losses, _ = fast.run(U)
+        fast = Compiled(model, corpus.train_ids, 25)
+        losses, _ = fast.steps(U)
         ref_w = ref_losses.reshape(-1, W).mean(axis=1) / 25
         fast_w = losses.reshape(-1, W).mean(axis=1) / 25
         assert np.all(np.isfinite(fast_w))

@@ -103,3 +103,11 @@ def test_text_too_short_for_seq_length():
     corpus = Corpus.from_text("tiny text", val_fraction=0.0)
     with pytest.raises(CorpusError, match="fewer than seq_length"):
         rnnbench.train(corpus=corpus, updates=1)
+
+
+def test_a_model_that_does_not_fit_the_config_is_an_error(corpus, small_model):
+    with pytest.raises(ConfigError, match="hidden_size: the model has 16 hidden units"):
+        rnnbench.train(corpus=corpus, model=small_model, hidden_size=100, updates=1)
+    other = Corpus.from_text("abc" * 50, val_fraction=0.0)
+    with pytest.raises(CorpusError, match="vocabulary"):
+        rnnbench.train(corpus=other, model=small_model, hidden_size=16, updates=1)
