@@ -27,11 +27,6 @@ def rnn_views(theta, V, H):
 
 
 @kernel
-def rnn_num_params(V, H):
-    return H * V + H * H + H + V * H + V
-
-
-@kernel
 def softmax_xent_rows(logits, targets):
     """Turn each row of ``logits`` into probabilities in place; return the summed cross-entropy.
 
@@ -79,20 +74,22 @@ def rnn_forward_backward(theta, grad, V, H, xs, ys, h0, hs, probs, dhs, das, wan
     column gather Wxh[:, x_t]. The output layer does not depend on the recurrence, so it runs
     as one (T, H) x (H, V) product for the whole chunk, and so do its gradients.
 
-    Workspaces: hs (T + 1, H) with hs[0] = h0 and hs[t + 1] = h_t; probs (T, V); dhs, das (T, H).
+    Workspaces: hs (T + 1, H) with hs[0] = h0 and hs[t + 1] = h_t; probs (T, V); dhs, das (T, H)
+    (das holds the input term Wxh[:, x_t] + bh during the forward pass).
     ``grad`` is overwritten (not accumulated). The last hidden state is left in hs[T].
     """
     Wxh, Whh, bh, Why, by = rnn_views(theta, V, H)
     T = xs.shape[0]
+    # The input part of every step first, row by row of Wxh (cache-friendly), into das.
+    for i in range(H):
+        for t in range(T):
+            das[t, i] = Wxh[i, xs[t]] + bh[i]
     hs[0, :] = h0
     for t in range(T):
         row = hs[t + 1]
         np.dot(Whh, hs[t], row)
-        x = xs[t]
         for i in range(H):
-            row[i] += Wxh[i, x] + bh[i]
-        for i in range(H):
-            row[i] = tanh(row[i])
+            row[i] = tanh(row[i] + das[t, i])
     h_out = hs[1:]
     np.dot(h_out, Why.T, probs)
     for t in range(T):
@@ -105,7 +102,6 @@ def rnn_forward_backward(theta, grad, V, H, xs, ys, h0, hs, probs, dhs, das, wan
     dWxh, dWhh, dbh, dWhy, dby = rnn_views(grad, V, H)
     # dWhh and dWhy are written whole by the products below; the rest accumulates from zero.
     dWxh[:, :] = 0.0
-    dbh[:] = 0.0
     dby[:] = 0.0
     # dL/dy_t = p_t - onehot(target_t), kept in probs.
     for t in range(T):
@@ -124,11 +120,12 @@ def rnn_forward_backward(theta, grad, V, H, xs, ys, h0, hs, probs, dhs, das, wan
             da[i] = (1.0 - h[i] * h[i]) * (dhs[t, i] + dnext[i])
         np.dot(da, Whh, dnext)
     np.dot(das.T, hs[:T], dWhh)
-    for t in range(T):
-        x = xs[t]
-        for i in range(H):
-            dbh[i] += das[t, i]
-            dWxh[i, x] += das[t, i]
+    for i in range(H):
+        acc = 0.0
+        for t in range(T):
+            acc += das[t, i]
+            dWxh[i, xs[t]] += das[t, i]
+        dbh[i] = acc
     return loss
 
 
