@@ -100,7 +100,7 @@ def rnn_forward_backward(theta, grad, V, H, xs, ys, h0, hs, probs, dhs, das, wan
         return loss
 
     dWxh, dWhh, dbh, dWhy, dby = rnn_views(grad, V, H)
-    # dWhh and dWhy are written whole by the products below; the rest accumulates from zero.
+    # dWhh, dWhy and dbh are written whole below; dWxh and dby accumulate from zero.
     dWxh[:, :] = 0.0
     dby[:] = 0.0
     # dL/dy_t = p_t - onehot(target_t), kept in probs.
