@@ -101,3 +101,14 @@ def test_stale_kernel_cache_is_dropped(tmp_path):
     assert (tmp_path / STAMP).read_text() == sources_hash()
     (tmp_path / "x.nbi").write_text("fresh")
     assert drop_stale_cache(tmp_path) == 0 and (tmp_path / "x.nbi").exists()
+
+
+def test_validation_and_training_losses_are_the_same_numbers(corpus, small_model):
+    ids = corpus.val_ids[:201]  # one block of the validation kernel: bit for bit
+    h0 = np.tanh(np.random.default_rng(4).standard_normal(16))
+    total, n = small_model.eval_loss(ids, h0)
+    assert n == 200
+    assert total == small_model.loss(ids[:-1], ids[1:], h0)
+    longer = corpus.val_ids[:1001]  # blocks of 256 add up in another order
+    total, _ = small_model.eval_loss(longer, h0)
+    assert total == pytest.approx(small_model.loss(longer[:-1], longer[1:], h0), rel=1e-14)

@@ -6,7 +6,9 @@ array and slices views out of it, so optimizers, clipping and checkpoints see on
 """
 import numpy as np
 
-from .jit import kernel
+from numba import njit
+
+from .jit import JIT_OPTIONS, kernel
 from .mathfn import exp_neg, tanh
 
 
@@ -24,6 +26,16 @@ def rnn_views(theta, V, H):
     o += V * H
     by = theta[o:o + V]
     return Wxh, Whh, bh, Why, by
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def rnn_step(Wxh, Whh, bh, x, h_prev, h_out):
+    """h_out = tanh(Whh h_prev + (Wxh[:, x] + bh)): one step, rounded exactly as the batched
+    forward pass of rnn_forward_backward rounds it, so sampling and validation see the same
+    numbers as training."""
+    np.dot(Whh, h_prev, h_out)
+    for i in range(h_out.shape[0]):
+        h_out[i] = tanh(h_out[i] + (Wxh[i, x] + bh[i]))
 
 
 @kernel
@@ -165,13 +177,7 @@ def rnn_eval_loss(theta, V, H, data, h0, block):
     while start < n:
         T = min(block, n - start)
         for t in range(T):
-            row = hs[t + 1]
-            np.dot(Whh, hs[t], row)
-            x = data[start + t]
-            for i in range(H):
-                row[i] += Wxh[i, x] + bh[i]
-            for i in range(H):
-                row[i] = tanh(row[i])
+            rnn_step(Wxh, Whh, bh, data[start + t], hs[t], hs[t + 1])
         lg = logits[:T]
         np.dot(hs[1:T + 1], Why.T, lg)
         for t in range(T):
@@ -199,11 +205,8 @@ def rnn_sample(theta, V, H, h, prime, length, temperature, greedy, seed):
     x = prime[0]
     pos = 0
     for step in range(prime.shape[0] - 1 + length):
-        np.dot(Whh, hcur, hnew)
-        for i in range(H):
-            hnew[i] += Wxh[i, x] + bh[i]
-        for i in range(H):
-            hcur[i] = tanh(hnew[i])
+        rnn_step(Wxh, Whh, bh, x, hcur, hnew)
+        hcur[:] = hnew
         if step < prime.shape[0] - 1:
             x = prime[step + 1]
             continue
