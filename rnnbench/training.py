@@ -125,8 +125,9 @@ class _Recorder:
 def train(config=None, corpus=None, model=None, progress=False, on_sample=None, **overrides):
     """Train one run of ``config`` (a RunConfig, a dict, or keyword overrides of the defaults).
 
-    ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary) to a fresh one from
-    ``config.seed``. ``progress`` shows a progress bar; ``on_sample(row)`` sees each sample. Returns a RunResult; a NaN or infinite loss ends the run with status
+    ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
+    fresh one from ``config.seed``. ``progress`` shows a progress bar; ``on_sample(row)`` sees
+    each sample. Returns a RunResult; a NaN or infinite loss ends the run with status
     "diverged" instead of raising.
     """
     config = _as_config(config, overrides)

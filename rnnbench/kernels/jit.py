@@ -13,3 +13,8 @@ JIT_OPTIONS = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 def kernel(fn):
     """Compile ``fn`` with the project's policy."""
     return njit(**JIT_OPTIONS)(fn)
+
+
+def inline_kernel(fn):
+    """A small helper compiled into its callers (so their loops can vectorise through it)."""
+    return njit(inline="always", **JIT_OPTIONS)(fn)

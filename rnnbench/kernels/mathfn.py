@@ -8,8 +8,7 @@ import numpy as np
 from numba import types
 from numba.core.extending import intrinsic
 
-from .jit import JIT_OPTIONS
-from numba import njit
+from .jit import inline_kernel
 
 LOG2E = 1.4426950408889634
 LN2_HI = 6.93145751953125e-1  # ln 2 split in two (Cody-Waite) so that k * LN2_HI is exact
@@ -35,10 +34,7 @@ def _bits_to_float64(typingctx, bits):
     return sig, codegen
 
 
-_inline = njit(inline="always", **JIT_OPTIONS)
-
-
-@_inline
+@inline_kernel
 def exp_neg(x):
     """exp(x) for x <= 0 (arguments below -708 give exp(-708) ~ 3e-308); NaN gives NaN."""
     xc = max(x, EXP_MIN)
@@ -52,7 +48,7 @@ def exp_neg(x):
     return e if x == x else x
 
 
-@_inline
+@inline_kernel
 def tanh(x):
     """tanh(x) within a few ulp; NaN gives NaN."""
     ax = min(abs(x), 20.0)  # tanh(20) rounds to 1.0

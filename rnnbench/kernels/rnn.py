@@ -6,9 +6,7 @@ array and slices views out of it, so optimizers, clipping and checkpoints see on
 """
 import numpy as np
 
-from numba import njit
-
-from .jit import JIT_OPTIONS, kernel
+from .jit import inline_kernel, kernel
 from .mathfn import exp_neg, tanh
 
 
@@ -28,7 +26,7 @@ def rnn_views(theta, V, H):
     return Wxh, Whh, bh, Why, by
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@inline_kernel
 def rnn_step(Wxh, Whh, bh, x, h_prev, h_out):
     """h_out = tanh(Whh h_prev + (Wxh[:, x] + bh)): one step, rounded exactly as the batched
     forward pass of rnn_forward_backward rounds it, so sampling and validation see the same
@@ -206,7 +204,7 @@ def rnn_sample(theta, V, H, h, prime, length, temperature, greedy, seed):
     pos = 0
     for step in range(prime.shape[0] - 1 + length):
         rnn_step(Wxh, Whh, bh, x, hcur, hnew)
-        hcur[:] = hnew
+        hcur, hnew = hnew, hcur
         if step < prime.shape[0] - 1:
             x = prime[step + 1]
             continue
