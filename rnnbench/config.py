@@ -44,6 +44,8 @@ class RunConfig(BaseModel):
     updates: int = Field(10000, ge=0, description="number of parameter updates")
     batch_size: int = Field(1, ge=1, le=1, description="parallel streams (1 so far)")
     dtype: Literal["float64", "float32"] = Field("float64", description="floating point type")
+    data_limit: int = Field(0, ge=0, description="use only the first N characters of the "
+                            "text, split as usual (0: all of it)")
     val_fraction: float = Field(0.1, ge=0, lt=1,
                                 description="tail fraction of the text held out for validation")
     trace_every: int = Field(100, gt=0, description="updates between trace rows")

@@ -57,6 +57,13 @@ class Corpus:
             return cls(text, val_fraction, spec)
         return cls.from_file(spec, val_fraction)
 
+    def head(self, n):
+        """The corpus made of the first ``n`` characters only (all of them when n is 0 or more
+        than the text holds), with its own vocabulary and split: for overfitting a tiny slice."""
+        if not n or n >= len(self.text):
+            return self
+        return Corpus(self.text[:n], self.val_fraction, f"{self.name}[:{n}]")
+
     def encode(self, text):
         """Character ids of ``text`` as an int64 array; unknown characters are an error."""
         try:

@@ -134,6 +134,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     t_start = time.perf_counter()
     if corpus is None:
         corpus = Corpus.load(config.data, config.val_fraction)
+    corpus = corpus.head(config.data_limit)
     corpus.check_length(config.seq_length)
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,

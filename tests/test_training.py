@@ -111,3 +111,12 @@ def test_a_model_that_does_not_fit_the_config_is_an_error(corpus, small_model):
     other = Corpus.from_text("abc" * 50, val_fraction=0.0)
     with pytest.raises(CorpusError, match="vocabulary"):
         rnnbench.train(corpus=other, model=small_model, hidden_size=16, updates=1)
+
+
+def test_data_limit_trains_on_a_slice_it_can_memorise(corpus):
+    result = rnnbench.train(data_limit=200, val_fraction=0.0, hidden_size=32, seq_length=20,
+                   updates=1500, sample_every=0, eval_every=500, trace_every=500)
+    s = result.summary
+    assert s["train_chars"] == 200 and s["corpus"] == "pydoc[:200]"
+    assert s["vocab_size"] == len(set(corpus.text[:200]))
+    assert result.trace["loss_per_char"].iloc[-1] < 0.1  # about 3.4 nats/char untrained
