@@ -23,6 +23,8 @@ def _field_options(parser, config_cls):
     for name, info in config_cls.model_fields.items():
         flag = "--" + name.replace("_", "-")
         ann = info.annotation
+        if typing.get_origin(ann) is typing.Union:  # Optional[X]: None means "per optimizer"
+            ann = next(a for a in typing.get_args(ann) if a is not type(None))
         kwargs = dict(dest=name, default=None, help=f"{info.description} (default: {info.default})")
         if typing.get_origin(ann) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(ann))

@@ -5,16 +5,39 @@ from pathlib import Path
 
 import numpy as np
 
-CELLS = ("rnn",)
-ACTIVATIONS = ("tanh",)
+CELLS = ("rnn", "lstm", "gru")
+ACTIVATIONS = ("tanh", "relu", "sigmoid")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def layer_suffix(layer):
+    """'' for the first layer (min-char-rnn's names), '_l1', '_l2', ... above it."""
+    return f"_l{layer}" if layer else ""
 
 
 def param_layout(cell, vocab_size, hidden_size, num_layers=1):
-    """[(name, shape)] in the order the kernels expect them in the flat vector."""
-    if cell != "rnn" or num_layers != 1:
-        raise ValueError(f"cell={cell!r} with num_layers={num_layers} is not implemented yet")
+    """[(name, shape)] in the order the kernels expect them in the flat vector.
+
+    Per layer: Wxh (G*H, inputs), Whh (G*H, H) and one bias bh (G*H), except the GRU, which
+    keeps PyTorch's two (bxh, bhh) because its reset gate multiplies W_hn h + b_hn only. Gate
+    blocks in PyTorch's order (LSTM i, f, g, o; GRU r, z, n). Then Why (V, H) and by (V).
+    """
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r} (cells: {', '.join(CELLS)})")
+    if num_layers < 1:
+        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     V, H = vocab_size, hidden_size
-    return [("Wxh", (H, V)), ("Whh", (H, H)), ("bh", (H,)), ("Why", (V, H)), ("by", (V,))]
+    GH = GATES[cell] * H
+    layout = []
+    for layer in range(num_layers):
+        s = layer_suffix(layer)
+        n_in = V if layer == 0 else H
+        layout += [("Wxh" + s, (GH, n_in)), ("Whh" + s, (GH, H))]
+        if cell == "gru":
+            layout += [("bxh" + s, (GH,)), ("bhh" + s, (GH,))]
+        else:
+            layout.append(("bh" + s, (GH,)))
+    return layout + [("Why", (V, H)), ("by", (V,))]
 
 
 def is_bias(name):
@@ -24,18 +47,23 @@ def is_bias(name):
 class Model:
     """A character-level recurrent network. ``params`` are views into the flat array ``theta``.
 
-    ``chars`` (the vocabulary, when known) lets ``sample`` take and return text.
+    ``chars`` (the vocabulary, when known) lets ``sample`` take and return text. The recurrent
+    state of one stream is ``state_rows`` x H (h of each layer, then the LSTM's c of each
+    layer); for a one-layer RNN or GRU it is simply a vector of H values.
     """
 
     def __init__(self, cell, vocab_size, hidden_size, num_layers=1, activation="tanh",
                  dtype="float64", theta=None, chars=None):
-        if cell not in CELLS:
-            raise ValueError(f"cell {cell!r} is not implemented yet (cells so far: {CELLS})")
+        from .kernels.activations import CODES
+        from .kernels.network import CELL_CODES
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation {activation!r} is not implemented yet")
+            raise ValueError(f"unknown activation {activation!r} (activations: "
+                             f"{', '.join(ACTIVATIONS)})")
         self.cell, self.activation = cell, activation
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         self.layout = param_layout(cell, vocab_size, hidden_size, num_layers)
         size = sum(int(np.prod(shape)) for _, shape in self.layout)
         if theta is None:
@@ -48,11 +76,15 @@ class Model:
         self.chars = list(chars) if chars is not None else None
         if self.chars is not None and len(self.chars) != vocab_size:
             raise ValueError(f"{len(self.chars)} chars for a vocabulary of {vocab_size}")
+        self.state_rows = num_layers * (2 if cell == "lstm" else 1)
+        self._codes = (CELL_CODES[cell], CODES[activation])
 
     @classmethod
     def create(cls, cell="rnn", vocab_size=None, hidden_size=100, num_layers=1,
-               activation="tanh", dtype="float64", seed=0, init_scale=0.01, chars=None):
-        """Weights randn * init_scale (drawn in layout order from ``seed``), biases zero."""
+               activation="tanh", dtype="float64", seed=0, init_scale=0.01, chars=None,
+               forget_bias=0.0):
+        """Weights randn * init_scale (drawn in layout order from ``seed``), biases zero except
+        the LSTM's forget-gate bias, set to ``forget_bias`` (1.0 is a common choice)."""
         if vocab_size is None:
             if chars is None:
                 raise ValueError("give vocab_size (or chars)")
@@ -62,6 +94,12 @@ class Model:
         for name, view in model.params.items():
             if not is_bias(name):
                 view[...] = rng.standard_normal(view.shape) * init_scale
+        if forget_bias:
+            if cell != "lstm":
+                raise ValueError("forget_bias applies to the LSTM only")
+            H = hidden_size
+            for layer in range(num_layers):
+                model.params["bh" + layer_suffix(layer)][H:2 * H] = forget_bias
         return model
 
     def views(self, flat):
@@ -73,8 +111,19 @@ class Model:
             offset += n
         return out
 
+    @property
+    def state_shape(self):
+        """Shape of one stream's recurrent state as the API takes and returns it."""
+        H = self.hidden_size
+        return (H,) if self.state_rows == 1 else (self.state_rows, H)
+
     def zero_state(self):
-        return np.zeros(self.hidden_size, dtype=self.dtype)
+        return np.zeros(self.state_shape, dtype=self.dtype)
+
+    def dims(self, batch_size=1):
+        """The int64 shape descriptor the kernels take: [cell, activation, V, H, L, B]."""
+        return np.array([*self._codes, self.vocab_size, self.hidden_size, self.num_layers,
+                         batch_size], dtype=np.int64)
 
     def copy(self):
         return Model(self.cell, self.vocab_size, self.hidden_size, self.num_layers,
@@ -86,61 +135,95 @@ class Model:
         if isinstance(seq, str):
             seq = self.encode(seq)
         ids = np.ascontiguousarray(seq, dtype=np.int64)
-        if ids.ndim != 1 or ids.size == 0:
-            raise ValueError(f"{what} must be a non-empty 1-D sequence of character ids")
+        if ids.ndim not in (1, 2) or ids.size == 0:
+            raise ValueError(f"{what} must be a non-empty sequence of character ids "
+                             f"(1-D, or 2-D with one row per stream)")
         if ids.min() < 0 or ids.max() >= self.vocab_size:
             raise ValueError(f"{what} holds ids outside [0, {self.vocab_size})")
         return ids
 
-    def _state(self, h0):
+    def _state(self, h0, batch_size=1):
+        """``h0`` (None for zeros) as the kernels' (state_rows, B, H) array."""
+        shape = (self.state_rows, batch_size, self.hidden_size)
         if h0 is None:
-            return self.zero_state()
-        h0 = np.ascontiguousarray(h0, dtype=self.dtype).reshape(-1)
-        if h0.shape != (self.hidden_size,):
-            raise ValueError(f"h0 must have {self.hidden_size} values, got {h0.shape}")
-        return h0
+            return np.zeros(shape, dtype=self.dtype)
+        h0 = np.asarray(h0, dtype=self.dtype)
+        if h0.size != np.prod(shape):
+            raise ValueError(f"h0 must hold {int(np.prod(shape))} values "
+                             f"({' x '.join(map(str, shape))}), got shape {h0.shape}")
+        if batch_size == 1:
+            return np.ascontiguousarray(h0.reshape(shape))
+        return np.ascontiguousarray(h0.reshape(batch_size, self.state_rows, -1)
+                                    .transpose(1, 0, 2))
 
-    def loss_and_grads(self, inputs, targets, h0=None):
-        """(loss summed over the chunk in nats, raw gradients by name, last hidden state)."""
-        from .kernels.rnn import rnn_loss_and_grads
+    def _chunk(self, inputs, targets, h0):
+        """Time-major ids and targets, batch size and kernel state for one chunk."""
         xs, ys = self._ids(inputs, "inputs"), self._ids(targets, "targets")
         if xs.shape != ys.shape:
-            raise ValueError("inputs and targets must have the same length")
-        grad = np.zeros_like(self.theta)
-        h_last = self.zero_state()
-        loss = rnn_loss_and_grads(self.theta, grad, self.vocab_size, self.hidden_size, xs, ys,
-                                  self._state(h0), h_last, True)
-        return float(loss), self.views(grad), h_last
+            raise ValueError("inputs and targets must have the same shape")
+        batch = 1 if xs.ndim == 1 else xs.shape[0]
+        # row r = t * B + b of the kernels' buffers holds stream b at time t
+        return (np.ascontiguousarray(xs.T).reshape(-1), np.ascontiguousarray(ys.T).reshape(-1),
+                batch, self._state(h0, batch))
 
-    def loss(self, inputs, targets, h0=None):
-        """The chunk's summed loss only (no backward pass): what a gradient check perturbs."""
-        from .kernels.rnn import rnn_loss_and_grads
-        xs, ys = self._ids(inputs, "inputs"), self._ids(targets, "targets")
-        h_last = self.zero_state()
-        no_grad = np.empty(0, dtype=self.dtype)
-        return float(rnn_loss_and_grads(self.theta, no_grad, self.vocab_size,
-                                        self.hidden_size, xs, ys, self._state(h0), h_last, False))
+    def _user_state(self, state):
+        """Kernel state (state_rows, B, H) in the API's shape: state_shape, or B x state_shape."""
+        if state.shape[1] == 1:
+            return state[:, 0].reshape(self.state_shape)
+        return np.ascontiguousarray(state.transpose(1, 0, 2)).reshape(
+            (state.shape[1], *self.state_shape))
+
+    def loss_and_grads(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
+        """(loss in nats, raw gradients by name, state after the chunk) of one chunk.
+
+        ``inputs``/``targets``: T ids, or B x T for B streams (the loss is summed over time and
+        averaged over streams). ``dropout`` > 0 applies inverted dropout with the masks that
+        ``mask_seed`` fixes, so the same call gives the same loss (what a gradient check needs).
+        """
+        from .kernels.network import dropout_key, loss_and_grads
+        ids, tgt, batch, state = self._chunk(inputs, targets, h0)
+        grad = np.zeros_like(self.theta)
+        out = np.zeros_like(state)
+        loss = loss_and_grads(self.theta, grad, self.dims(batch), ids, tgt, state, out,
+                              float(dropout), np.uint64(dropout_key(mask_seed, 0)), True)
+        return float(loss), self.views(grad), self._user_state(out)
+
+    def loss(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
+        """The chunk's loss only (no backward pass): what a gradient check perturbs."""
+        from .kernels.network import dropout_key, loss_and_grads
+        ids, tgt, batch, state = self._chunk(inputs, targets, h0)
+        return float(loss_and_grads(self.theta, self.theta, self.dims(batch), ids, tgt, state,
+                                    np.zeros_like(state), float(dropout),
+                                    np.uint64(dropout_key(mask_seed, 0)), False))
+
+    def loss_and_pattern(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
+        """(loss, fingerprint of the ReLU active set): tells a gradient check whether a
+        finite-difference step crossed a kink."""
+        from .kernels.network import dropout_key, loss_and_pattern
+        ids, tgt, batch, state = self._chunk(inputs, targets, h0)
+        loss, pattern = loss_and_pattern(self.theta, self.dims(batch), ids, tgt, state,
+                                         float(dropout), np.uint64(dropout_key(mask_seed, 0)))
+        return float(loss), int(pattern)
 
     def eval_loss(self, ids, h0=None):
         """(summed loss, predicted characters) of reading ``ids`` from state ``h0`` (zero if None)."""
-        from .kernels.rnn import rnn_eval_loss
+        from .kernels.network import eval_loss
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if ids.size < 2:
             return 0.0, 0
-        total, n = rnn_eval_loss(self.theta, self.vocab_size, self.hidden_size, ids,
-                                 self._state(h0), 256)
+        total, n = eval_loss(self.theta, self.dims(), ids, self._state(h0), 256)
         return float(total), int(n)
 
     def sample_ids(self, prime_ids, length, temperature=1.0, greedy=False, seed=0, h=None):
         """Feed ``prime_ids`` from state ``h`` (zero if None), then draw ``length`` new ids."""
-        from .kernels.rnn import rnn_sample
+        from .kernels.network import sample
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if length < 0:
             raise ValueError(f"length must be >= 0, got {length}")
-        prime = self._ids(prime_ids, "prime")
-        return rnn_sample(self.theta, self.vocab_size, self.hidden_size, self._state(h), prime,
-                          int(length), self.dtype.type(temperature), bool(greedy), int(seed))
+        prime = self._ids(prime_ids, "prime").reshape(-1)
+        return sample(self.theta, self.dims(), self._state(h), prime, int(length),
+                      float(temperature), bool(greedy), int(seed))
 
     def sample(self, prime="\n", length=200, temperature=1.0, greedy=False, seed=0, h=None):
         """Text continuing ``prime`` (not included): needs ``chars``."""
@@ -196,30 +279,52 @@ class Model:
     # -- PyTorch layout (NumPy in and out; PyTorch is never imported) ----------------------
 
     def to_torch_state_dict(self, values=None):
-        """This model's arrays (or ``values`` with the same keys) under nn.RNN + nn.Linear names.
+        """This model's arrays (or ``values`` with the same keys) under the names of nn.RNN /
+        nn.LSTM / nn.GRU (registered as ``rnn``) and nn.Linear (``fc``).
 
-        PyTorch has two hidden biases where rnnbench has one: ours goes to bias_ih, zeros to
-        bias_hh (the sum is what matters).
+        Where PyTorch has two biases and rnnbench one (RNN, LSTM), ours goes to bias_ih and
+        zeros to bias_hh (only their sum matters); the GRU's two map one to one.
         """
         values = self.params if values is None else values
         v = {k: np.array(values[k]) for k, _ in self.layout}
-        return {"rnn.weight_ih_l0": v["Wxh"], "rnn.weight_hh_l0": v["Whh"],
-                "rnn.bias_ih_l0": v["bh"], "rnn.bias_hh_l0": np.zeros_like(v["bh"]),
-                "fc.weight": v["Why"], "fc.bias": v["by"]}
+        out = {}
+        for layer in range(self.num_layers):
+            s, t = layer_suffix(layer), f"_l{layer}"
+            out["rnn.weight_ih" + t] = v["Wxh" + s]
+            out["rnn.weight_hh" + t] = v["Whh" + s]
+            if self.cell == "gru":
+                out["rnn.bias_ih" + t] = v["bxh" + s]
+                out["rnn.bias_hh" + t] = v["bhh" + s]
+            else:
+                out["rnn.bias_ih" + t] = v["bh" + s]
+                out["rnn.bias_hh" + t] = np.zeros_like(v["bh" + s])
+        out["fc.weight"] = v["Why"]
+        out["fc.bias"] = v["by"]
+        return out
 
     @classmethod
     def from_torch_state_dict(cls, state_dict, cell="rnn", activation="tanh", dtype=None,
                               chars=None):
-        """A Model from nn.RNN + nn.Linear weights (tensors or arrays); the two biases add."""
+        """A Model from nn.RNN/LSTM/GRU + nn.Linear weights (tensors or arrays); where rnnbench
+        keeps one bias, PyTorch's two are added."""
         sd = {k: np.asarray(v) for k, v in state_dict.items()}
         wih = sd["rnn.weight_ih_l0"]
         dtype = dtype or wih.dtype.name
-        H, V = wih.shape
-        model = cls(cell, V, H, 1, activation, dtype, chars=chars)
+        if cell not in GATES:
+            raise ValueError(f"unknown cell {cell!r} (cells: {', '.join(CELLS)})")
+        H, V = wih.shape[0] // GATES[cell], wih.shape[1]
+        layers = sum(1 for k in sd if k.startswith("rnn.weight_ih_l"))
+        model = cls(cell, V, H, layers, activation, dtype, chars=chars)
         p = model.params
-        p["Wxh"][...] = wih
-        p["Whh"][...] = sd["rnn.weight_hh_l0"]
-        p["bh"][...] = sd["rnn.bias_ih_l0"] + sd["rnn.bias_hh_l0"]
+        for layer in range(layers):
+            s, t = layer_suffix(layer), f"_l{layer}"
+            p["Wxh" + s][...] = sd["rnn.weight_ih" + t]
+            p["Whh" + s][...] = sd["rnn.weight_hh" + t]
+            if cell == "gru":
+                p["bxh" + s][...] = sd["rnn.bias_ih" + t]
+                p["bhh" + s][...] = sd["rnn.bias_hh" + t]
+            else:
+                p["bh" + s][...] = sd["rnn.bias_ih" + t] + sd["rnn.bias_hh" + t]
         p["Why"][...] = sd["fc.weight"]
         p["by"][...] = sd["fc.bias"]
         return model

@@ -43,51 +43,89 @@ SAMPLE_SEED = 1
 
 
 class TrainState:
-    """Everything the compiled loop carries between calls: AdaGrad memory, the raw gradient of
-    the last update, the hidden state, [data pointer, updates done, epoch] and the smooth loss.
-    The model's weights are updated in place."""
+    """Everything the compiled loop carries between calls: optimizer state, the raw gradient of
+    the last update, the recurrent state ``h`` (state_rows x B x H), ``counters`` = [data
+    pointer, updates done, epoch] and the smooth loss. The model's weights change in place.
 
-    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0):
+    With batch_size B the training text is cut into B contiguous parts of equal length (as
+    char-rnn and torch-rnn do), read side by side; B = 1 is min-char-rnn exactly.
+    """
+
+    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0, *,
+                 optimizer="adagrad", clip_mode="value", batch_size=1, dropout=0.0, seed=0,
+                 momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+        from .kernels.optim import CLIP_CODES, OPTIMIZER_CODES, SLOTS
         self.model = model
-        self.data = np.ascontiguousarray(data, dtype=np.int64)
-        self.seq_length = seq_length
-        dt = model.dtype.type
-        self.hyper = (dt(learning_rate), dt(clip), dt(1e-8))
-        self.mem = np.zeros_like(model.theta)
+        data = np.ascontiguousarray(data, dtype=np.int64)
+        part = len(data) // batch_size
+        if part < seq_length + 1:
+            raise CorpusError(f"the training text has {len(data)} characters: {batch_size} "
+                              f"streams of {part}, fewer than seq_length + 1 = {seq_length + 1}")
+        self.data = data[:batch_size * part].reshape(batch_size, part)
+        self.seq_length, self.batch_size = seq_length, batch_size
+        self.dropout, self.seed = float(dropout), int(seed)
+        self.hyper = np.array([learning_rate, clip, eps, momentum, decay, beta1, beta2],
+                              dtype=model.dtype)
+        self.optimizer = optimizer
+        self.codes = (OPTIMIZER_CODES[optimizer], CLIP_CODES[clip_mode])
+        slots = SLOTS[self.codes[0]]
+        self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
+                      for k in range(2)]
         self.grad = np.zeros_like(model.theta)
-        self.h = model.zero_state()
-        self.state = np.zeros(3, dtype=np.int64)
+        self.h = np.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
+        self.counters = np.zeros(3, dtype=np.int64)
         self.smooth = -math.log(1.0 / model.vocab_size) * seq_length
+        self.dims = model.dims(batch_size)
+
+    @classmethod
+    def from_config(cls, model, data, config):
+        c = config
+        return cls(model, data, c.seq_length, c.learning_rate, c.clip, optimizer=c.optimizer,
+                   clip_mode=c.clip_mode, batch_size=c.batch_size, dropout=c.dropout,
+                   seed=c.seed, momentum=c.momentum, decay=c.decay, beta1=c.beta1,
+                   beta2=c.beta2, eps=c.eps)
+
+    @property
+    def mem(self):
+        """AdaGrad's (or RMSProp's) accumulated squares; momentum's velocity; Adam's mean."""
+        return self.slots[0]
 
     def run(self, losses, smooths):
         """Up to len(losses) updates; per-update losses and smooth losses are written into the
         two arrays. Returns how many were recorded (fewer only at a non-finite loss)."""
-        from .kernels.train_loop import rnn_train_updates
-        m = self.model
-        done, self.smooth = rnn_train_updates(
-            m.theta, self.mem, self.grad, m.vocab_size, m.hidden_size, self.data,
-            self.seq_length, *self.hyper, self.h, self.state, self.smooth, len(losses), losses,
-            smooths)
+        from .kernels.train_loop import train_updates
+        done, self.smooth = train_updates(
+            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
+            self.seq_length, self.hyper, *self.codes, self.dropout, self.seed, self.h,
+            self.counters, self.smooth, len(losses), losses, smooths)
         return done
 
     @property
     def updates(self):
-        return int(self.state[1])
+        return int(self.counters[1])
 
     @property
     def epoch(self):
-        return int(self.state[2])
+        return int(self.counters[2])
+
+    def stream_state(self, b=0):
+        """Stream b's recurrent state in the model's API shape."""
+        return self.h[:, b].reshape(self.model.state_shape).copy()
 
     def next_input(self):
-        """(first input id, hidden state) the next update will start from, after min-char-rnn's
-        wrap rule (pointer back to 0 and a zero state at the end of the text or at update 0)."""
-        p = int(self.state[0])
-        if p + self.seq_length + 1 >= len(self.data) or self.updates == 0:
-            return int(self.data[0]), self.model.zero_state()
-        return int(self.data[p]), self.h
+        """(first input id, state) of stream 0 for the next update, after min-char-rnn's wrap
+        rule (pointer back to 0 and a zero state at the end of the text or at update 0)."""
+        p = int(self.counters[0])
+        if p + self.seq_length + 1 >= self.data.shape[1] or self.updates == 0:
+            return int(self.data[0, 0]), self.model.zero_state()
+        return int(self.data[0, p]), self.stream_state(0)
 
     def arrays(self):
-        return dict(mem=self.mem, h=self.h, state=self.state, smooth=np.array(self.smooth))
+        """What a checkpoint needs to continue: optimizer state under its usual names."""
+        names = {"sgd": (), "momentum": ("velocity",), "adagrad": ("mem",),
+                 "rmsprop": ("mean_square",), "adam": ("m", "v")}[self.optimizer]
+        out = {name: self.slots[k] for k, name in enumerate(names)}
+        return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
 
 
 class _Recorder:
@@ -139,14 +177,15 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
                              config.num_layers, config.activation, config.dtype, config.seed,
-                             config.init_scale, chars=corpus.chars)
+                             config.init_scale, chars=corpus.chars,
+                             forget_bias=config.forget_bias)
     else:
         _check_model(model, config, corpus)
         model = model.copy()
         model.chars = list(corpus.chars)
 
     T = config.seq_length
-    run = TrainState(model, corpus.train_ids, T, config.learning_rate, config.clip)
+    run = TrainState.from_config(model, corpus.train_ids, config)
     losses = np.full(config.updates, np.nan)
     smooths = np.full(config.updates, np.nan)
     rec = _Recorder(config, corpus, model, on_sample)
@@ -177,7 +216,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         n = stop
         evaluate = n % config.eval_every == 0 or n == config.updates
         if evaluate or n % config.trace_every == 0:
-            val = rec.val_loss_per_char(run.h) if evaluate else np.nan
+            val = rec.val_loss_per_char(run.stream_state(0)) if evaluate else np.nan
             rec.trace_rows.append(_trace_row(n, run, losses, smooths, config, val,
                                              time.perf_counter() - t0))
         if bar is not None:
@@ -203,9 +242,12 @@ def _as_config(config, overrides):
 
 
 def _check_model(model, config, corpus):
-    if model.hidden_size != config.hidden_size:
-        raise ConfigError(f"hidden_size: the model has {model.hidden_size} hidden units, the "
-                          f"config {config.hidden_size}")
+    for key in ("cell", "activation", "hidden_size", "num_layers"):
+        if getattr(model, key) != getattr(config, key):
+            raise ConfigError(f"{key}: the model has {getattr(model, key)!r}, the config "
+                              f"{getattr(config, key)!r}")
+    if model.dtype.name != config.dtype:
+        raise ConfigError(f"dtype: the model has {model.dtype.name}, the config {config.dtype}")
     if model.vocab_size != corpus.vocab_size:
         raise CorpusError(f"the model's vocabulary has {model.vocab_size} characters, the corpus "
                           f"{corpus.name} has {corpus.vocab_size}")

@@ -60,7 +60,8 @@ def test_default_run_folder_is_printed(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["train", "--learning-rate", "-1"], "learning_rate"),
     (["train", "--hiden-size", "5"], "unrecognized arguments: --hiden-size"),
-    (["train", "--cell", "lstm", "--updates", "1"], "not implemented yet"),
+    (["train", "--cell", "lstn", "--updates", "1"], "invalid choice: 'lstn'"),
+    (["train", "--dropout", "1", "--updates", "1"], "dropout"),
     (["train", "--data", "/no/such/file.txt"], "/no/such/file.txt: no such file"),
     (["train", "--seq-length", "1000000", "--updates", "1"], "fewer than seq_length"),
     (["sample", "/no/such/run"], "no checkpoint found"),

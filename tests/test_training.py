@@ -86,10 +86,21 @@ def test_config_errors_name_the_key():
         RunConfig.build({"learning_rate": -1})
     with pytest.raises(ConfigError, match="hidden_size"):
         RunConfig.build({"hidden_size": "many"})
-    with pytest.raises(ConfigError, match="cell: the LSTM cell is not implemented yet"):
-        RunConfig.build({"cell": "lstm"})
+    with pytest.raises(ConfigError, match="cell: .*'rnn', 'lstm' or 'gru'.*'lstn'"):
+        RunConfig.build({"cell": "lstn"})
     with pytest.raises(ConfigError, match="num_layers"):
-        RunConfig.build({"num_layers": 2})
+        RunConfig.build({"num_layers": 0})
+    with pytest.raises(ConfigError, match="dropout"):
+        RunConfig.build({"dropout": 1.0})
+    with pytest.raises(ConfigError, match="forget_bias: applies to the LSTM only"):
+        RunConfig.build({"forget_bias": 1.0})
+
+
+def test_learning_rate_defaults_per_optimizer():
+    assert RunConfig(optimizer="adam").learning_rate == 1e-3
+    assert RunConfig(optimizer="rmsprop").learning_rate == 1e-3
+    assert RunConfig(optimizer="adagrad").learning_rate == 0.1
+    assert RunConfig(optimizer="adam", learning_rate=0.02).learning_rate == 0.02
 
 
 def test_recipe_defaults():
@@ -106,7 +117,7 @@ def test_text_too_short_for_seq_length():
 
 
 def test_a_model_that_does_not_fit_the_config_is_an_error(corpus, small_model):
-    with pytest.raises(ConfigError, match="hidden_size: the model has 16 hidden units"):
+    with pytest.raises(ConfigError, match="hidden_size: the model has 16, the config 100"):
         rnnbench.train(corpus=corpus, model=small_model, hidden_size=100, updates=1)
     other = Corpus.from_text("abc" * 50, val_fraction=0.0)
     with pytest.raises(CorpusError, match="vocabulary"):

@@ -1,22 +1,90 @@
-"""Gradient clipping and optimizer updates over the flat parameter vector."""
+"""Gradient clipping and the optimizer updates, over the flat parameter vector.
+
+The clipped gradient lives only in a register: ``grad`` keeps the raw gradient. A NaN gradient
+stays NaN through clipping, so divergence shows up in the next loss.
+
+``hyper`` (theta's dtype) = [lr, clip, eps, momentum, decay, beta1, beta2]. Updates, with g the
+clipped gradient and t the 1-based update count:
+  sgd       theta -= lr g
+  momentum  v = momentum v + g;  theta -= lr v                  (PyTorch's SGD with momentum)
+  adagrad   m += g^2;  theta -= lr g / sqrt(m + eps)            (min-char-rnn)
+  rmsprop   m = decay m + (1 - decay) g^2;  theta -= lr g / sqrt(m + eps)   (DD2424 notes)
+  adam      m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+            theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)    (Kingma & Ba 2015)
+"""
 import numpy as np
 
-from .jit import kernel
+from .jit import inline_kernel, kernel
+
+SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3, 4
+OPTIMIZER_CODES = {"sgd": SGD, "momentum": MOMENTUM, "adagrad": ADAGRAD, "rmsprop": RMSPROP,
+                   "adam": ADAM}
+SLOTS = {SGD: 0, MOMENTUM: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2}  # state vectors per optimizer
+CLIP_VALUE, CLIP_NORM, CLIP_NONE = 0, 1, 2
+CLIP_CODES = {"value": CLIP_VALUE, "norm": CLIP_NORM, "none": CLIP_NONE}
+
+
+@inline_kernel
+def _clipped(g, lo, hi):
+    if g > hi:
+        return hi
+    if g < lo:
+        return lo
+    return g
 
 
 @kernel
-def clip_adagrad(theta, grad, mem, lr, clip, eps):
-    """min-char-rnn's update: g = clip(grad, -clip, clip); mem += g*g; theta -= lr*g/sqrt(mem+eps).
+def norm_scale(grad, max_norm):
+    """PyTorch's clip_grad_norm_ factor: min(1, max_norm / (||grad||_2 + 1e-6))."""
+    acc = 0.0
+    for i in range(grad.shape[0]):
+        acc += np.float64(grad[i]) * grad[i]
+    coef = max_norm / (np.sqrt(acc) + 1e-6)
+    return coef if coef < 1.0 else 1.0
 
-    The clipped value lives only in a register: ``grad`` keeps the raw gradient. A NaN gradient
-    stays NaN (both comparisons are false), so divergence shows up in the next loss.
-    """
-    for i in range(theta.shape[0]):
-        g = grad[i]
-        if g > clip:
-            g = clip
-        elif g < -clip:
-            g = -clip
-        m = mem[i] + g * g
-        mem[i] = m
-        theta[i] -= lr * g / np.sqrt(m + eps)
+
+@kernel
+def optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t):
+    """Clip ``grad`` (in registers) and apply one update of optimizer ``opt`` to theta."""
+    lr, clip, eps = hyper[0], hyper[1], hyper[2]
+    lo, hi = -clip, clip
+    scale = 1.0
+    if clip_mode == CLIP_NONE:
+        lo, hi = -np.inf, np.inf
+    elif clip_mode == CLIP_NORM:
+        lo, hi = -np.inf, np.inf
+        scale = norm_scale(grad, clip)
+    n = theta.shape[0]
+    if opt == ADAGRAD:
+        for i in range(n):
+            g = _clipped(grad[i] * scale, lo, hi)
+            m = s1[i] + g * g
+            s1[i] = m
+            theta[i] -= lr * g / np.sqrt(m + eps)
+    elif opt == SGD:
+        for i in range(n):
+            theta[i] -= lr * _clipped(grad[i] * scale, lo, hi)
+    elif opt == MOMENTUM:
+        mu = hyper[3]
+        for i in range(n):
+            v = mu * s1[i] + _clipped(grad[i] * scale, lo, hi)
+            s1[i] = v
+            theta[i] -= lr * v
+    elif opt == RMSPROP:
+        decay = hyper[4]
+        for i in range(n):
+            g = _clipped(grad[i] * scale, lo, hi)
+            m = decay * s1[i] + (1 - decay) * g * g
+            s1[i] = m
+            theta[i] -= lr * g / np.sqrt(m + eps)
+    else:
+        b1, b2 = hyper[5], hyper[6]
+        c1 = 1.0 / (1.0 - np.float64(b1) ** t)
+        c2 = 1.0 / (1.0 - np.float64(b2) ** t)
+        for i in range(n):
+            g = _clipped(grad[i] * scale, lo, hi)
+            m = b1 * s1[i] + (1 - b1) * g
+            v = b2 * s2[i] + (1 - b2) * g * g
+            s1[i] = m
+            s2[i] = v
+            theta[i] -= lr * (m * c1) / (np.sqrt(v * c2) + eps)

@@ -1,0 +1,70 @@
+"""Hidden activations over short contiguous blocks, chosen at run time by a small integer code.
+
+The code is tested once per block, outside the loop, so each loop is straight-line code that
+LLVM vectorises. Derivatives are written in terms of the activation's *output* a (what the
+forward pass stores): tanh' = 1 - a^2, sigmoid' = a (1 - a), relu' = [a > 0]. For ReLU that is
+the derivative from the right at 0, a point the gradient check never evaluates exactly.
+"""
+from .jit import inline_kernel, kernel
+from .mathfn import exp_neg, tanh
+
+TANH, RELU, SIGMOID = 0, 1, 2
+CODES = {"tanh": TANH, "relu": RELU, "sigmoid": SIGMOID}
+
+
+@inline_kernel
+def sigmoid(x):
+    """1 / (1 + exp(-x)), from exp of a non-positive argument on either side (never overflows)."""
+    e = exp_neg(-abs(x))
+    s = 1.0 / (1.0 + e)
+    return s if x >= 0 else e * s
+
+
+@inline_kernel
+def relu(x):
+    return x if x > 0 else 0.0 * x  # NaN stays NaN
+
+
+@kernel
+def act_sum(code, a, b, out):
+    """out[k] = act(a[k] + b[k])."""
+    n = out.shape[0]
+    if code == TANH:
+        for k in range(n):
+            out[k] = tanh(a[k] + b[k])
+    elif code == RELU:
+        for k in range(n):
+            out[k] = relu(a[k] + b[k])
+    else:
+        for k in range(n):
+            out[k] = sigmoid(a[k] + b[k])
+
+
+@kernel
+def act_inplace(code, x):
+    """x[k] = act(x[k])."""
+    n = x.shape[0]
+    if code == TANH:
+        for k in range(n):
+            x[k] = tanh(x[k])
+    elif code == RELU:
+        for k in range(n):
+            x[k] = relu(x[k])
+    else:
+        for k in range(n):
+            x[k] = sigmoid(x[k])
+
+
+@kernel
+def act_grad(code, a, out):
+    """out[k] = act'(x_k) given a[k] = act(x_k)."""
+    n = out.shape[0]
+    if code == TANH:
+        for k in range(n):
+            out[k] = 1.0 - a[k] * a[k]
+    elif code == RELU:
+        for k in range(n):
+            out[k] = 1.0 if a[k] > 0 else 0.0
+    else:
+        for k in range(n):
+            out[k] = a[k] * (1.0 - a[k])
