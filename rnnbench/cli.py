@@ -62,19 +62,28 @@ def build_parser():
 
     p = sub.add_parser("gradcheck", help="check analytic gradients against numerical ones",
                        description="Compare analytic gradients with centred finite "
-                       "differences for every parameter; exit status 1 when a check fails.")
-    p.add_argument("--cell", default="rnn", help="recurrent cell (default: rnn)")
-    p.add_argument("--activation", default="tanh", help="activation (default: tanh)")
+                       "differences for every parameter; exit status 1 when a check fails. "
+                       "--all checks every cell x activation x layers (1-3) x dropout "
+                       "(off/on) x batch (1, 3) and prints one table.")
+    p.add_argument("--cell", default="rnn", choices=["rnn", "lstm", "gru"],
+                   help="recurrent cell (default: rnn)")
+    p.add_argument("--activation", default="tanh", choices=["tanh", "relu", "sigmoid"],
+                   help="activation (default: tanh)")
     p.add_argument("--hidden-size", type=int, default=5, help="hidden units (default: 5)")
     p.add_argument("--num-layers", type=int, default=1, help="layers (default: 1)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout rate, with one fixed "
+                   "mask for every evaluation (default: 0)")
+    p.add_argument("--batch-size", type=int, default=1, help="streams (default: 1)")
     p.add_argument("--seq-length", type=int, default=25, help="chunk length (default: 25)")
     p.add_argument("--data", default="pydoc", help="text file or built-in corpus; the check "
-                   "uses its first seq_length + 1 characters (default: pydoc)")
+                   "reads its first characters (default: pydoc)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
-    p.add_argument("--init-scale", type=float, default=0.01, help="weights randn * this")
+    p.add_argument("--init-scale", type=float, default=None, help="weights randn * this "
+                   "(default: 0.01, the recipe; 0.1 with --all, to exercise the nonlinearities)")
     p.add_argument("--step", type=float, default=1e-2, help="finite-difference step")
-    p.add_argument("--threshold", type=float, default=1e-7, help="largest relative error "
-                   "that passes (default: 1e-7)")
+    p.add_argument("--threshold", type=float, default=None, help="largest relative error "
+                   "that passes (default: 1e-7; 1e-6 with --all)")
+    p.add_argument("--all", action="store_true", help="the whole matrix, one table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("bench", help="updates/s of the compiled loop against the NumPy "
@@ -178,6 +187,8 @@ def cmd_sample(args):
         raise UsageError(f"rnnbench: --prime holds characters not in the model's vocabulary: "
                          f"{''.join(missing)!r}")
     h = None if args.from_zero or "h" not in arrays else arrays["h"]
+    if h is not None and h.ndim == 3:  # (state rows, streams, H): continue stream 0
+        h = h[:, 0]
     text = model.sample(prime, args.length, args.temperature, args.greedy, args.seed, h)
     print(prime + text)
     return 0
@@ -188,20 +199,68 @@ def cmd_gradcheck(args):
     from .gradient_check import format_table, gradcheck
     from .model import Model
 
+    for name in ("hidden_size", "num_layers", "batch_size", "seq_length"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"rnnbench: --{name.replace('_', '-')} must be >= 1")
+    if not 0 <= args.dropout < 1:
+        raise UsageError(f"rnnbench: --dropout must be in [0, 1), got {args.dropout}")
     corpus = Corpus.load(args.data, 0.0)
-    corpus.check_length(args.seq_length)
+    streams = 3 if args.all else args.batch_size
+    need = streams * (args.seq_length + 1)
+    if len(corpus.train_ids) < need:
+        raise UsageError(f"rnnbench: {corpus.name} has {len(corpus.train_ids)} characters; "
+                         f"the check needs {need}")
+    if args.all:
+        return _gradcheck_all(args, corpus)
+    threshold = 1e-7 if args.threshold is None else args.threshold
+    init_scale = 0.01 if args.init_scale is None else args.init_scale
     model = Model.create(args.cell, corpus.vocab_size, args.hidden_size, args.num_layers,
-                         args.activation, "float64", args.seed, args.init_scale)
-    ids = corpus.train_ids[:args.seq_length + 1]
-    result = gradcheck(model, ids[:-1], ids[1:], step=args.step, threshold=args.threshold)
+                         args.activation, "float64", args.seed, init_scale)
+    B, T = args.batch_size, args.seq_length
+    chunks = corpus.train_ids[:B * (T + 1)].reshape(B, T + 1)
+    xs, ys = (chunks[0, :-1], chunks[0, 1:]) if B == 1 else (chunks[:, :-1], chunks[:, 1:])
+    result = gradcheck(model, xs, ys, step=args.step, threshold=threshold,
+                       dropout=args.dropout, mask_seed=args.seed + 1)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
         print(f"gradient check: cell {args.cell}, activation {args.activation}, hidden "
-              f"{args.hidden_size}, layers {args.num_layers}, seq_length {args.seq_length}, "
-              f"vocabulary {corpus.vocab_size}, float64")
+              f"{args.hidden_size}, layers {args.num_layers}, dropout {args.dropout:g}, batch "
+              f"{B}, seq_length {T}, vocabulary {corpus.vocab_size}, float64")
         print(format_table(result))
     return 0 if result.passed else 1
+
+
+def _gradcheck_all(args, corpus):
+    from .gradient_check import FORMULA, gradcheck_matrix
+
+    threshold = 1e-6 if args.threshold is None else args.threshold
+    init_scale = 0.1 if args.init_scale is None else args.init_scale
+    rows = []
+    if not args.json:
+        print(f"gradient check matrix: hidden {args.hidden_size}, seq_length {args.seq_length}, "
+              f"vocabulary {corpus.vocab_size}, init_scale {init_scale:g}, float64, "
+              f"threshold {threshold:g}")
+        print(f"{'cell':<6}{'activation':<11}{'layers':>7}{'dropout':>8}{'batch':>6}"
+              f"{'params':>8}{'max rel err':>13}{'skipped':>9}  verdict", flush=True)
+    for row in gradcheck_matrix(corpus.train_ids, corpus.vocab_size, args.hidden_size,
+                                args.seq_length, args.seed, init_scale, args.step, threshold):
+        rows.append(row)
+        if not args.json:
+            print(f"{row['cell']:<6}{row['activation']:<11}{row['num_layers']:>7}"
+                  f"{row['dropout']:>8g}{row['batch_size']:>6}{row['params']:>8}"
+                  f"{row['max_rel_error']:>13.2e}{row['skipped']:>9}  "
+                  f"{'passed' if row['passed'] else 'FAILED'}", flush=True)
+    failed = [r for r in rows if not r["passed"]]
+    worst = max(r["max_rel_error"] for r in rows)
+    if args.json:
+        print(json.dumps({"max_rel_error": worst, "passed": not failed, "threshold": threshold,
+                          "combinations": rows, "formula": FORMULA}))
+    else:
+        print(f"{len(rows)} combinations, {len(failed)} failed; worst relative error "
+              f"{worst:.2e} (threshold {threshold:g}). {FORMULA}. 'skipped': ReLU elements "
+              f"with a kink within 3 steps of their value, left out (see rnnbench.gradient_check).")
+    return 1 if failed else 0
 
 
 def cmd_bench(args):
