@@ -133,7 +133,8 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     g = sns.relplot(data=long, kind="line", x=x, y="loss", hue=HUE, hue_order=roles.hue_order,
                     palette=roles.palette(), style="split", dashes=SPLIT_DASHES,
                     style_order=["training", "validation"], units="run_id", estimator=None,
-                    linewidth=1.3, height=3.2, aspect=1.35,
+                    linewidth=1.3, height=3.2 if roles.facets else 4.2,
+                    aspect=1.35 if roles.facets else 1.5,
                     # characters seen per update differ with seq_length: each facet its own x
                     facet_kws=dict(margin_titles=True, sharex=x == "update"),
                     **roles.facet_kwargs(runs))
@@ -148,6 +149,7 @@ def loss_curves(info, roles, runs, trace, baselines, x):
         facet_runs = _facet_runs(runs, roles, row_val, col_val)
         _mark_diverged(ax, long, facet_runs, x, top)
         _baseline_lines(ax, baselines, facet_runs)
+        _per_text_baselines(ax, baselines, facet_runs, roles)
     xlabel = "updates" if x == "update" else "characters seen"
     g.set_axis_labels(xlabel, "loss (nats per character)")
     for ax in g.axes.flat:
@@ -156,8 +158,9 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     g.figure.suptitle(f"{info['name']}: loss per character against {xlabel}", y=1.02,
                       fontweight="bold")
     _note(g.figure, "solid: training (mean of the last trace_every updates); dashed: "
-          "validation on the held-out tail; dotted grey: count-based baselines on the same "
-          "split; x: diverged." + _baselines_note(baselines, runs, (bottom, top))
+          "validation on the held-out tail; dotted: count-based baselines on the same "
+          "split (grey; when the texts differ, each text's bigram baseline in its colour); "
+          "x: diverged." + _baselines_note(baselines, runs, (bottom, top))
           + _not_shown(runs))
     return g.figure
 
@@ -192,12 +195,12 @@ def _facet_runs(runs, roles, row_val, col_val):
 
 
 def _y_top(long, baselines, runs):
-    """Just above the curves' start (at most the uniform baseline), whatever a diverging run
-    reached before it stopped."""
+    """Just above the curves (at most 1.5 nats above the uniform baseline, since a run that
+    diverges can climb to any height before it stops)."""
     uniform = _baselines_for(baselines, runs).get("uniform", np.inf)
     finite = long["loss"].dropna()
     high = float(finite.quantile(0.99)) if len(finite) else 1.0
-    return math.ceil((min(high, uniform) + 0.15) * 10) / 10
+    return math.ceil((min(high, uniform + 1.5) + 0.15) * 10) / 10
 
 
 def _mark_diverged(ax, long, facet_runs, x, top):
@@ -243,6 +246,18 @@ def _baseline_lines(ax, baselines, runs):
                     bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
 
 
+def _per_text_baselines(ax, baselines, runs, roles):
+    """When the colour is the text, each text's bigram baseline as a line in its colour."""
+    if roles.hue_fields != ["data"] or runs["data"].nunique() < 2:
+        return
+    palette = roles.palette()
+    for data, sub in runs.groupby("data", sort=False):
+        bigram = _baselines_for(baselines, sub).get("bigram")
+        if bigram is not None:
+            ax.axhline(bigram, color=palette[_short(data)], linewidth=1.0, linestyle=":",
+                       zorder=0)
+
+
 def _baselines_note(baselines, runs, ylim):
     """'uniform 4.63 (above)' for the baselines outside the plotted range, so none is lost."""
     low, high = ylim
@@ -271,7 +286,11 @@ def _not_shown(runs):
 
 
 def _note(fig, text):
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8.5, color="0.25", wrap=True)
+    """A caption under everything already drawn (tick labels and axis titles included)."""
+    fig.canvas.draw()
+    bottom = fig.get_tightbbox().y0 / fig.get_figheight()
+    fig.text(0.01, bottom - 0.01, text, ha="left", va="top", fontsize=8.5, color="0.25",
+             wrap=True)
 
 
 def _empty_figure(info, what, why):
@@ -325,6 +344,7 @@ def _points(info, roles, runs, baselines):
     hue = roles.col
     col = roles.row
     x_order = _order(data[x])
+    numeric_x = pd.api.types.is_numeric_dtype(data[x])  # else no line between the points
     kw = dict(data=data, x=x, y="val", order=x_order)
     if hue:
         order = _order(data[hue])
@@ -335,14 +355,16 @@ def _points(info, roles, runs, baselines):
         kw.update(col=col, col_order=_order(data[col]))
     g = sns.catplot(kind="point", errorbar=("pi", 100), dodge=0.3 if hue else False,
                     capsize=0.1, height=3.6, aspect=1.3 if len(x_order) < 6 else 2.0,
-                    markers="o", linestyles="-", **kw)
+                    markers="o", linestyles="-" if numeric_x else "none", **kw)
     n_seeds = data.groupby([c for c in (x, hue, col) if c])["seed"].nunique().max()
     ylim = _padded(data["val"])
     g.set(ylim=ylim)
     for ax, (col_val, sub) in zip(g.axes.flat, _by(data, col)):
         _baseline_lines(ax, baselines, sub)
+        _baseline_ticks(ax, baselines, sub, x, x_order)
         _mark_missing(ax, sub, x, x_order)
-        ax.tick_params(axis="x", rotation=20 if len(x_order) > 4 else 0)
+        long_labels = sum(len(_short(v)) for v in x_order) > 40
+        ax.tick_params(axis="x", rotation=25 if long_labels else 0)
     g.set_axis_labels(x, "final validation loss (nats/char)")
     if hue:  # seaborn draws this legend's handles as empty patches: make it here
         g.legend.remove()
@@ -354,7 +376,7 @@ def _points(info, roles, runs, baselines):
               else "one seed per configuration")
     g.figure.suptitle(f"{info['name']}: final validation loss by {x}", y=1.02,
                       fontweight="bold")
-    _note(g.figure, f"{spread}. Dotted grey: count-based baselines on the same split."
+    _note(g.figure, f"{spread}. Grey: count-based baselines on the same split."
           + _baselines_note(baselines, data, ylim) + _not_shown(runs))
     return g.figure
 
@@ -366,6 +388,18 @@ def _padded(values):
     low, high = float(finite.min()), float(finite.max())
     pad = max(0.05, 0.15 * (high - low))
     return (low - pad, high + pad)
+
+
+def _baseline_ticks(ax, baselines, sub, x, x_order):
+    """Texts along x: each text's baselines as short grey marks above its name."""
+    if x != "data" or len(_baselines_for(baselines, sub)):
+        return
+    low, high = ax.get_ylim()
+    for i, value in enumerate(x_order):
+        for name, loss in _baselines_for(baselines, sub[sub[x] == value]).items():
+            if low < loss < high:
+                ax.hlines(loss, i - 0.3, i + 0.3, **{**BASELINE_STYLE, "linestyle": "-"})
+                ax.text(i + 0.32, loss, name, fontsize=7.5, color="0.35", va="center")
 
 
 def _by(data, col):
