@@ -344,7 +344,8 @@ def _points(info, roles, runs, baselines):
     hue = roles.col
     col = roles.row
     x_order = _order(data[x])
-    numeric_x = pd.api.types.is_numeric_dtype(data[x])  # else no line between the points
+    # a line between the points only along a numeric field (not between texts, cases, seeds)
+    numeric_x = pd.api.types.is_numeric_dtype(data[x]) and x != "seed"
     kw = dict(data=data, x=x, y="val", order=x_order)
     if hue:
         order = _order(data[hue])
@@ -354,7 +355,8 @@ def _points(info, roles, runs, baselines):
     if col:
         kw.update(col=col, col_order=_order(data[col]))
     g = sns.catplot(kind="point", errorbar=("pi", 100), dodge=0.3 if hue else False,
-                    capsize=0.1, height=3.6, aspect=1.3 if len(x_order) < 6 else 2.0,
+                    capsize=0.1, height=3.6,
+                    aspect=2.0 if len(x_order) >= 6 else 1.3 if col else 1.7,
                     markers="o", linestyles="-" if numeric_x else "none", **kw)
     n_seeds = data.groupby([c for c in (x, hue, col) if c])["seed"].nunique().max()
     ylim = _padded(data["val"])
