@@ -94,6 +94,33 @@ def build_parser():
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median)")
     p.add_argument("--seconds", type=float, default=2.0, help="seconds per measurement")
     p.add_argument("--quick", action="store_true", help="3 repeats of 0.5 s")
+
+    p = sub.add_parser("run", help="run a grid of experiments in parallel (a YAML file)",
+                       description="Run every run of a grid file, in parallel, skipping those "
+                       "already finished in the results folder; then write the tables, plots "
+                       "and report. Exit status: 0 when every run finished (ok or diverged), "
+                       "1 when a run failed, 2 for invalid input, 130 when interrupted.")
+    p.add_argument("grid", type=Path, help="grid file, e.g. grids/task4.yaml")
+    p.add_argument("--jobs", type=int, default=None, help="runs at once, one process and one "
+                   "core each (default: every core)")
+    p.add_argument("--backend", choices=["loky", "dask"], default="loky",
+                   help="loky processes on this machine (default) or a dask cluster")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. "
+                   "tcp://host:8786 (default: a local cluster of --jobs workers)")
+    p.add_argument("--out", type=Path, default=None, help="results folder (default: "
+                   "results/<grid name>/)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; "
+                   "run nothing, write nothing")
+    p.add_argument("--force", action="store_true", help="redo runs that are already finished")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
+                   "plots and report later with 'rnnbench report DIR')")
+
+    for name, what in (("plot", "the plots (plots/*.png)"),
+                       ("report", "report.md and report.html (and the plots)")):
+        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder again",
+                           description=f"Write {what} from the tables of a results folder.")
+        p.add_argument("results", type=Path, help="results folder, e.g. results/task4")
     return parser
 
 
@@ -273,8 +300,86 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_run(args):
+    from .grid import load_grid
+    from .results import ResultsDir
+
+    grid = load_grid(args.grid)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"rnnbench: --jobs must be >= 1, got {args.jobs}")
+    if args.scheduler and args.backend != "dask":
+        raise UsageError("rnnbench: --scheduler needs --backend dask")
+    out = args.out or Path("results") / grid.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"rnnbench: {out} is a file, not a results folder; choose another --out")
+    results = ResultsDir(out)
+    finished = sum(results.is_finished(r.run_id) for r in grid.runs)
+    if args.dry_run:
+        _print_dry_run(grid, results, out, finished, args.force)
+        return 0
+    if args.backend == "dask":
+        import importlib.util
+        if importlib.util.find_spec("distributed") is None:
+            raise UsageError("rnnbench: --backend dask needs dask.distributed: pip install "
+                             "'rnnbench[dask]'")
+    from .runner import default_jobs, run_grid
+
+    jobs = args.jobs or default_jobs()
+    todo = len(grid.runs) if args.force else len(grid.runs) - finished
+    print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - todo} already finished, "
+          f"{todo} to run on {jobs} {'dask' if args.backend == 'dask' else 'local'} "
+          f"worker{'s' if jobs > 1 else ''}; results in {out}")
+    done = run_grid(grid, results, jobs, args.backend, args.scheduler, args.force,
+                    progress=not args.quiet)
+    if done.interrupted:
+        print(f"rnnbench: interrupted; {len(done.statuses)} runs finished now are kept in "
+              f"{out}; run the same command again to do the rest", file=sys.stderr)
+        return 130
+    if not args.no_report:
+        _draw(out, report=True)
+    counts = ", ".join(f"{done.count(s)} {s}" for s in ("ok", "diverged", "failed"))
+    wrote = "tables" if args.no_report else "tables, plots and report"
+    print(f"done: {counts} (and {done.skipped} finished before); {wrote} in {out}")
+    for label, seed, error in done.failed:
+        print(f"rnnbench: failed: {label}, seed={seed}: {error}", file=sys.stderr)
+    return 1 if done.failed else 0
+
+
+def _print_dry_run(grid, results, out, finished, force):
+    print(f"grid {grid.name} ({grid.path}): {len(grid.runs)} runs; swept: "
+          f"{', '.join(grid.swept) or 'nothing'}; results folder {out}")
+    for i, spec in enumerate(grid.runs, 1):
+        status = results.status(spec.run_id)
+        state = "to run" if status is None or status == "failed" or force else "done"
+        note = f" ({status})" if status else ""
+        print(f"{i:4d}  {spec.run_id}  {state + note:<18s} {spec.label}, seed={spec.config.seed}")
+    todo = len(grid.runs) if force else len(grid.runs) - finished
+    print(f"{finished} of {len(grid.runs)} finished; {todo} would run")
+
+
+def _draw(out, report):
+    from .plots import make_plots
+    paths = make_plots(out)
+    if report:
+        from .report import write_report
+        paths += write_report(out)
+    return paths
+
+
+def cmd_plot(args):
+    for path in _draw(args.results, report=False):
+        print(path)
+    return 0
+
+
+def cmd_report(args):
+    for path in _draw(args.results, report=True):
+        print(path)
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "run": cmd_run, "plot": cmd_plot, "report": cmd_report}
 
 if __name__ == "__main__":
     sys.exit(main())

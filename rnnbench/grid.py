@@ -1,0 +1,385 @@
+"""Grid files: a YAML experiment read, checked in full and expanded into resolved runs.
+
+Everything a grid can get wrong (unknown keys, wrong types, empty lists, bad values, missing
+texts, a text too short for a run) is found here, before anything runs or is written, and
+reported as one GridError line naming the file and the key.
+"""
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .config import ConfigError, RunConfig, unknown_key_message
+from .data import Corpus, CorpusError, read_text
+
+TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples")
+PLOT_KEYS = ("hue", "col", "row")
+SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
+SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
+PYTHON_PREFIX = "python:"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class GridError(ValueError):
+    """An invalid grid file; the message is one line naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One resolved run of a grid: its config, its id, and the values that set it apart."""
+
+    run_id: str
+    config: RunConfig
+    corpus_key: tuple          # (data, val_fraction): which loaded corpus it trains on
+    label: str                 # "hidden_size=64, seq_length=25" (seed excluded)
+    case: str | None = None    # the case's own label when the grid has cases
+
+
+@dataclass
+class Grid:
+    """A validated grid file: its settings, its runs in a fixed order, and its corpora."""
+
+    name: str
+    path: Path
+    source: str                # the YAML text as written
+    description: str
+    runs: list
+    swept: list                # config fields (or "case") that vary between runs, seed aside
+    plot: dict
+    samples: dict | None
+    corpora: dict = field(repr=False)  # corpus_key -> Corpus
+
+    def info(self):
+        """What plots and reports need to know about the grid, as JSON-able data."""
+        return dict(name=self.name, path=str(self.path), description=self.description,
+                    source=self.source, swept=self.swept, plot=self.plot, samples=self.samples,
+                    seeds=sorted({r.config.seed for r in self.runs}), n_runs=len(self.runs))
+
+
+# -- YAML --------------------------------------------------------------------------------------
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GridError(f"{path}: no such grid file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GridError(f"{path}: cannot read the grid file ({exc})") from None
+    try:
+        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 -- a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise GridError(f"{path}: invalid YAML{where}: {problem}") from None
+    if not isinstance(doc, dict):
+        raise GridError(f"{path}: expected a mapping of keys (name, data, base, grid, ...), got "
+                        f"{_kind(doc)}")
+    return text, doc
+
+
+def _kind(value):
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+# -- checks of the file's own keys -------------------------------------------------------------
+
+class _Checker:
+    """Type checks that raise GridError('<file>: <key>: <problem>')."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, key, problem):
+        raise GridError(f"{self.path}: {key}: {problem}")
+
+    def mapping(self, key, value, valid=None):
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a mapping, got {_kind(value)}")
+        for k in value:
+            if not isinstance(k, str):
+                self.fail(key, f"keys must be names, got {k!r}")
+            if valid is not None and k not in valid:
+                self.fail(key, unknown_key_message(k, valid))
+        return value
+
+    def nonempty_list(self, key, value):
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list of values, got {_kind(value)}")
+        if not value:
+            self.fail(key, "the list is empty")
+        return value
+
+    def text(self, key, value):
+        if not isinstance(value, str) or not value:
+            self.fail(key, f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def integer(self, key, value, minimum):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(key, f"expected an integer >= {minimum}, got {_kind(value)}")
+        return value
+
+
+def load_grid(path):
+    """Read, check and expand the grid file at ``path``; raises GridError on any problem."""
+    path = Path(path)
+    source, doc = _read_yaml(path)
+    check = _Checker(path)
+    for key in doc:
+        if key not in TOP_KEYS:
+            check.fail(key, unknown_key_message(key, TOP_KEYS) + " at the top level")
+
+    name = check.text("name", doc["name"]) if "name" in doc else path.stem
+    if not NAME_PATTERN.match(name):
+        check.fail("name", f"use letters, digits, '_', '.' and '-' only (it names the results "
+                   f"folder), got {name!r}")
+    description = doc.get("description") or ""
+    if not isinstance(description, str):
+        check.fail("description", f"expected text, got {_kind(description)}")
+
+    base = dict(check.mapping("base", doc.get("base") or {}, RunConfig.model_fields))
+    grid = dict(check.mapping("grid", doc.get("grid") or {}, RunConfig.model_fields))
+    for key, values in grid.items():
+        check.nonempty_list(f"grid.{key}", values)
+        if len(set(map(_hashable, values))) != len(values):
+            check.fail(f"grid.{key}", f"a value is listed twice: {values!r}")
+
+    if "data" in doc:
+        data = doc["data"]
+        if "data" in base or "data" in grid:
+            check.fail("data", "given both at the top level and in base/grid; keep one")
+        if isinstance(data, list):
+            check.nonempty_list("data", data)
+            for i, d in enumerate(data):
+                check.text(f"data[{i}]", d)
+            grid = {"data": data, **grid}
+        else:
+            base["data"] = check.text("data", data)
+
+    seeds = _seeds(check, doc, base, grid)
+    cases = _cases(check, doc.get("cases"), grid)
+    samples = _samples(check, doc.get("samples"))
+
+    # Every value is checked where it was written, so the message names that key.
+    base_config = _build(base, f"{path}: base: ")
+    for key, values in grid.items():
+        for v in values:
+            _build({**base, key: v}, f"{path}: grid.{key}: ", key)
+    for i, case in enumerate(cases or []):
+        _build({**base, **case}, f"{path}: cases[{i}]: ")
+
+    runs_values = _expand(base, grid, cases, seeds)
+    swept = _swept(grid, cases)
+    plot = _plot(check, doc.get("plot"), swept)
+
+    corpora, runs = {}, []
+    for values, case_label in runs_values:
+        config = _build(values, f"{path}: run {_label(values, swept, case_label)}: ")
+        key = (config.data, config.val_fraction)
+        corpus = corpora.get(key)
+        if corpus is None:
+            corpus = corpora[key] = _load_corpus(check, config, base_config, grid, cases)
+        _check_fits(check, corpus, config, samples, swept, case_label)
+        runs.append(RunSpec(run_id(config, corpus.checksum, samples), config, key,
+                            _label(values, swept, case_label), case_label))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        check.fail("cases", "two runs resolve to the same configuration")
+    return Grid(name, path, source, description, runs, swept, plot, samples, corpora)
+
+
+def _hashable(value):
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _build(values, where, key=None):
+    try:
+        return RunConfig.build(values, where=where)
+    except ConfigError as exc:
+        message = str(exc)
+        if key and message.startswith(f"{where}{key}: "):  # "grid.cell: cell: ..." says it twice
+            message = where + message[len(f"{where}{key}: "):]
+        raise GridError(message) from None
+
+
+def _seeds(check, doc, base, grid):
+    if "seed" in grid:
+        check.fail("grid.seed", "list seeds with the top-level 'seeds' key instead")
+    if "seeds" not in doc:
+        return [base.get("seed", 0)]
+    if "seed" in base:
+        check.fail("base.seed", "given with the top-level 'seeds' key; keep one")
+    seeds = doc["seeds"]
+    if isinstance(seeds, list):
+        check.nonempty_list("seeds", seeds)
+        for i, s in enumerate(seeds):
+            check.integer(f"seeds[{i}]", s, 0)
+        if len(set(seeds)) != len(seeds):
+            check.fail("seeds", f"a seed is listed twice: {seeds!r}")
+        return seeds
+    # A count n means the seeds 0 .. n-1: fixed before dispatch, readable in tables and plots.
+    return list(range(check.integer("seeds", seeds, 1)))
+
+
+def _cases(check, cases, grid):
+    if cases is None:
+        return None
+    check.nonempty_list("cases", cases)
+    for i, case in enumerate(cases):
+        check.mapping(f"cases[{i}]", case, RunConfig.model_fields)
+        if not case:
+            check.fail(f"cases[{i}]", "the case is empty")
+        for key in case:
+            if key in grid:
+                check.fail(f"cases[{i}].{key}", "also swept in 'grid'; keep one")
+            if key == "seed":
+                check.fail(f"cases[{i}].seed", "list seeds with the top-level 'seeds' key")
+    return cases
+
+
+def _samples(check, samples):
+    if samples is None:
+        return None
+    check.mapping("samples", samples, SAMPLE_KEYS)
+    if "temperatures" not in samples:
+        check.fail("samples", "needs 'temperatures' (a list of numbers > 0)")
+    temps = check.nonempty_list("samples.temperatures", samples["temperatures"])
+    for i, t in enumerate(temps):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
+            check.fail(f"samples.temperatures[{i}]", f"expected a number > 0, got {_kind(t)}")
+    out = {**SAMPLE_DEFAULTS, **samples, "temperatures": [float(t) for t in temps]}
+    check.text("samples.prime", out["prime"])
+    check.integer("samples.length", out["length"], 1)
+    check.integer("samples.seed", out["seed"], 0)
+    return out
+
+
+def _expand(base, grid, cases, seeds):
+    """[(values, case label)] in a fixed order: cases, then the grid's product, then seeds."""
+    keys = list(grid)
+    rows = []
+    for case in cases or [None]:
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            for seed in seeds:
+                values = {**base, **(case or {}), **dict(zip(keys, combo)), "seed": seed}
+                rows.append((values, _case_label(case)))
+    return rows
+
+
+def _case_label(case):
+    if case is None:
+        return None
+    return ", ".join(f"{k}={_short(v)}" for k, v in case.items())
+
+
+def _swept(grid, cases):
+    """Fields that take more than one value, in the order written; cases count as one field."""
+    swept = [k for k, v in grid.items() if len(v) > 1]
+    if cases is not None and len(cases) > 1:
+        swept.insert(0, "case")
+    return swept
+
+
+def _plot(check, plot, swept):
+    if plot is None:
+        return {}
+    check.mapping("plot", plot, PLOT_KEYS)
+    for key, value in plot.items():
+        if value not in swept:
+            choices = ", ".join(swept) or "none: nothing is swept"
+            check.fail(f"plot.{key}", f"{value!r} is not a swept field (swept: {choices})")
+    if len(set(plot.values())) != len(plot):
+        check.fail("plot", "a field is used twice")
+    return dict(plot)
+
+
+def _label(values, swept, case_label):
+    parts = [case_label] if "case" in swept and case_label else []
+    parts += [f"{k}={_short(values[k])}" for k in swept if k != "case"]
+    return ", ".join(parts) or "base"
+
+
+def _short(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _load_corpus(check, config, base_config, grid, cases):
+    key = "data" if "data" not in grid else "grid.data"
+    if cases and any("data" in c for c in cases):
+        key = "cases.data"
+    if "val_fraction" in grid:
+        key += " / grid.val_fraction"
+    try:
+        return load_corpus(config.data, config.val_fraction)
+    except CorpusError as exc:
+        check.fail(key, str(exc))
+
+
+def _check_fits(check, corpus, config, samples, swept, case_label):
+    """The text (after data_limit) must hold a chunk, and the sample prime its characters."""
+    head = corpus.head(config.data_limit)
+    where = f"run {_label(config.model_dump(), swept, case_label)}"
+    try:
+        head.check_length(config.seq_length)
+    except CorpusError as exc:
+        check.fail(where, str(exc))
+    if samples is not None:
+        missing = sorted({c for c in samples["prime"] if c not in head.chars})
+        if missing:
+            check.fail("samples.prime", f"characters not in the vocabulary of {head.name}: "
+                       f"{''.join(missing)!r}")
+
+
+def load_corpus(spec, val_fraction):
+    """Corpus.load, plus ``python:<module>``: the source file of a standard-library module, a
+    text every Python installation ships (named the same on every machine, unlike its path)."""
+    if spec.startswith(PYTHON_PREFIX):
+        return Corpus.from_text(read_text(_stdlib_source(spec)), val_fraction, spec)
+    return Corpus.load(spec, val_fraction)
+
+
+def _stdlib_source(spec):
+    import importlib.util
+    import sysconfig
+
+    module = spec[len(PYTHON_PREFIX):]
+    try:
+        found = importlib.util.find_spec(module) if module else None
+    except (ImportError, ValueError):
+        found = None
+    origin = Path(found.origin) if found is not None and found.origin else None
+    paths = sysconfig.get_paths()
+    stdlib = Path(paths["stdlib"]).resolve()
+    installed = {Path(paths[k]).resolve() for k in ("purelib", "platlib")}  # may sit in stdlib
+    where = origin.resolve().parents if origin is not None else ()
+    if origin is None or origin.suffix != ".py" or stdlib not in where or installed & set(where):
+        raise CorpusError(f"{spec}: no standard-library module {module!r} with Python source")
+    return origin
+
+
+def run_id(config, corpus_checksum, samples=None):
+    """A stable 12-hex-digit id of what a run computes: its config, its text, extra samples."""
+    payload = {"config": config.model_dump(), "corpus_checksum": corpus_checksum}
+    if samples is not None:
+        payload["samples"] = samples
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]

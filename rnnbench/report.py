@@ -1,0 +1,296 @@
+"""A grid's report, report.md and a standalone report.html, written from its tables alone.
+
+It says what was run, shows the plots, the best configurations, every run's samples over
+training, the final model's samples at several temperatures (when the grid asks for them) and
+a 1,000-character passage from the best model's checkpoint. Both files are built from one list
+of blocks, so they say the same thing.
+"""
+import base64
+import html
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .plots import PLOTS
+from .results import load_tables
+from .store import atomic_write_bytes, checkpoint_path
+
+PASSAGE_LENGTH, PASSAGE_SEED, PASSAGE_TEMPERATURE = 1000, 0, 1.0
+SAMPLES_PER_RUN = 4  # training samples shown per run: update 0, the last, and evenly between
+PLOT_CAPTIONS = {
+    "loss_vs_updates.png": "Loss per character against updates",
+    "loss_vs_chars.png": "Loss per character against characters seen (fair across seq_length)",
+    "final_val_loss.png": "Final validation loss",
+    "speed.png": "Training speed",
+}
+
+
+def write_report(root):
+    """Write report.md and report.html into the results folder ``root``; returns their paths."""
+    root = Path(root)
+    info, runs, trace, samples, baselines = load_tables(root)
+    blocks = report_blocks(root, info, runs, samples, baselines)
+    md, page = root / "report.md", root / "report.html"
+    atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
+    atomic_write_bytes(page, to_html(blocks, info["name"], root).encode("utf-8"))
+    return [md, page]
+
+
+# -- content -----------------------------------------------------------------------------------
+
+def report_blocks(root, info, runs, samples, baselines):
+    """The report as a list of (kind, payload) blocks."""
+    b = [("h1", f"Grid {info['name']}")]
+    if info.get("description"):
+        b.append(("p", info["description"].strip()))
+    b += _what_was_run(info, runs)
+    b += _baselines(baselines)
+    b.append(("h2", "Plots"))
+    for name, caption in PLOT_CAPTIONS.items():
+        if (root / PLOTS / name).exists():
+            b.append(("img", (f"{PLOTS}/{name}", caption)))
+    b += _best(info, runs)
+    b += _failures(runs)
+    b += _passage(root, info, runs)
+    b += _final_samples(info, runs, samples)
+    b += _training_samples(info, runs, samples)
+    return b
+
+
+def _what_was_run(info, runs):
+    counts = runs["status"].value_counts()
+    statuses = ", ".join(f"{counts[s]} {s}" for s in ("ok", "diverged", "failed") if s in counts)
+    done = len(runs)
+    b = [("h2", "What was run"),
+         ("p", f"{done} of {info['n_runs']} runs finished ({statuses or 'none yet'}), from "
+               f"`{info['path']}`. Swept: {', '.join(info['swept']) or 'nothing'}; seeds: "
+               f"{', '.join(map(str, info['seeds']))}.")]
+    if len(runs):
+        r0 = runs.iloc[0]
+        corpora = runs.drop_duplicates("corpus")[["corpus", "vocab_size", "train_chars",
+                                                  "val_chars"]]
+        b.append(("p", "Texts: " + "; ".join(
+            f"{c.corpus} (vocabulary {c.vocab_size}, {c.train_chars:,} training and "
+            f"{c.val_chars:,} validation characters)" for c in corpora.itertuples()) + "."))
+        b.append(("p", f"rnnbench {r0['rnnbench_version']}, Numba {r0['numba_version']}. "
+                  "Losses are in nats per character (bits = nats / ln 2). Same machine, same "
+                  "tables; across CPUs only statistically the same."))
+    b.append(("details", ("The grid file", info["source"])))
+    return b
+
+
+def _baselines(baselines):
+    if baselines.empty:
+        return []
+    table = baselines.pivot_table(index="corpus", columns="baseline", values="loss_per_char",
+                                  sort=False)
+    rows = [[c] + [f"{table.loc[c, k]:.3f}" for k in table.columns] for c in table.index]
+    return [("h2", "Baselines"),
+            ("p", "Validation loss per character (nats) of count-based models fitted on the "
+                  "same training text: what a model gets without learning much. Unigram and "
+                  "bigram use add-one smoothing."),
+            ("table", (["text", *table.columns], rows))]
+
+
+def _best(info, runs):
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return []
+    keys = [f for f in info["swept"] if f in runs.columns] or ["label"]
+    grouped = ok.groupby(keys, sort=False, dropna=False).agg(
+        val=("final_val_loss_per_char", "mean"), val_sd=("final_val_loss_per_char", "std"),
+        best=("best_val_loss_per_char", "mean"), train=("final_loss_per_char", "mean"),
+        chars_s=("chars_per_s", "mean"), seeds=("seed", "nunique"),
+        run_id=("run_id", "first")).reset_index().sort_values("val", kind="stable")
+    header = [*keys, "final val nats/char", "bits/char", "best val", "train", "chars/s",
+              "seeds", "run"]
+    rows = []
+    for r in grouped.head(10).itertuples(index=False):
+        d = r._asdict()
+        spread = f" ± {d['val_sd']:.3f}" if d["seeds"] > 1 else ""
+        rows.append([_fmt(d[k]) for k in keys]
+                    + [f"{d['val']:.3f}{spread}", f"{d['val'] / math.log(2):.3f}",
+                       f"{d['best']:.3f}", f"{d['train']:.3f}", f"{d['chars_s']:,.0f}",
+                       str(d["seeds"]), d["run_id"]])
+    more = f" (the best 10 of {len(grouped)})" if len(grouped) > 10 else ""
+    return [("h2", "Best configurations"),
+            ("p", f"Ranked by final validation loss, mean over seeds (± their standard "
+                  f"deviation){more}. 'run' is the first seed's folder under runs/."),
+            ("table", (header, rows))]
+
+
+def _failures(runs):
+    bad = runs[runs["status"] != "ok"]
+    if bad.empty:
+        return []
+    rows = [[r.label, str(r.seed), r.status, r.error or "", r.run_id]
+            for r in bad.itertuples()]
+    return [("h2", "Diverged and failed runs"),
+            ("table", (["run", "seed", "status", "error", "run id"], rows))]
+
+
+def _passage(root, info, runs):
+    ok = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char", kind="stable")
+    if ok.empty:
+        return []
+    best = ok.iloc[0]
+    path = checkpoint_path(root / "runs" / best["run_id"])
+    if not path.exists():
+        return [("h2", "A passage from the best model"),
+                ("p", f"The checkpoint of run {best['run_id']} is missing.")]
+    from .model import load_checkpoint
+    model, arrays, _ = load_checkpoint(path)
+    prime = "\n" if "\n" in model.chars else model.chars[0]
+    text = model.sample(prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, seed=PASSAGE_SEED,
+                        h=arrays.get("h"))
+    return [("h2", "A passage from the best model"),
+            ("p", f"{PASSAGE_LENGTH:,} characters from run {best['run_id']} ({best['label']}, "
+                  f"seed {best['seed']}; final validation loss "
+                  f"{best['final_val_loss_per_char']:.3f} nats/char), sampled from its "
+                  f"checkpoint at temperature {PASSAGE_TEMPERATURE:g} with seed "
+                  f"{PASSAGE_SEED}, continuing from the hidden state training ended in."),
+            ("pre", text)]
+
+
+def _final_samples(info, runs, samples):
+    final = samples[samples.get("kind", pd.Series(dtype=str)) == "final"] if len(samples) else []
+    if len(final) == 0:
+        return []
+    settings = info.get("samples") or {}
+    temps = sorted(final["temperature"].unique())
+    b = [("h2", "Samples at several temperatures"),
+         ("p", f"Drawn from each run's final model, {settings.get('length')} characters after "
+               f"the prime {settings.get('prime')!r}, all with the same seed so that only the "
+               f"temperature differs (lower: more conservative, higher: more varied).")]
+    for r in runs[runs["run_id"].isin(final["run_id"])].itertuples():
+        mine = final[final["run_id"] == r.run_id].set_index("temperature")
+        b.append(("h3", f"{r.label}, seed {r.seed}"))
+        b.append(("columns", [(f"temperature {t:g}", mine.loc[t, "prime"] + mine.loc[t, "text"])
+                              for t in temps if t in mine.index]))
+    return b
+
+
+def _training_samples(info, runs, samples):
+    if len(samples) == 0:
+        return []
+    training = samples[samples["kind"] == "training"] if "kind" in samples else samples
+    b = [("h2", "Samples over training"),
+         ("p", "Each run's own samples as it trained (the recipe's: from the current hidden "
+               "state, seeded by the next input character), before the first update and at "
+               f"intervals; at most {SAMPLES_PER_RUN} per run here, all in samples.parquet.")]
+    for r in runs.itertuples():
+        mine = training[training["run_id"] == r.run_id]
+        if mine.empty:
+            continue
+        updates = sorted(mine["update"].unique())
+        pick = sorted({updates[int(round(i))] for i in
+                       np.linspace(0, len(updates) - 1, min(SAMPLES_PER_RUN, len(updates)))})
+        shown = mine[mine["update"].isin(pick)]
+        b.append(("details", (f"{r.label}, seed {r.seed} ({r.status})",
+                              "\n\n".join(f"--- update {s.update:,} ---\n{s.prime}{s.text}"
+                                          for s in shown.itertuples()))))
+    return b
+
+
+def _fmt(value):
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+# -- renderers ---------------------------------------------------------------------------------
+
+def _fence(text):
+    """A code fence longer than any run of backticks inside ``text``."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _md_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks):
+    out = []
+    for kind, payload in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + payload)
+        elif kind == "p":
+            out.append(payload)
+        elif kind == "img":
+            src, caption = payload
+            out.append(f"![{caption}]({src})\n\n*{caption}*")
+        elif kind == "table":
+            header, rows = payload
+            lines = ["| " + " | ".join(map(_md_cell, header)) + " |",
+                     "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+            out.append("\n".join(lines))
+        elif kind == "pre":
+            fence = _fence(payload)
+            out.append(f"{fence}text\n{payload}\n{fence}")
+        elif kind == "columns":
+            for title, text in payload:
+                fence = _fence(text)
+                out.append(f"**{title}**\n\n{fence}text\n{text}\n{fence}")
+        elif kind == "details":
+            summary, text = payload
+            fence = _fence(text)
+            out.append(f"<details><summary>{html.escape(summary)}</summary>\n\n"
+                       f"{fence}text\n{text}\n{fence}\n\n</details>")
+    return "\n\n".join(out) + "\n"
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+img { max-width: 100%; border: 1px solid #ddd; }
+figure { margin: 1.5em 0; } figcaption { color: #555; font-style: italic; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f3f3f3; }
+pre { background: #f7f7f7; padding: 0.8em; white-space: pre-wrap; word-break: break-word;
+      font-size: 0.85em; border: 1px solid #e3e3e3; }
+.columns { display: flex; gap: 0.8em; } .columns > div { flex: 1; min-width: 0; }
+summary { cursor: pointer; margin: 0.3em 0; }
+"""
+
+
+def to_html(blocks, title, root):
+    """One standalone page: the images are inline data URIs, so it opens anywhere."""
+    esc = html.escape
+    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+           f"<style>{CSS}</style></head><body>"]
+    for kind, payload in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"<{kind}>{esc(payload)}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{_inline_code(esc(payload))}</p>")
+        elif kind == "img":
+            src, caption = payload
+            data = base64.b64encode((Path(root) / src).read_bytes()).decode("ascii")
+            out.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
+                       f"<figcaption>{esc(caption)}</figcaption></figure>")
+        elif kind == "table":
+            header, rows = payload
+            out.append("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header)
+                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>"
+                                                            for c in row) + "</tr>"
+                                           for row in rows) + "</table>")
+        elif kind == "pre":
+            out.append(f"<pre>{esc(payload)}</pre>")
+        elif kind == "columns":
+            out.append("<div class='columns'>" + "".join(
+                f"<div><b>{esc(t)}</b><pre>{esc(text)}</pre></div>" for t, text in payload)
+                + "</div>")
+        elif kind == "details":
+            summary, text = payload
+            out.append(f"<details><summary>{esc(summary)}</summary><pre>{esc(text)}</pre>"
+                       f"</details>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _inline_code(escaped):
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)

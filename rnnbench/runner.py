@@ -1,0 +1,239 @@
+"""Runs a grid's runs in parallel: joblib over loky processes, or over a dask cluster.
+
+The worker function ``run_one`` is pure: a config, the corpus text and the sampling settings
+in, an Outcome out; it writes nothing. The parent receives outcomes as they finish and hands
+each to a callback (which saves it). Each worker keeps Numba and BLAS to one thread, so N
+workers use N cores and do not fight over them.
+"""
+import os
+import traceback
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+BACKENDS = ("loky", "dask")
+FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after training
+
+
+@dataclass(frozen=True)
+class CorpusText:
+    """What a worker needs to rebuild a Corpus: the text, not its 8 MB of encoded arrays
+    (joblib would pass those as read-only memory maps, which Numba compiles for anew)."""
+
+    name: str
+    text: str
+    val_fraction: float
+    checksum: str
+
+    @classmethod
+    def of(cls, corpus):
+        return cls(corpus.name, corpus.text, corpus.val_fraction, corpus.checksum)
+
+
+@dataclass
+class Outcome:
+    """One finished run: the RunResult (None when the run failed) and its summary."""
+
+    run_id: str
+    config: object
+    result: object
+    summary: dict
+    traceback: str = ""
+
+    @property
+    def status(self):
+        return self.summary.get("status")
+
+
+_CORPORA = {}  # per worker process: checksum -> Corpus, so a worker encodes each text once
+
+
+def _corpus(payload):
+    from .data import Corpus
+    key = (payload.checksum, payload.val_fraction)
+    if key not in _CORPORA:
+        _CORPORA[key] = Corpus.from_text(payload.text, payload.val_fraction, payload.name)
+    return _CORPORA[key]
+
+
+def run_one(run_id, config, payload, samples=None):
+    """Train one run and draw its extra samples; an exception becomes status "failed"."""
+    with _one_thread():
+        corpus = _corpus(payload)
+        try:
+            from .training import train
+            result = train(config, corpus=corpus)
+            result = replace(result, samples=_all_samples(result, samples))
+            return Outcome(run_id, config, result, result.summary)
+        except Exception as exc:  # noqa: BLE001 -- a failed run is a result, the grid goes on
+            return Outcome(run_id, config, None, failed_summary(config, corpus, exc),
+                           traceback.format_exc())
+
+
+def failed_summary(config, corpus, exc):
+    """What is known of a run that raised: the error in one line, the corpus, the versions."""
+    from importlib.metadata import version
+
+    from . import __version__
+    head = corpus.head(config.data_limit)
+    message = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return dict(status="failed", error=message, corpus=head.name,
+                corpus_checksum=head.checksum, vocab_size=head.vocab_size,
+                train_chars=len(head.train_ids), val_chars=len(head.val_ids),
+                rnnbench_version=__version__, numba_version=version("numba"))
+
+
+def _all_samples(result, samples):
+    """Training samples (kind "training") and, when the grid asks, samples of the final model
+    at several temperatures (kind "final"), all from the same seed so that only the temperature
+    differs, starting from the hidden state training ended in."""
+    from .training import derived_seed
+    frames = [result.samples.assign(kind="training")]
+    if samples is not None and result.summary["status"] == "ok":
+        seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
+        rows = [dict(update=result.summary["updates"], temperature=t, prime=samples["prime"],
+                     text=result.model.sample(samples["prime"], samples["length"], t,
+                                              seed=seed, h=result.optimizer_state["h"].copy()),
+                     kind="final")
+                for t in samples["temperatures"]]
+        frames.append(pd.DataFrame(rows))
+    return pd.concat(frames, ignore_index=True)
+
+
+class _one_thread:
+    """Numba and the BLAS behind np.dot at one thread for the duration of a run."""
+
+    def __enter__(self):
+        import importlib
+
+        import numba
+        from threadpoolctl import threadpool_limits
+        importlib.import_module("scipy.linalg")  # loads the BLAS Numba calls: the limit reaches it
+        self._numba = numba.get_num_threads()
+        numba.set_num_threads(1)
+        self._limits = threadpool_limits(limits=1)
+        return self
+
+    def __exit__(self, *exc):
+        import numba
+        self._limits.restore_original_limits()
+        numba.set_num_threads(self._numba)
+        return False
+
+
+def cost(config):
+    """A rough relative cost of a run, to start the longest ones first (shorter wall time)."""
+    per_step = config.hidden_size * (config.hidden_size + 2 * 100) * config.num_layers
+    return config.updates * config.seq_length * config.batch_size * per_step
+
+
+def run_all(tasks, jobs, backend="loky", scheduler=None):
+    """Yield an Outcome per task (run_id, config, CorpusText, samples) as each finishes.
+
+    ``jobs`` workers (one process each; with 1 and loky the runs happen in this process).
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    tasks = sorted(tasks, key=lambda t: -cost(t[1]))
+    calls = (delayed(run_one)(*task) for task in tasks)
+    if backend == "loky":
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            parallel = Parallel(n_jobs=jobs, return_as="generator_unordered",
+                                max_nbytes=None, pre_dispatch="n_jobs")
+        yield from parallel(calls)
+    elif backend == "dask":
+        with dask_client(scheduler, jobs):
+            with parallel_config(backend="dask"):
+                parallel = Parallel(return_as="generator_unordered", pre_dispatch="n_jobs")
+                yield from parallel(calls)
+    else:
+        raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+class dask_client:
+    """A dask.distributed Client on ``scheduler``, or on a local cluster of ``jobs``
+    single-threaded worker processes when no address is given."""
+
+    def __init__(self, scheduler, jobs):
+        self.scheduler, self.jobs = scheduler, jobs
+
+    def __enter__(self):
+        import logging
+
+        from dask.distributed import Client, LocalCluster
+        self.cluster = None
+        if self.scheduler:
+            self.client = Client(self.scheduler, timeout="20s")
+        else:
+            self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1,
+                                        processes=True, dashboard_address=None,
+                                        silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+def default_jobs():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+@dataclass
+class GridRun:
+    """What one invocation of a grid did."""
+
+    total: int
+    skipped: int
+    statuses: dict        # run_id -> status, for the runs done now
+    failed: list          # (label, seed, error) of the runs that failed now
+    interrupted: bool = False
+
+    def count(self, status):
+        return sum(1 for s in self.statuses.values() if s == status)
+
+
+def run_grid(grid, results, jobs, backend="loky", scheduler=None, force=False, progress=True):
+    """Run every run of ``grid`` not yet finished in ``results`` (all with ``force``), saving
+    each as it finishes, then rebuild the tables. Ctrl-C keeps every finished run."""
+    from tqdm import tqdm
+
+    from .baselines import baselines_table
+
+    specs = [s for s in grid.runs if force or not results.is_finished(s.run_id)]
+    heads = [grid.corpora[s.corpus_key].head(s.config.data_limit) for s in grid.runs]
+    results.prepare(grid, baselines_table(heads, results.cached_baselines()))
+    payloads = {k: CorpusText.of(c) for k, c in grid.corpora.items()}
+    tasks = [(s.run_id, s.config, payloads[s.corpus_key], grid.samples) for s in specs]
+    by_id = {s.run_id: s for s in specs}
+    done = GridRun(len(grid.runs), len(grid.runs) - len(specs), {}, [])
+    bar = tqdm(total=len(specs), unit="run", dynamic_ncols=True, disable=not progress or None)
+    try:
+        for outcome in run_all(tasks, jobs, backend, scheduler):
+            results.save(outcome)
+            spec = by_id[outcome.run_id]
+            done.statuses[outcome.run_id] = outcome.status
+            if outcome.status == "failed":
+                done.failed.append((spec.label, spec.config.seed, outcome.summary["error"]))
+            bar.update(1)
+            if progress:
+                bar.write(finished_line(spec, outcome.summary))
+    except KeyboardInterrupt:
+        done.interrupted = True
+    finally:
+        bar.close()
+        results.write_tables(grid)
+    return done
+
+
+def finished_line(spec, summary):
+    """One line per finished run: what it was, how it ended, how fast it went."""
+    head = f"{spec.run_id}  {spec.label}, seed={spec.config.seed}: {summary['status']}"
+    if summary["status"] == "failed":
+        return f"{head}: {summary['error']}"
+    return (f"{head}, val {summary['final_val_loss_per_char']:.3f} nats/char, train "
+            f"{summary['final_loss_per_char']:.3f}, {summary['updates_per_s']:,.0f} updates/s, "
+            f"{summary['wall_s']:.1f} s")

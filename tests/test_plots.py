@@ -1,0 +1,102 @@
+"""Baselines, plots and the report, drawn from a results folder's tables alone."""
+import math
+import shutil
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from rnnbench.baselines import baselines_table, bigram, unigram, uniform
+from rnnbench.data import Corpus
+
+GRID = """
+name: drawn
+description: Two fields swept; one of them diverges.
+data: pydoc
+base: {updates: 600, trace_every: 100, eval_every: 300, sample_every: 300, sample_length: 30}
+grid:
+  hidden_size: [8, 12]
+  learning_rate: [0.1, 1.0e+308]
+seeds: 2
+samples: {temperatures: [0.5, 1.0], prime: "The ", length: 40}
+"""
+
+
+def test_baselines_by_hand():
+    # train "abab", val "abba": targets b, b, a of contexts a, b, b
+    train, val, V = np.array([0, 1, 0, 1]), np.array([0, 1, 1, 0]), 3
+    assert uniform(train, val, V) == pytest.approx(math.log(3))
+    p = {0: 3 / 7, 1: 3 / 7, 2: 1 / 7}  # (count + 1) / (4 + 3)
+    assert unigram(train, val, V) == pytest.approx(-np.mean(np.log([p[1], p[1], p[0]])))
+    # pairs in train: ab, ba, ab -> p(b|a) = 3/5, p(b|b) = 1/4, p(a|b) = 2/4
+    assert bigram(train, val, V) == pytest.approx(-np.mean(np.log([3 / 5, 1 / 4, 2 / 4])))
+
+
+def test_baselines_table_reuses_cached_rows():
+    corpus = Corpus.from_text("hello world, hello there. " * 40, 0.1, name="t")
+    table = baselines_table([corpus, corpus])
+    assert list(table["baseline"]) == ["uniform", "unigram", "bigram"]
+    loss = dict(zip(table["baseline"], table["loss_per_char"]))
+    assert loss["uniform"] > loss["unigram"] > loss["bigram"]
+    fake = table.assign(loss_per_char=[9.0, 8.0, 7.0])
+    assert list(baselines_table([corpus], cached=fake)["loss_per_char"]) == [9.0, 8.0, 7.0]
+    other = Corpus.from_text("something else entirely " * 40, 0.1, name="u")
+    assert len(baselines_table([other], cached=fake)) == 3
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("drawn")
+    grid = root / "drawn.yaml"
+    grid.write_text(textwrap.dedent(GRID))
+    code, stdout, _ = run_cli("run", grid, "--jobs", "1", "--out", root / "out", "--quiet")
+    assert code == 0, stdout
+    return root / "out"
+
+
+PLOTS = ["loss_vs_updates.png", "loss_vs_chars.png", "final_val_loss.png", "speed.png"]
+
+
+def test_run_draws_plots_and_report(results):
+    for name in PLOTS:
+        data = (results / "plots" / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    assert (results / "report.md").exists() and (results / "report.html").exists()
+
+
+def test_plot_and_report_commands_redraw_from_the_tables(results, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    shutil.rmtree(copy / "plots")
+    for name in ("report.md", "report.html"):
+        (copy / name).unlink()
+    code, stdout, _ = run_cli("plot", copy)
+    assert code == 0 and sorted(p.name for p in (copy / "plots").iterdir()) == sorted(PLOTS)
+    assert not (copy / "report.md").exists()
+    code, stdout, _ = run_cli("report", copy)
+    assert code == 0 and "report.html" in stdout
+    assert (copy / "report.md").read_text() == (results / "report.md").read_text()
+
+
+def test_report_content(results):
+    md = (results / "report.md").read_text()
+    runs = pd.read_parquet(results / "runs.parquet")
+    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
+    for heading in ("# Grid drawn", "## What was run", "## Baselines", "## Plots",
+                    "## Best configurations", "## Diverged and failed runs",
+                    "## A passage from the best model", "## Samples at several temperatures",
+                    "## Samples over training"):
+        assert heading in md
+    assert "8 of 8 runs finished (4 ok, 4 diverged)" in md
+    assert f"1,000 characters from run {best['run_id']}" in md
+    assert "--- update 0 ---" in md and "![Final validation loss](plots/final_val_loss.png)" in md
+    html = (results / "report.html").read_text()
+    assert html.count("src='data:image/png;base64,") == len(PLOTS)
+    assert "src='plots/" not in html and "temperature 0.5" in html
+
+
+def test_plot_of_a_folder_without_tables(tmp_path):
+    code, _, stderr = run_cli("plot", tmp_path)
+    assert code == 2 and "not a grid results folder" in stderr
