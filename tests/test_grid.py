@@ -98,7 +98,7 @@ BAD = [
     ("grid: {hidden_size: [8]}\ncases: [{hidden_size: 9}]\n",
      "cases[0].hidden_size: also swept in 'grid'"),
     ("cases: [{learning_rate: 0}]\n", "cases[0]: learning_rate: Input should be greater than 0"),
-    ("cases: [{cell: lstm}]\n", "not implemented yet"),
+    ("cases: [{cell: lstm, dropout: 1.5}]\n", "dropout"),
     ("samples: {temperatures: [1], prime: '\u263a'}\n", "samples.prime: characters not in"),
     ("samples: {temperatures: [0]}\n", "samples.temperatures[0]: expected a number > 0"),
     ("samples: {length: 5}\n", "samples: needs 'temperatures'"),
