@@ -12,6 +12,9 @@ BUILTIN = {
 }
 
 
+PYTHON_PREFIX = "python:"
+
+
 class CorpusError(ValueError):
     """A text that cannot be used; the message is one line naming the file and the problem."""
 
@@ -50,7 +53,11 @@ class Corpus:
 
     @classmethod
     def load(cls, spec, val_fraction=0.1):
-        """A built-in corpus by name, or else a text file by path."""
+        """A built-in corpus by name; ``python:<module>``, the source of a standard-library
+        module (a text every Python ships, named alike on every machine, unlike its path); or
+        else a text file by path."""
+        if spec.startswith(PYTHON_PREFIX):
+            return cls(read_text(stdlib_source(spec)), val_fraction, spec)
         if spec in BUILTIN:
             filename = BUILTIN[spec][0]
             text = resources.files("rnnbench.corpora").joinpath(filename).read_text("utf-8")
@@ -108,3 +115,23 @@ def read_text(path):
     if not text:
         raise CorpusError(f"{path}: the file is empty")
     return text
+
+
+def stdlib_source(spec):
+    """The .py file of the standard-library module that ``python:<module>`` names."""
+    import importlib.util
+    import sysconfig
+
+    module = spec[len(PYTHON_PREFIX):]
+    try:
+        found = importlib.util.find_spec(module) if module else None
+    except (ImportError, ValueError):
+        found = None
+    origin = Path(found.origin) if found is not None and found.origin else None
+    paths = sysconfig.get_paths()
+    stdlib = Path(paths["stdlib"]).resolve()
+    installed = {Path(paths[k]).resolve() for k in ("purelib", "platlib")}  # may sit in stdlib
+    where = origin.resolve().parents if origin is not None else ()
+    if origin is None or origin.suffix != ".py" or stdlib not in where or installed & set(where):
+        raise CorpusError(f"{spec}: no standard-library module {module!r} with Python source")
+    return origin

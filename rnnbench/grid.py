@@ -14,13 +14,12 @@ from pathlib import Path
 import yaml
 
 from .config import ConfigError, RunConfig, unknown_key_message
-from .data import Corpus, CorpusError, read_text
+from .data import Corpus, CorpusError
 
 TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples")
 PLOT_KEYS = ("hue", "col", "row")
 SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
-PYTHON_PREFIX = "python:"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -329,7 +328,7 @@ def _load_corpus(check, config, base_config, grid, cases):
     if "val_fraction" in grid:
         key += " / grid.val_fraction"
     try:
-        return load_corpus(config.data, config.val_fraction)
+        return Corpus.load(config.data, config.val_fraction)
     except CorpusError as exc:
         check.fail(key, str(exc))
 
@@ -347,33 +346,6 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
         if missing:
             check.fail("samples.prime", f"characters not in the vocabulary of {head.name}: "
                        f"{''.join(missing)!r}")
-
-
-def load_corpus(spec, val_fraction):
-    """Corpus.load, plus ``python:<module>``: the source file of a standard-library module, a
-    text every Python installation ships (named the same on every machine, unlike its path)."""
-    if spec.startswith(PYTHON_PREFIX):
-        return Corpus.from_text(read_text(_stdlib_source(spec)), val_fraction, spec)
-    return Corpus.load(spec, val_fraction)
-
-
-def _stdlib_source(spec):
-    import importlib.util
-    import sysconfig
-
-    module = spec[len(PYTHON_PREFIX):]
-    try:
-        found = importlib.util.find_spec(module) if module else None
-    except (ImportError, ValueError):
-        found = None
-    origin = Path(found.origin) if found is not None and found.origin else None
-    paths = sysconfig.get_paths()
-    stdlib = Path(paths["stdlib"]).resolve()
-    installed = {Path(paths[k]).resolve() for k in ("purelib", "platlib")}  # may sit in stdlib
-    where = origin.resolve().parents if origin is not None else ()
-    if origin is None or origin.suffix != ".py" or stdlib not in where or installed & set(where):
-        raise CorpusError(f"{spec}: no standard-library module {module!r} with Python source")
-    return origin
 
 
 def run_id(config, corpus_checksum, samples=None):

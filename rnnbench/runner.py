@@ -91,9 +91,10 @@ def _all_samples(result, samples):
     frames = [result.samples.assign(kind="training")]
     if samples is not None and result.summary["status"] == "ok":
         seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
+        h = result.optimizer_state["h"][:, 0]  # (state rows, streams, H): stream 0
         rows = [dict(update=result.summary["updates"], temperature=t, prime=samples["prime"],
                      text=result.model.sample(samples["prime"], samples["length"], t,
-                                              seed=seed, h=result.optimizer_state["h"].copy()),
+                                              seed=seed, h=h),
                      kind="final")
                 for t in samples["temperatures"]]
         frames.append(pd.DataFrame(rows))

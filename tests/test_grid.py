@@ -5,7 +5,8 @@ import textwrap
 import pytest
 
 from conftest import run_cli
-from rnnbench.grid import GridError, load_corpus, load_grid, run_id
+from rnnbench.data import Corpus
+from rnnbench.grid import GridError, load_grid, run_id
 
 VALID = """
 name: g
@@ -68,11 +69,11 @@ def test_cases_data_list_and_explicit_seeds(tmp_path):
 
 
 def test_python_module_sources_are_texts():
-    corpus = load_corpus("python:argparse", 0.1)
+    corpus = Corpus.load("python:argparse", 0.1)
     assert "ArgumentParser" in corpus.text and corpus.name == "python:argparse"
     for bad in ("python:numpy", "python:sys", "python:no_such_module"):
         with pytest.raises(ValueError, match="no standard-library module"):
-            load_corpus(bad, 0.1)
+            Corpus.load(bad, 0.1)
 
 
 BAD = [
