@@ -86,41 +86,17 @@ def build_parser():
     p.add_argument("--all", action="store_true", help="the whole matrix, one table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    p = sub.add_parser("bench", help="updates/s of the compiled loop against the NumPy "
-                       "reference", description="Benchmark the compiled training loop "
-                       "against rnnbench.reference (min-char-rnn in NumPy), interleaved.")
-    p.add_argument("--hidden-size", type=int, default=100)
+    p = sub.add_parser("bench", help="updates/s of the compiled loop against NumPy",
+                       description="Benchmark the compiled training loop against plain NumPy "
+                       "(min-char-rnn for the vanilla row, rnnbench.reference_cells for LSTM and "
+                       "GRU), interleaved, medians of repeats.")
+    p.add_argument("--suite", choices=["vanilla", "cells", "all", "quick"], default="all",
+                   help="vanilla: hidden 100 RNN; cells: LSTM and GRU at hidden 128/256, 1-2 "
+                   "layers, float64/float32, batch 1/32; all: both (default)")
     p.add_argument("--seq-length", type=int, default=25)
-    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median)")
-    p.add_argument("--seconds", type=float, default=2.0, help="seconds per measurement")
-    p.add_argument("--quick", action="store_true", help="3 repeats of 0.5 s")
-
-    p = sub.add_parser("run", help="run a grid of experiments in parallel (a YAML file)",
-                       description="Run every run of a grid file, in parallel, skipping those "
-                       "already finished in the results folder; then write the tables, plots "
-                       "and report. Exit status: 0 when every run finished (ok or diverged), "
-                       "1 when a run failed, 2 for invalid input, 130 when interrupted.")
-    p.add_argument("grid", type=Path, help="grid file, e.g. grids/task4.yaml")
-    p.add_argument("--jobs", type=int, default=None, help="runs at once, one process and one "
-                   "core each (default: every core)")
-    p.add_argument("--backend", choices=["loky", "dask"], default="loky",
-                   help="loky processes on this machine (default) or a dask cluster")
-    p.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. "
-                   "tcp://host:8786 (default: a local cluster of --jobs workers)")
-    p.add_argument("--out", type=Path, default=None, help="results folder (default: "
-                   "results/<grid name>/)")
-    p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; "
-                   "run nothing, write nothing")
-    p.add_argument("--force", action="store_true", help="redo runs that are already finished")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
-    p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
-                   "plots and report later with 'rnnbench report DIR')")
-
-    for name, what in (("plot", "the plots (plots/*.png)"),
-                       ("report", "report.md and report.html (and the plots)")):
-        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder again",
-                           description=f"Write {what} from the tables of a results folder.")
-        p.add_argument("results", type=Path, help="results folder, e.g. results/task4")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
+    p.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
+    p.add_argument("--quick", action="store_true", help="a few rows, 3 repeats of 0.5 s")
     return parser
 
 
@@ -291,13 +267,19 @@ def _gradcheck_all(args, corpus):
 
 
 def cmd_bench(args):
-    from .bench import format_bench, run_bench
+    from .bench import HEADER, format_row, run_bench
 
     if args.quick:
-        args.repeats, args.seconds = 3, 0.5
-    table = run_bench(args.hidden_size, args.seq_length, args.repeats, args.seconds)
-    print(format_bench(table))
+        args.suite, args.repeats, args.seconds = "quick", 3, 0.5
+    if args.repeats < 1 or not args.seconds > 0 or args.seq_length < 1:
+        raise UsageError("rnnbench: --repeats, --seconds and --seq-length must be positive")
+    print(HEADER, flush=True)
+    rows = run_bench(args.suite, args.seq_length, args.repeats, args.seconds,
+                     progress=lambda row: print(format_row(row), flush=True))
+    print(f"seq_length {args.seq_length}, vocabulary {rows[0]['vocab_size']}; medians of "
+          f"{args.repeats} interleaved repeats of {args.seconds:g} s")
     return 0
+
 
 
 def cmd_run(args):
