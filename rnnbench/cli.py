@@ -97,6 +97,33 @@ def build_parser():
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
     p.add_argument("--quick", action="store_true", help="a few rows, 3 repeats of 0.5 s")
+
+    p = sub.add_parser("run", help="run a grid of experiments in parallel (a YAML file)",
+                       description="Run every run of a grid file, in parallel, skipping those "
+                       "already finished in the results folder; then write the tables, plots "
+                       "and report. Exit status: 0 when every run finished (ok or diverged), "
+                       "1 when a run failed, 2 for invalid input, 130 when interrupted.")
+    p.add_argument("grid", type=Path, help="grid file, e.g. grids/task4.yaml")
+    p.add_argument("--jobs", type=int, default=None, help="runs at once, one process and one "
+                   "core each (default: every core)")
+    p.add_argument("--backend", choices=["loky", "dask"], default="loky",
+                   help="loky processes on this machine (default) or a dask cluster")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. "
+                   "tcp://host:8786 (default: a local cluster of --jobs workers)")
+    p.add_argument("--out", type=Path, default=None, help="results folder (default: "
+                   "results/<grid name>/)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; "
+                   "run nothing, write nothing")
+    p.add_argument("--force", action="store_true", help="redo runs that are already finished")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
+                   "plots and report later with 'rnnbench report DIR')")
+
+    for name, what in (("plot", "the plots (plots/*.png)"),
+                       ("report", "report.md and report.html (and the plots)")):
+        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder again",
+                           description=f"Write {what} from the tables of a results folder.")
+        p.add_argument("results", type=Path, help="results folder, e.g. results/task4")
     return parser
 
 
