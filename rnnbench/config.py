@@ -11,7 +11,7 @@ class ConfigError(ValueError):
 
 # Learning rate when none is given: the recipe's 0.1 for AdaGrad, the DD2424 notes' 1e-3 for
 # RMSProp, Kingma & Ba's 1e-3 for Adam; plain and momentum SGD on summed chunk losses need less.
-DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.001, "adagrad": 0.1, "rmsprop": 1e-3,
+DEFAULT_LEARNING_RATE = {"sgd": 0.003, "momentum": 0.0003, "adagrad": 0.1, "rmsprop": 1e-3,
                          "adam": 1e-3}
 
 
