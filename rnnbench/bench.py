@@ -84,7 +84,8 @@ HEADER = (f"{'cell':<5}{'hidden':>7}{'layers':>7}{'dtype':>8}{'batch':>6}{'numpy
 
 def format_row(r):
     return (f"{r['cell']:<5}{r['hidden_size']:>7}{r['num_layers']:>7}{r['dtype']:>8}"
-            f"{r['batch_size']:>6}{r['reference_updates_per_s']:>13,.0f}{r['updates_per_s']:>16,.0f}"
+            f"{r['batch_size']:>6}{r['reference_updates_per_s']:>13,.0f}"
+            f"{r['updates_per_s']:>16,.0f}"
             f"{r['chars_per_s']:>12,.0f}{r['ratio']:>7.1f}x")
 
 

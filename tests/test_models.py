@@ -39,7 +39,8 @@ def test_dropout_masks_follow_the_seed_and_are_off_for_evaluation():
     model = Model.create("rnn", 9, 32, 2, seed=1, init_scale=0.3)
     xs, ys = np.arange(20) % 9, (np.arange(20) + 1) % 9
     plain = model.loss(xs, ys)
-    a, b = model.loss(xs, ys, dropout=0.5, mask_seed=1), model.loss(xs, ys, dropout=0.5, mask_seed=2)
+    a = model.loss(xs, ys, dropout=0.5, mask_seed=1)
+    b = model.loss(xs, ys, dropout=0.5, mask_seed=2)
     assert a == model.loss(xs, ys, dropout=0.5, mask_seed=1)
     assert a != b and a != plain
     assert model.loss(xs, ys, dropout=0.0, mask_seed=5) == plain

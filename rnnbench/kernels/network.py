@@ -164,12 +164,18 @@ def cell_forward(cell, act, H, B, xi, hh, bhh, h_prev, c_prev, h_out, c_out, act
 
 
 @kernel
-def cell_backward(cell, act, H, B, dh_in, dnext, dcnext, h_prev, h, c_prev, acts, aux,
-                  dx, dh_pre, tmp):
-    """BPTT through one LSTM or GRU step (backward() does the RNN). dh = dh_in + dnext is dL/dh_t; writes d(pre-activation) of the
-    input side to dx and of the recurrent side to dh_pre (the same array except for the GRU,
-    whose r multiplies W_hn h + b_hn only). Leaves in dnext the direct part of dL/dh_{t-1}
-    (GRU: z dh; others: 0) and, for the LSTM, dL/dc_{t-1} in dcnext. ``tmp``: 2 x H scratch.
+def cell_backward(cell, act, H, B, dh_in, dnext, dcnext, h_prev, c_prev, acts, aux, dx, dh_pre,
+                  tmp):
+    """BPTT through one LSTM or GRU step (backward() does the RNN's). dh = dh_in + dnext is
+    dL/dh_t; writes d(pre-activation) of the input side to dx and of the recurrent side to
+    dh_pre (the same array except for the GRU, whose r multiplies W_hn h + b_hn only). Leaves
+    in dnext the direct part of dL/dh_{t-1} (GRU: z dh; LSTM: 0) and, for the LSTM, dL/dc_{t-1}
+    in dcnext. ``tmp``: 2 x H scratch.
+
+    LSTM (c = f c' + i g, h = o act(c)): dc = dc_next + dh o act'(c); d(pre) of i, f, g, o =
+    dc g i(1-i), dc c' f(1-f), dc i act'(g), dh act(c) o(1-o); dc' = dc f.
+    GRU (h = (1-z) n + z h'): dn = dh (1-z) act'(n); dr = dn (W_hn h' + b_hn) r(1-r);
+    dz = dh (h' - n) z(1-z); the recurrent side of n gets dn r; dh' gets dh z directly.
     """
     for b in range(B):
         if cell == LSTM:
@@ -321,11 +327,11 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
                 for k in range(d.shape[0]):
                     d[k] *= up[k] + dd[k]
             elif cell == LSTM:
-                cell_backward(cell, act, H, B, dy[a:b], dnext, dcnext, hl[a:b], hl[b:b + B],
-                              cs[l][a:b], acts[l][a:b], aux[l][a:b], dx[a:b], dh_pre[a:b], tmp)
+                cell_backward(cell, act, H, B, dy[a:b], dnext, dcnext, hl[a:b], cs[l][a:b],
+                              acts[l][a:b], aux[l][a:b], dx[a:b], dh_pre[a:b], tmp)
             else:
-                cell_backward(cell, act, H, B, dy[a:b], dnext, dcnext, hl[a:b], hl[b:b + B],
-                              hl[a:b], acts[l][a:b], aux[l][a:b], dx[a:b], dh_pre[a:b], tmp)
+                cell_backward(cell, act, H, B, dy[a:b], dnext, dcnext, hl[a:b], hl[a:b],
+                              acts[l][a:b], aux[l][a:b], dx[a:b], dh_pre[a:b], tmp)
             # dL/dh_{t-1} = W_hh^T d(pre-activation) (+ the GRU's direct z dh, left in dnext)
             if cell == GRU:
                 if B == 1:
