@@ -226,7 +226,7 @@ def cmd_sample(args):
 
 def cmd_gradcheck(args):
     from .data import Corpus
-    from .gradient_check import format_table, gradcheck
+    from .gradient_check import chunk_pair, format_table, gradcheck
     from .model import Model
 
     for name in ("hidden_size", "num_layers", "batch_size", "seq_length"):
@@ -247,8 +247,7 @@ def cmd_gradcheck(args):
     model = Model.create(args.cell, corpus.vocab_size, args.hidden_size, args.num_layers,
                          args.activation, "float64", args.seed, init_scale)
     B, T = args.batch_size, args.seq_length
-    chunks = corpus.train_ids[:B * (T + 1)].reshape(B, T + 1)
-    xs, ys = (chunks[0, :-1], chunks[0, 1:]) if B == 1 else (chunks[:, :-1], chunks[:, 1:])
+    xs, ys = chunk_pair(corpus.train_ids, B, T)
     result = gradcheck(model, xs, ys, step=args.step, threshold=threshold,
                        dropout=args.dropout, mask_seed=args.seed + 1)
     if args.json:

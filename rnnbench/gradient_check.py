@@ -56,11 +56,10 @@ class GradcheckResult:
                 "skipped": self.skipped, "formula": FORMULA}
 
 
-def _stencil(loss_at, theta, i, step):
-    """The sixth-order difference of element i, and whether every stencil point gave the same
-    ReLU fingerprint as the centre (loss_at returns (loss, fingerprint))."""
+def _stencil(loss_at, theta, i, step, centre):
+    """The sixth-order difference of element i, and whether every stencil point gave the ReLU
+    fingerprint ``centre`` of the unperturbed model (loss_at returns (loss, fingerprint))."""
     old = theta[i]
-    _, centre = loss_at()
     acc, same = 0.0, True
     for k, w in STENCIL:
         theta[i] = old + k * step
@@ -91,9 +90,10 @@ def numerical_gradient(model, inputs, targets, h0=None, step=1e-2, dropout=0.0, 
         def loss_at():
             return model.loss(inputs, targets, h0, dropout, mask_seed), 0
         steps = (step,)
+    _, centre = loss_at()  # theta is restored after every element: one centre serves all
     for i in range(theta.size):
         for h in steps:
-            num[i], smooth = _stencil(loss_at, theta, i, h)
+            num[i], smooth = _stencil(loss_at, theta, i, h, centre)
             if smooth:
                 break
         else:
@@ -150,6 +150,14 @@ def format_table(result):
     return "\n".join(lines)
 
 
+def chunk_pair(ids, batch_size, seq_length):
+    """(inputs, targets) from the first batch_size * (seq_length + 1) ids: T ids each for one
+    stream, B x T for several (B consecutive chunks)."""
+    B, T = batch_size, seq_length
+    chunks = np.asarray(ids[:B * (T + 1)]).reshape(B, T + 1)
+    return (chunks[0, :-1], chunks[0, 1:]) if B == 1 else (chunks[:, :-1], chunks[:, 1:])
+
+
 MATRIX = dict(cell=("rnn", "lstm", "gru"), activation=("tanh", "relu", "sigmoid"),
               num_layers=(1, 2, 3), dropout=(0.0, 0.5), batch_size=(1, 3))
 
@@ -165,9 +173,7 @@ def gradcheck_matrix(ids, vocab_size, hidden_size=5, seq_length=25, seed=0, init
         c = dict(zip(grid, combo))
         model = Model.create(c["cell"], vocab_size, hidden_size, c["num_layers"],
                              c["activation"], "float64", seed, init_scale)
-        B, T = c["batch_size"], seq_length
-        chunks = np.asarray(ids[:B * (T + 1)]).reshape(B, T + 1)
-        xs, ys = (chunks[0, :-1], chunks[0, 1:]) if B == 1 else (chunks[:, :-1], chunks[:, 1:])
+        xs, ys = chunk_pair(ids, c["batch_size"], seq_length)
         r = gradcheck(model, xs, ys, step=step, threshold=threshold, dropout=c["dropout"],
                       mask_seed=seed + 1)
         yield dict(c, max_rel_error=r.max_rel_error, skipped=r.skipped, passed=r.passed,

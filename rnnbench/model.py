@@ -1,6 +1,6 @@
 """Model: one flat parameter vector with named views, and the Python face of the kernels."""
+import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -265,12 +265,10 @@ class Model:
                    "info": np.array(json.dumps(info or {}))}
         for name, arr in (arrays or {}).items():
             payload["x_" + name] = arr
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        from .store import atomic_write_bytes
+        buffer = io.BytesIO()
+        np.savez(buffer, **payload)
+        atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path):
