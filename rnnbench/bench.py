@@ -1,22 +1,63 @@
-"""Updates per second of the compiled loop against plain NumPy, measured in one process.
+"""Speed against plain NumPy and PyTorch, measured in one process, as medians and ratios.
 
-For each configuration the contenders alternate (reference, compiled, reference, ...) so that
-machine noise hits both alike; each figure is the median over repeats, and so is the ratio.
-The vanilla row's reference is min-char-rnn itself (rnnbench.reference); the other cells'
-is rnnbench.reference_cells, the same clipped AdaGrad written in NumPy a step at a time.
+For each configuration the contenders take turns (numpy, torch, rnnbench, numpy, ...) so that
+machine noise hits all of them alike; each figure is the median over repeats, and so is each
+ratio. Every contender runs on one thread. The vanilla rows' NumPy contender is min-char-rnn
+itself (rnnbench.reference, float64 even against a float32 model, as the goal asks); the other
+cells' is rnnbench.reference_cells; PyTorch's is rnnbench.torch_reference.
 """
 import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-VANILLA = [dict(cell="rnn", hidden_size=100, num_layers=1, dtype="float64", batch_size=1)]
-CELLS = [dict(cell=c, hidden_size=h, num_layers=n, dtype=d, batch_size=b)
-         for c in ("lstm", "gru") for h in (128, 256) for n in (1, 2)
-         for d in ("float64", "float32") for b in (1, 32)]
-QUICK_CELLS = [dict(cell=c, hidden_size=128, num_layers=1, dtype="float64", batch_size=b)
-               for c in ("lstm", "gru") for b in (1, 32)]
-SUITES = {"vanilla": VANILLA, "cells": CELLS, "all": VANILLA + CELLS,
-          "quick": VANILLA + QUICK_CELLS}
+CONTENDERS = ("numpy", "torch", "rnnbench")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One benchmark row: a model and its batch shape."""
+
+    cell: str
+    hidden_size: int
+    num_layers: int = 1
+    dtype: str = "float64"
+    batch_size: int = 1
+    seq_length: int = 25
+
+    @property
+    def label(self):
+        size = (f"{self.num_layers}x{self.hidden_size}" if self.num_layers > 1
+                else str(self.hidden_size))
+        shape = f" b{self.batch_size}" if self.batch_size > 1 else ""
+        shape += f" s{self.seq_length}" if self.seq_length != 25 else ""
+        return f"{self.cell} {size} {self.dtype.replace('float', 'f')}{shape}"
+
+
+RNN100, RNN100_F32, RNN512 = Config("rnn", 100), Config("rnn", 100, dtype="float32"), \
+    Config("rnn", 512)
+LSTM128, LSTM128_F32, GRU128 = Config("lstm", 128), Config("lstm", 128, dtype="float32"), \
+    Config("gru", 128)
+TORCH_RNN = Config("lstm", 128, 2, "float32", 50, 50)  # torch-rnn's benchmark setting
+BIG = [Config("lstm", 256, 1, "float64", 32), Config("lstm", 256, 1, "float32", 32)]
+GOAL_ROWS = [RNN100, RNN100_F32, RNN512, LSTM128, LSTM128_F32, GRU128, TORCH_RNN, *BIG]
+QUICK_ROWS = [RNN100, RNN100_F32, LSTM128, GRU128]
+CELL_ROWS = [Config(c, h, n, d, b) for c in ("lstm", "gru") for h in (128, 256)
+             for n in (1, 2) for d in ("float64", "float32") for b in (1, 32)]
+SUITES = {"goals": GOAL_ROWS, "quick": QUICK_ROWS, "cells": CELL_ROWS,
+          "vanilla": [RNN100, RNN100_F32]}
+
+# (what, row, against, at least): the speed issue's goals that are ratios of two contenders
+RATIO_GOALS = [("vanilla 100 f64 vs NumPy", RNN100, "numpy", 20.0),
+               ("vanilla 100 f32 vs NumPy", RNN100_F32, "numpy", 40.0),
+               ("vanilla 100 f64 vs PyTorch", RNN100, "torch", 25.0),
+               ("vanilla 512 f64 vs NumPy", RNN512, "numpy", 10.0),
+               ("LSTM 128 f64 vs PyTorch", LSTM128, "torch", 10.0),
+               ("LSTM 128 f32 vs PyTorch", LSTM128_F32, "torch", 5.0),
+               ("GRU 128 f64 vs PyTorch", GRU128, "torch", 8.0)]
+TORCH_RNN_CHARS = 60_000  # torch-rnn's published chars/s on a 2015 Titan X GPU
+PEAK_GOAL = 0.5           # useful GFLOP/s over the measured peak, at hidden >= 256
+SCALING_GOAL, WARM_GOAL_S, COLD_GOAL_S = 1.85, 1.5, 20.0
 
 
 def _timed(step_fn, seconds):
@@ -29,68 +70,280 @@ def _timed(step_fn, seconds):
             return done / elapsed
 
 
-def _contenders(corpus, cfg, seq_length):
-    """(reference step function, compiled step function) for one configuration."""
+def contenders(corpus, cfg, names=CONTENDERS):
+    """{name: step function returning updates done} for one configuration, each warmed up."""
     from .model import Model
     from .reference import ReferenceRNN
     from .reference_cells import ReferenceNetwork
+    from .torch_reference import TorchNetwork, available
     from .training import TrainState
 
-    model = Model.create(cfg["cell"], corpus.vocab_size, cfg["hidden_size"], cfg["num_layers"],
-                         "tanh", cfg["dtype"], seed=0, chars=corpus.chars)
-    B = cfg["batch_size"]
-    if cfg == VANILLA[0]:
-        ref = ReferenceRNN(model.params, corpus.train_ids, seq_length)
-    else:
-        ref = ReferenceNetwork(model.copy(), corpus.train_ids, seq_length, batch_size=B)
-    fast = TrainState(model.copy(), corpus.train_ids, seq_length, batch_size=B)
-    chunk = max(1, min(200, int(20000 / (seq_length * B * cfg["hidden_size"] / 25))))
-    scratch = np.zeros(chunk)
-    fast.run(scratch[:1], scratch[:1])  # compile (or load) before timing
-    return (lambda: (ref.step(), 1)[1]), (lambda: fast.run(scratch, scratch))
+    model = Model.create(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers, "tanh",
+                         cfg.dtype, seed=0, chars=corpus.chars)
+    T, B, data = cfg.seq_length, cfg.batch_size, corpus.train_ids
+    steps = {}
+    if "numpy" in names:
+        ref = (ReferenceRNN(model.params, data, T) if cfg.cell == "rnn" and B == 1
+               else ReferenceNetwork(model.copy(), data, T, batch_size=B))
+        steps["numpy"] = lambda: (ref.step(), 1)[1]
+    if "torch" in names and available():
+        net = TorchNetwork(model.copy(), data, T, batch_size=B)
+        steps["torch"] = lambda: (net.step(), 1)[1]
+    if "rnnbench" in names:
+        fast = TrainState(model.copy(), data, T, batch_size=B)
+        chunk = max(1, min(200, int(20000 / (T * B * cfg.hidden_size * cfg.num_layers / 25))))
+        scratch = np.zeros(chunk)
+        steps["rnnbench"] = lambda: fast.run(scratch, scratch)
+    for step in steps.values():
+        step()  # compile, load or warm up before timing
+    return steps
 
 
-def run_bench(suite="vanilla", seq_length=25, repeats=5, seconds=2.0, corpus="pydoc",
-              progress=None):
-    """A table (list of dicts), one row per configuration of ``suite``: updates/s and chars/s
-    of the NumPy reference and of the compiled loop, and the median ratio."""
-    from .data import Corpus
+def measure_row(corpus, cfg, repeats, seconds, peaks, names=CONTENDERS):
+    """Rows (one per contender) of updates/s, chars/s, GFLOP/s, fraction of peak and ratios."""
+    from .flops import update_flops
 
-    data = Corpus.load(corpus, 0.1)
+    steps = contenders(corpus, cfg, names)
+    rates = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            rates[name].append(_timed(step, seconds))
+    flops = update_flops(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers,
+                         cfg.seq_length, cfg.batch_size)
     rows = []
-    for cfg in SUITES[suite]:
-        ref_step, fast_step = _contenders(data, cfg, seq_length)
-        ref_rates, fast_rates = [], []
-        for _ in range(repeats):
-            ref_rates.append(_timed(ref_step, seconds))
-            fast_rates.append(_timed(fast_step, seconds))
-        ratios = np.array(fast_rates) / np.array(ref_rates)
-        chars = seq_length * cfg["batch_size"]
-        row = dict(cfg, seq_length=seq_length, vocab_size=data.vocab_size, repeats=repeats,
-                   reference_updates_per_s=float(np.median(ref_rates)),
-                   updates_per_s=float(np.median(fast_rates)),
-                   chars_per_s=float(np.median(fast_rates)) * chars,
-                   min=float(np.min(fast_rates)), max=float(np.max(fast_rates)),
-                   ratio=float(np.median(ratios)))
+    for name, r in rates.items():
+        r = np.array(r)
+        med = float(np.median(r))
+        row = dict(asdict(cfg), config=cfg.label, contender=name, vocab_size=corpus.vocab_size,
+                   repeats=repeats, updates_per_s=med, min=float(r.min()), max=float(r.max()),
+                   chars_per_s=med * cfg.seq_length * cfg.batch_size,
+                   mflop_per_update=flops / 1e6, gflops=med * flops / 1e9,
+                   peak_fraction=med * flops / 1e9 / peaks[cfg.dtype])
+        for other in ("numpy", "torch"):
+            if other in rates and other != name:
+                row[f"vs_{other}"] = float(np.median(r / np.array(rates[other])))
         rows.append(row)
-        if progress is not None:
-            progress(row)
     return rows
 
 
-HEADER = (f"{'cell':<5}{'hidden':>7}{'layers':>7}{'dtype':>8}{'batch':>6}{'numpy upd/s':>13}"
-          f"{'rnnbench upd/s':>16}{'chars/s':>12}{'ratio':>8}")
+def startup_seconds(cold, repeats=3):
+    """Wall time of ``rnnbench train --updates 1`` in a new process: median of ``repeats``
+    with the kernel cache warm, or one run with an empty cache (NUMBA_CACHE_DIR elsewhere)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ)
+        if cold:
+            env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")
+            repeats = 1
+        times = []
+        for k in range(repeats + (0 if cold else 1)):
+            cmd = [sys.executable, "-m", "rnnbench", "train", "--updates", "1", "--quiet",
+                   "--out", os.path.join(tmp, f"run{k}")]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times if cold else times[1:]))  # warm: the first run warms
+
+
+def scaling(updates, runs=8):
+    """(seconds with --jobs 1, seconds with --jobs 2) for a grid of ``runs`` equal runs."""
+    from .config import RunConfig
+    from .data import Corpus
+    from .runner import CorpusText, run_all
+
+    corpus = CorpusText.of(Corpus.load("pydoc"))
+    config = RunConfig.build(dict(updates=updates, eval_every=updates, sample_every=0))
+    tasks = [(f"run{k}", config, corpus, None) for k in range(runs)]
+    times = []
+    for jobs in (1, 2):
+        t0 = time.perf_counter()
+        statuses = [o.status for o in run_all(tasks, jobs)]
+        times.append(time.perf_counter() - t0)
+        if statuses != ["ok"] * runs:
+            raise RuntimeError(f"scaling runs did not all finish: {statuses}")
+    return tuple(times)
+
+
+def machine():
+    """The CPU's name and the cores this process may use."""
+    import os
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name}, {cores} cores"
+
+
+def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=True,
+              scaling_updates=30000, progress=None):
+    """The benchmark: (rows, goals, info). ``rows``: one dict per configuration and contender;
+    ``goals``: one dict per goal of the speed issue with what was measured; ``info``: machine,
+    peaks and the settings."""
+    from .data import Corpus
+    from .flops import peak_gflops
+    from .threads import one_thread
+    from .torch_reference import available
+
+    data = Corpus.load(corpus, 0.1)
+    peaks = {d: peak_gflops(d) for d in ("float64", "float32")}
+    info = dict(machine=machine(), peak_gflops_float64=peaks["float64"],
+                peak_gflops_float32=peaks["float32"], torch=available(), suite=suite,
+                repeats=repeats, seconds=seconds, vocab_size=data.vocab_size)
+    rows = []
+    with one_thread():
+        for cfg in SUITES[suite]:
+            new = measure_row(data, cfg, repeats, seconds, peaks)
+            rows += new
+            if progress is not None:
+                progress("row", new)
+    extra = {}
+    if startup:
+        extra["warm_s"] = startup_seconds(cold=False)
+        extra["cold_s"] = startup_seconds(cold=True) if suite != "quick" else None
+        if scaling_updates:
+            extra["jobs1_s"], extra["jobs2_s"] = scaling(scaling_updates)
+        if progress is not None:
+            progress("startup", extra)
+    info.update(extra)
+    return rows, goals(rows, info), info
+
+
+def _find(rows, cfg, contender):
+    for r in rows:
+        if r["config"] == cfg.label and r["contender"] == contender:
+            return r
+    return None
+
+
+def goals(rows, info):
+    """Each goal of the speed issue: target, measured value and whether it is met (None when
+    this run did not measure it)."""
+    out = []
+    for what, cfg, against, target in RATIO_GOALS:
+        r = _find(rows, cfg, "rnnbench")
+        value = r.get(f"vs_{against}") if r else None
+        note = ""
+        if r and against == "numpy" and cfg.batch_size == 1:
+            ref = _find(rows, cfg, "numpy")
+            ceiling = info[f"peak_gflops_{cfg.dtype}"] * 1e9 / (r["mflop_per_update"] * 1e6)
+            note = (f"ceiling at the measured peak: {ceiling / ref['updates_per_s']:.1f}x "
+                    f"({ceiling:,.0f} updates/s)")
+        out.append(dict(goal=what, target=f">= {target:g}x", value=value, unit="x",
+                        met=None if value is None else value >= target, note=note))
+    r = _find(rows, TORCH_RNN, "rnnbench")
+    out.append(dict(goal="LSTM 2x128 b50 s50 f32 chars/s", target="report",
+                    value=r["chars_per_s"] if r else None, unit="chars/s", met=None,
+                    note=f"torch-rnn: ~{TORCH_RNN_CHARS:,} chars/s on a 2015 Titan X GPU"))
+    big = [r for r in rows if r["contender"] == "rnnbench" and r["hidden_size"] >= 256]
+    best = max(big, key=lambda r: r["peak_fraction"], default=None)
+    out.append(dict(goal="useful GFLOP/s / peak at hidden >= 256", target=f">= {PEAK_GOAL:.0%}",
+                    value=best["peak_fraction"] if best else None, unit="of peak",
+                    met=None if best is None else best["peak_fraction"] >= PEAK_GOAL,
+                    note=f"best row: {best['config']}" if best else ""))
+    j1, j2 = info.get("jobs1_s"), info.get("jobs2_s")
+    out.append(dict(goal="8 equal runs, --jobs 2 vs --jobs 1", target=f">= {SCALING_GOAL}x",
+                    value=j1 / j2 if j1 and j2 else None, unit="x",
+                    met=None if not (j1 and j2) else j1 / j2 >= SCALING_GOAL,
+                    note=f"{j1:.1f} s vs {j2:.1f} s" if j1 and j2 else ""))
+    for key, what, limit in (("warm_s", "warm start", WARM_GOAL_S),
+                             ("cold_s", "cold start", COLD_GOAL_S)):
+        v = info.get(key)
+        out.append(dict(goal=f"{what}: train --updates 1", target=f"<= {limit:g} s", value=v,
+                        unit="s", met=None if v is None else v <= limit, note=""))
+    return out
+
+
+HEADER = (f"{'configuration':<24}{'contender':>10}{'upd/s':>10}{'chars/s':>11}{'GFLOP/s':>9}"
+          f"{'of peak':>8}{'vs numpy':>10}{'vs torch':>10}")
 
 
 def format_row(r):
-    return (f"{r['cell']:<5}{r['hidden_size']:>7}{r['num_layers']:>7}{r['dtype']:>8}"
-            f"{r['batch_size']:>6}{r['reference_updates_per_s']:>13,.0f}"
-            f"{r['updates_per_s']:>16,.0f}"
-            f"{r['chars_per_s']:>12,.0f}{r['ratio']:>7.1f}x")
+    ratio = {k: (f"{r[k]:.1f}x" if k in r else "") for k in ("vs_numpy", "vs_torch")}
+    return (f"{r['config']:<24}{r['contender']:>10}{r['updates_per_s']:>10,.0f}"
+            f"{r['chars_per_s']:>11,.0f}{r['gflops']:>9.1f}{r['peak_fraction']:>8.0%}"
+            f"{ratio['vs_numpy']:>10}{ratio['vs_torch']:>10}")
 
 
-def format_bench(rows):
-    r = rows[0]
-    return "\n".join([HEADER, *map(format_row, rows),
-                      f"seq_length {r['seq_length']}, vocabulary {r['vocab_size']}; medians of "
-                      f"{r['repeats']} interleaved repeats"])
+def format_goal(g):
+    v = g["value"]
+    if v is None:
+        shown = "not measured"
+    elif g["unit"] == "x":
+        shown = f"{v:.1f}x"
+    elif g["unit"] == "of peak":
+        shown = f"{v:.0%}"
+    elif g["unit"] == "s":
+        shown = f"{v:.2f} s"
+    else:
+        shown = f"{v:,.0f} {g['unit']}"
+    verdict = {True: "met", False: "NOT met", None: ""}[g["met"]]
+    return f"{g['goal']:<42}{g['target']:>10}{shown:>16}  {verdict:<8}{g['note']}"
+
+
+def format_info(info):
+    return (f"{info['machine']}; one thread per contender; peak {info['peak_gflops_float64']:.0f} "
+            f"GFLOP/s float64, {info['peak_gflops_float32']:.0f} float32 (n=1024 matrix "
+            f"product); medians of {info['repeats']} interleaved repeats of {info['seconds']:g} s"
+            + ("" if info["torch"] else "; PyTorch not installed: its rows are skipped"))
+
+
+def save_bench(rows, goal_rows, info, out):
+    """bench.parquet (rows), goals.parquet, info.json and bench.png in ``out``."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .store import atomic_write_json, atomic_write_parquet
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows)
+    atomic_write_parquet(out / "bench.parquet", frame)
+    atomic_write_parquet(out / "goals.parquet", pd.DataFrame(goal_rows).astype({"value": float}))
+    atomic_write_json(out / "info.json", info)
+    plot_bench(frame, info, out / "bench.png")
+    return out
+
+
+def plot_bench(frame, info, path):
+    """Updates/s of each contender per configuration (log scale), and rnnbench's GFLOP/s as a
+    fraction of the machine's peak."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .store import atomic_write_bytes
+
+    sns.set_theme(style="whitegrid")
+    order = list(dict.fromkeys(frame["config"]))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.5 * len(order) + 2),
+                                   gridspec_kw={"width_ratios": [2, 1]}, sharey=True)
+    sns.barplot(frame, y="config", x="updates_per_s", hue="contender", order=order,
+                hue_order=[c for c in CONTENDERS if c in set(frame["contender"])], ax=ax1,
+                orient="h")
+    ax1.set_xscale("log")
+    ax1.set(xlabel="updates per second (log scale)", ylabel="")
+    mine = frame[frame["contender"] == "rnnbench"]
+    sns.barplot(mine, y="config", x="peak_fraction", order=order, ax=ax2, color="C2",
+                orient="h")
+    ax2.axvline(PEAK_GOAL, color="black", lw=1, ls="--")
+    ax2.set(xlabel="rnnbench GFLOP/s / measured peak", ylabel="", xlim=(0, 1))
+    fig.suptitle(info["machine"], fontsize=10)
+    fig.tight_layout()
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

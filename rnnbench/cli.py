@@ -86,17 +86,28 @@ def build_parser():
     p.add_argument("--all", action="store_true", help="the whole matrix, one table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    p = sub.add_parser("bench", help="updates/s of the compiled loop against NumPy",
-                       description="Benchmark the compiled training loop against plain NumPy "
-                       "(min-char-rnn for the vanilla row, rnnbench.reference_cells for LSTM and "
-                       "GRU), interleaved, medians of repeats.")
-    p.add_argument("--suite", choices=["vanilla", "cells", "all", "quick"], default="all",
-                   help="vanilla: hidden 100 RNN; cells: LSTM and GRU at hidden 128/256, 1-2 "
-                   "layers, float64/float32, batch 1/32; all: both (default)")
-    p.add_argument("--seq-length", type=int, default=25)
+    p = sub.add_parser("bench", help="speed against NumPy and PyTorch, and the speed goals",
+                       description="Train each configuration with rnnbench, plain NumPy "
+                       "(min-char-rnn; rnnbench.reference_cells for LSTM and GRU) and PyTorch "
+                       "(when installed), taking turns, one thread each; print updates/s, "
+                       "chars/s, GFLOP/s against the measured peak and the ratios (medians), "
+                       "then each speed goal, start-up times and --jobs scaling. Writes "
+                       "bench.parquet, goals.parquet, info.json and bench.png to --out.")
+    p.add_argument("--suite", choices=["goals", "vanilla", "cells"], default="goals",
+                   help="goals: the rows the speed goals name (default); vanilla: hidden 100 "
+                   "RNN in float64 and float32; cells: LSTM and GRU at hidden 128/256, 1-2 "
+                   "layers, float64/float32, batch 1/32")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
-    p.add_argument("--quick", action="store_true", help="a few rows, 3 repeats of 0.5 s")
+    p.add_argument("--quick", action="store_true", help="about a minute: four rows, 3 repeats "
+                   "of 0.3 s, warm start, no cold start or scaling")
+    p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
+    p.add_argument("--out", type=Path, default=Path("results/bench"),
+                   help="folder for the tables and the plot (default: results/bench)")
+
+    p = sub.add_parser("warmup", help="compile every kernel now (the first run is then fast)",
+                       description="Compile (or load from the cache) every kernel in float64 "
+                       "and float32 and print where the cache lives. Run once after installing.")
 
     p = sub.add_parser("run", help="run a grid of experiments in parallel (a YAML file)",
                        description="Run every run of a grid file, in parallel, skipping those "
@@ -293,19 +304,40 @@ def _gradcheck_all(args, corpus):
 
 
 def cmd_bench(args):
-    from .bench import HEADER, format_row, run_bench
+    from .bench import HEADER, format_goal, format_info, format_row, run_bench, save_bench
 
+    suite, scaling_updates = args.suite, 30000
     if args.quick:
-        args.suite, args.repeats, args.seconds = "quick", 3, 0.5
-    if args.repeats < 1 or not args.seconds > 0 or args.seq_length < 1:
-        raise UsageError("rnnbench: --repeats, --seconds and --seq-length must be positive")
+        suite, args.repeats, args.seconds, scaling_updates = "quick", 3, 0.3, 0
+    if args.repeats < 1 or not args.seconds > 0:
+        raise UsageError("rnnbench: --repeats and --seconds must be positive")
+
+    def progress(kind, what):
+        if kind == "row":
+            print("\n".join(map(format_row, what)), flush=True)
+        else:
+            print("start-up and scaling measured", flush=True)
+
     print(HEADER, flush=True)
-    rows = run_bench(args.suite, args.seq_length, args.repeats, args.seconds,
-                     progress=lambda row: print(format_row(row), flush=True))
-    print(f"seq_length {args.seq_length}, vocabulary {rows[0]['vocab_size']}; medians of "
-          f"{args.repeats} interleaved repeats of {args.seconds:g} s")
+    rows, goal_rows, info = run_bench(suite, args.repeats, args.seconds,
+                                      startup=not args.no_startup,
+                                      scaling_updates=scaling_updates, progress=progress)
+    print(format_info(info))
+    if suite in ("goals", "quick"):
+        print("\ngoals")
+        print("\n".join(map(format_goal, goal_rows)))
+    out = save_bench(rows, goal_rows, info, args.out)
+    print(f"\nsaved: {out}/bench.parquet, goals.parquet, info.json, bench.png")
     return 0
 
+
+def cmd_warmup(args):
+    from .warmup import cache_dir, warmup
+
+    seconds = warmup()
+    print(", ".join(f"{d}: {s:.1f} s" for d, s in seconds.items()))
+    print(f"kernel cache: {cache_dir()}")
+    return 0
 
 
 def cmd_run(args):
@@ -387,7 +419,8 @@ def cmd_report(args):
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck,
-            "bench": cmd_bench, "run": cmd_run, "plot": cmd_plot, "report": cmd_report}
+            "bench": cmd_bench, "warmup": cmd_warmup, "run": cmd_run, "plot": cmd_plot,
+            "report": cmd_report}
 
 if __name__ == "__main__":
     sys.exit(main())

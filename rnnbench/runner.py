@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from .threads import one_thread
+
 BACKENDS = ("loky", "dask")
 FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after training
 
@@ -58,7 +60,7 @@ def _corpus(payload):
 
 def run_one(run_id, config, payload, samples=None):
     """Train one run and draw its extra samples; an exception becomes status "failed"."""
-    with _one_thread():
+    with one_thread():
         corpus = _corpus(payload)
         try:
             from .training import train
@@ -99,27 +101,6 @@ def _all_samples(result, samples):
                 for t in samples["temperatures"]]
         frames.append(pd.DataFrame(rows))
     return pd.concat(frames, ignore_index=True)
-
-
-class _one_thread:
-    """Numba and the BLAS behind np.dot at one thread for the duration of a run."""
-
-    def __enter__(self):
-        import importlib
-
-        import numba
-        from threadpoolctl import threadpool_limits
-        importlib.import_module("scipy.linalg")  # loads the BLAS Numba calls: the limit reaches it
-        self._numba = numba.get_num_threads()
-        numba.set_num_threads(1)
-        self._limits = threadpool_limits(limits=1)
-        return self
-
-    def __exit__(self, *exc):
-        import numba
-        self._limits.restore_original_limits()
-        numba.set_num_threads(self._numba)
-        return False
 
 
 def cost(config):

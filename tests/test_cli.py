@@ -96,18 +96,3 @@ def test_diverged_run_keeps_its_tables_and_exits_1(tmp_path):
                               "--learning-rate", "1e308", "--out", out, "--quiet")
     assert code == 1 and "diverged" in stderr
     assert json.loads((out / "summary.json").read_text())["status"] == "diverged"
-
-
-def test_bench_runs_a_row_per_configuration(monkeypatch):
-    """Not a timing test: the benchmark's plumbing (contenders, medians, ratio) works."""
-    from rnnbench import bench
-    monkeypatch.setitem(bench.SUITES, "tiny", [
-        dict(cell="rnn", hidden_size=100, num_layers=1, dtype="float64", batch_size=1),
-        dict(cell="gru", hidden_size=8, num_layers=2, dtype="float32", batch_size=3)])
-    rows = bench.run_bench("tiny", seq_length=5, repeats=2, seconds=0.02)
-    assert [r["cell"] for r in rows] == ["rnn", "gru"]
-    for r in rows:
-        assert r["updates_per_s"] > 0 and r["reference_updates_per_s"] > 0
-        assert r["ratio"] > 0
-        assert r["chars_per_s"] == pytest.approx(r["updates_per_s"] * 5 * r["batch_size"])
-    assert "gru" in bench.format_bench(rows)

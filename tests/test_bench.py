@@ -1,0 +1,109 @@
+"""The benchmark's plumbing and yardsticks (never its timings: those belong to `rnnbench bench`)."""
+import json
+
+import numpy as np
+import pytest
+
+from rnnbench import bench
+from rnnbench.flops import update_flops
+
+
+def test_update_flops_counts_every_matrix_product():
+    # min-char-rnn at hidden 100, vocabulary 103, 25 steps: per step W_hh h, W_hy h forward;
+    # W_hh^T d, dW_hh, W_hy^T dy, dW_hy backward; 2 flops per multiply-add.
+    per_step = 2 * (100 * 100 * 3 + 103 * 100 * 3)
+    assert update_flops("rnn", 103, 100) == 25 * per_step == 3_045_000
+    # 2-layer LSTM, batch 4: four gates, and the second layer's W_ih products as well.
+    G, H, V, rows = 4, 8, 5, 7 * 4
+    per_row = 2 * 3 * (G * H * H * 2 + G * H * H + V * H)
+    assert update_flops("lstm", V, H, num_layers=2, seq_length=7, batch_size=4) == rows * per_row
+
+
+def test_measure_row_gives_each_contender_and_the_ratios(corpus):
+    cfg = bench.Config("gru", 8, 2, "float32", 3, 5)
+    peaks = {"float64": 50.0, "float32": 100.0}
+    rows = bench.measure_row(corpus, cfg, repeats=2, seconds=0.02, peaks=peaks)
+    by = {r["contender"]: r for r in rows}
+    assert "numpy" in by and "rnnbench" in by
+    mine = by["rnnbench"]
+    assert mine["updates_per_s"] > 0 and mine["vs_numpy"] > 0
+    assert mine["chars_per_s"] == pytest.approx(mine["updates_per_s"] * 15)
+    assert mine["gflops"] == pytest.approx(mine["updates_per_s"] * mine["mflop_per_update"] / 1e3)
+    assert mine["peak_fraction"] == pytest.approx(mine["gflops"] / 100.0)
+    assert "vs_numpy" not in by["numpy"]
+    assert ("torch" in by) == ("vs_torch" in mine)
+    assert mine["config"] == "gru 2x8 f32 b3 s5"
+
+
+def _row(cfg, contender, rate, **extra):
+    flops = update_flops(cfg.cell, 103, cfg.hidden_size, cfg.num_layers, cfg.seq_length,
+                         cfg.batch_size)
+    return dict(vars(cfg), config=cfg.label, contender=contender, updates_per_s=rate,
+                chars_per_s=rate * cfg.seq_length * cfg.batch_size, mflop_per_update=flops / 1e6,
+                peak_fraction=rate * flops / 1e9 / 50.0, **extra)
+
+
+def test_goals_are_judged_against_their_targets():
+    rows = [_row(bench.RNN100, "numpy", 1000.0),
+            _row(bench.RNN100, "rnnbench", 21000.0, vs_numpy=21.0, vs_torch=24.0),
+            _row(bench.BIG[0], "rnnbench", 100.0)]
+    info = dict(peak_gflops_float64=70.0, peak_gflops_float32=140.0, jobs1_s=20.0, jobs2_s=10.0,
+                warm_s=0.8, cold_s=25.0)
+    g = {x["goal"]: x for x in bench.goals(rows, info)}
+    assert g["vanilla 100 f64 vs NumPy"]["met"] is True
+    assert "22.99x" not in g["vanilla 100 f64 vs NumPy"]["note"]
+    # the ceiling: 70 GFLOP/s / 3.045 MFLOP = 22,989 updates/s, 23.0x the reference's 1,000
+    assert "23.0x" in g["vanilla 100 f64 vs NumPy"]["note"]
+    assert g["vanilla 100 f64 vs PyTorch"]["met"] is False
+    assert g["LSTM 128 f64 vs PyTorch"]["met"] is None  # not measured
+    assert g["8 equal runs, --jobs 2 vs --jobs 1"]["value"] == 2.0
+    assert g["warm start: train --updates 1"]["met"] is True
+    assert g["cold start: train --updates 1"]["met"] is False
+    peak = g["useful GFLOP/s / peak at hidden >= 256"]
+    assert peak["value"] == pytest.approx(rows[2]["peak_fraction"])
+    assert all(bench.format_goal(x) for x in g.values())
+
+
+def test_save_bench_writes_tables_and_plot(tmp_path):
+    import pandas as pd
+    rows = [_row(bench.RNN100, "numpy", 1000.0),
+            _row(bench.RNN100, "rnnbench", 9000.0, vs_numpy=9.0)]
+    for r in rows:
+        r["gflops"] = r["updates_per_s"] * r["mflop_per_update"] / 1e3
+    info = dict(machine="test machine", peak_gflops_float64=70.0, peak_gflops_float32=140.0,
+                torch=False, repeats=3, seconds=1.0)
+    bench.save_bench(rows, bench.goals(rows, info), info, tmp_path)
+    frame = pd.read_parquet(tmp_path / "bench.parquet")
+    assert list(frame["contender"]) == ["numpy", "rnnbench"]
+    assert pd.read_parquet(tmp_path / "goals.parquet")["value"].dtype == np.float64
+    assert json.loads((tmp_path / "info.json").read_text())["machine"] == "test machine"
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    assert "not installed" in bench.format_info(info)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_torch_contender_trains_the_same_model(corpus, cell):
+    """The PyTorch yardstick computes rnnbench's loss from the same weights and text."""
+    pytest.importorskip("torch")
+    from rnnbench.model import Model
+    from rnnbench.torch_reference import TorchNetwork
+    from rnnbench.training import TrainState
+
+    model = Model.create(cell, corpus.vocab_size, 12, 2, seed=1, chars=corpus.chars)
+    net = TorchNetwork(model.copy(), corpus.train_ids, 9, batch_size=2)
+    mine = TrainState(model.copy(), corpus.train_ids, 9, batch_size=2)
+    losses = np.zeros(3)
+    mine.run(losses, np.zeros(3))
+    theirs = [net.step() for _ in range(3)]
+    assert theirs[0] == pytest.approx(losses[0], rel=1e-12)
+    # AdaGrad's eps sits inside the square root in min-char-rnn and outside in PyTorch, which
+    # changes the steps of parameters with tiny gradients; the runs stay alike, not equal.
+    assert theirs[1:] == pytest.approx(losses[1:], rel=0.1)
+    assert theirs[1:] != pytest.approx(losses[1:], rel=1e-9)
+
+
+def test_warmup_reports_the_cache(capsys):
+    from rnnbench.cli import main
+    assert main(["warmup"]) == 0
+    out = capsys.readouterr().out
+    assert "float32" in out and "kernel cache: " in out
