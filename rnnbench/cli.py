@@ -197,7 +197,8 @@ def cmd_train(args):
 
 def _print_sample(row):
     from tqdm import tqdm
-    tqdm.write(f"----- update {row['update']} -----\n{row['prime']}{row['text']}\n-----")
+    tqdm.write(f"----- update {row['update']}, novelty {row['novelty']:.2f} -----\n"
+               f"{row['prime']}{row['text']}\n-----")
 
 
 def _new_run_folder(config):
@@ -224,7 +225,7 @@ def cmd_sample(args):
               f"{row['final_val_loss_per_char']:.3f} nats/char)", file=sys.stderr)
     source = sampling.load_source(path, args.from_zero, run_id, label)
     prime = sampling.prime_of(source.model, args.prime)
-    index, why_not = sampling.training_index(source, DEFAULT_N)
+    index, why_not = sampling.novelty_index(source, DEFAULT_N)
     samples = sampling.draw(source, prime, args.length, args.temperature, args.count, args.seed,
                             args.greedy, args.top_k, args.stop, index)
     if args.json:

@@ -76,14 +76,16 @@ def load_source(path, from_zero=False, run_id=None, label=None):
     summary = info.get("summary") or {}
     if path.is_dir() and (path / "summary.json").exists():
         summary = json.loads((path / "summary.json").read_text())
+    if run_id is None and path.is_dir() and path.parent.name == "runs":
+        run_id = path.name  # a run folder of a grid's results
     return Source(path, model, h, info.get("config") or {}, summary, run_id, label)
 
 
-def training_index(source, n=DEFAULT_N):
+def novelty_index(source, n=DEFAULT_N):
     """(NgramIndex of the run's training text, None) or (None, why not): the text is loaded
     again from the run's config and must still have the checksum the run recorded."""
     from .data import Corpus
-    from .novelty import training_index as index_of
+    from .novelty import training_index
 
     config = source.config
     if "data" not in config:
@@ -96,7 +98,7 @@ def training_index(source, n=DEFAULT_N):
     expected = source.summary.get("corpus_checksum")
     if expected and corpus.checksum != expected:
         return None, f"its training text {config['data']} has changed since the run"
-    return index_of(corpus, n), None
+    return training_index(corpus, n), None
 
 
 def prime_of(model, prime):
