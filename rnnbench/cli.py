@@ -47,18 +47,34 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
 
     p = sub.add_parser("sample", help="sample text from a trained run",
-                       description="Sample from a run folder or checkpoint. Sampling starts "
-                       "from the hidden state training ended in (as min-char-rnn does), "
-                       "warmed by the prime text.")
-    p.add_argument("run", type=Path, help="run folder or checkpoint.npz")
+                       description="Sample from a run folder, a checkpoint, or the best run of "
+                       "a grid's results folder (--best). Sampling starts from the hidden state "
+                       "training ended in (as min-char-rnn does), warmed by the prime text. Each "
+                       "sample's novelty is the share of its 8-grams that never occur in the "
+                       "training text (0: copied; NaN: shorter than 8). One sample prints its "
+                       "text alone (settings and novelty go to stderr); several print a header "
+                       "line each.")
+    p.add_argument("run", type=Path, help="run folder, checkpoint.npz, or grid results folder "
+                   "(with --best)")
+    p.add_argument("--best", action="store_true", help="sample the run of the grid results "
+                   "folder with the lowest final validation loss")
     p.add_argument("--prime", default=None, help="text that warms the hidden state "
                    "(default: a newline, or the first character of the vocabulary)")
-    p.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is more "
-                   "conservative (default: 1.0)")
+    p.add_argument("--temperature", type=float, nargs="+", default=[1.0], metavar="T",
+                   help="one or several values > 0; lower is more conservative (default: 1.0)")
     p.add_argument("--greedy", action="store_true", help="always take the likeliest character")
-    p.add_argument("--length", type=int, default=500, help="characters to draw (default: 500)")
+    p.add_argument("--top-k", type=int, default=0, metavar="K", help="draw among the K "
+                   "likeliest characters only, after temperature (default: 0, all)")
+    p.add_argument("--stop", default=None, metavar="CHAR", help="end a sample when this "
+                   "character is drawn (not printed), e.g. an end-of-record symbol")
+    p.add_argument("--length", type=int, default=500, help="characters to draw, at most "
+                   "(default: 500)")
+    p.add_argument("--count", type=int, default=1, metavar="N", help="samples per temperature, "
+                   "with seeds seed .. seed+N-1 (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--from-zero", action="store_true", help="start from a zero hidden state")
+    p.add_argument("--json", action="store_true", help="print one JSON document: run, "
+                   "settings and samples (temperature, seed, text, novelty)")
 
     p = sub.add_parser("gradcheck", help="check analytic gradients against numerical ones",
                        description="Compare analytic gradients with centred finite "
@@ -192,7 +208,8 @@ def cmd_train(args):
 
 def _print_sample(row):
     from tqdm import tqdm
-    tqdm.write(f"----- update {row['update']} -----\n{row['prime']}{row['text']}\n-----")
+    tqdm.write(f"----- update {row['update']}, novelty {row['novelty']:.2f} -----\n"
+               f"{row['prime']}{row['text']}\n-----")
 
 
 def _new_run_folder(config):
@@ -206,32 +223,40 @@ def _new_run_folder(config):
 
 
 def cmd_sample(args):
-    from .model import load_checkpoint
-    from .store import checkpoint_path
+    from . import sampling
+    from .novelty import DEFAULT_N
 
-    path = checkpoint_path(args.run)
-    if not path.exists():
-        raise UsageError(f"rnnbench: {args.run}: no checkpoint found (expected a run folder or "
-                         f"a checkpoint.npz)")
-    if not args.temperature > 0:
-        raise UsageError(f"rnnbench: --temperature must be > 0, got {args.temperature}")
-    if args.length < 0:
-        raise UsageError(f"rnnbench: --length must be >= 0, got {args.length}")
-    model, arrays, _ = load_checkpoint(path)
-    prime = args.prime
-    if prime is None:
-        prime = "\n" if "\n" in model.chars else model.chars[0]
-    if prime == "":
-        raise UsageError("rnnbench: --prime must hold at least one character")
-    missing = sorted({c for c in prime if c not in model.chars})
-    if missing:
-        raise UsageError(f"rnnbench: --prime holds characters not in the model's vocabulary: "
-                         f"{''.join(missing)!r}")
-    h = None if args.from_zero or "h" not in arrays else arrays["h"]
-    if h is not None and h.ndim == 3:  # (state rows, streams, H): continue stream 0
-        h = h[:, 0]
-    text = model.sample(prime, args.length, args.temperature, args.greedy, args.seed, h)
-    print(prime + text)
+    sampling.check_settings(args.temperature, args.length, args.count, args.top_k)
+    run_id = label = None
+    path = args.run
+    if args.best:
+        path, row = sampling.best_run(args.run)
+        run_id, label = str(row["run_id"]), str(row.get("label", ""))
+        print(f"best run: {run_id} ({label}, seed {row['seed']}; final validation loss "
+              f"{row['final_val_loss_per_char']:.3f} nats/char)", file=sys.stderr)
+    source = sampling.load_source(path, args.from_zero, run_id, label)
+    prime = sampling.prime_of(source.model, args.prime)
+    index, why_not = sampling.novelty_index(source, DEFAULT_N)
+    samples = sampling.draw(source, prime, args.length, args.temperature, args.count, args.seed,
+                            args.greedy, args.top_k, args.stop, index)
+    if args.json:
+        settings = dict(prime=prime, length=args.length, temperatures=args.temperature,
+                        greedy=args.greedy, top_k=args.top_k, stop=args.stop, count=args.count,
+                        seed=args.seed, from_zero=args.from_zero, novelty_n=DEFAULT_N,
+                        novelty_note=why_not)
+        print(sampling.to_json(source, settings, samples))
+        return 0
+    if why_not:
+        print(f"novelty: not measured: {why_not}", file=sys.stderr)
+    for s in samples:
+        how = "greedy" if args.greedy else f"temperature {s['temperature']:g}"
+        head = f"{how}, seed {s['seed']}, novelty {s['novelty']:.2f}"
+        if len(samples) == 1:
+            print(f"{head} (share of {DEFAULT_N}-grams not in the training text)",
+                  file=sys.stderr)
+            print(prime + s["text"])
+        else:
+            print(f"--- {head} ---\n{prime}{s['text']}\n")
     return 0
 
 

@@ -214,23 +214,38 @@ class Model:
         total, n = eval_loss(self.theta, self.dims(), ids, self._state(h0), 256)
         return float(total), int(n)
 
-    def sample_ids(self, prime_ids, length, temperature=1.0, greedy=False, seed=0, h=None):
-        """Feed ``prime_ids`` from state ``h`` (zero if None), then draw ``length`` new ids."""
-        from .kernels.network import sample
+    def sample_ids(self, prime_ids, length, temperature=1.0, greedy=False, seed=0, h=None,
+                   top_k=0, stop_id=-1):
+        """Feed ``prime_ids`` from state ``h`` (zero if None), then draw up to ``length`` new ids.
+
+        ``top_k`` > 0 draws among the k likeliest ids only (after temperature); drawing
+        ``stop_id`` (an end-of-record id; -1: none) ends the sample, without it.
+        """
+        from .kernels.sampling import sample
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if length < 0:
             raise ValueError(f"length must be >= 0, got {length}")
+        if top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0: off), got {top_k}")
+        if not -1 <= stop_id < self.vocab_size:
+            raise ValueError(f"stop_id must be -1 (none) or an id below {self.vocab_size}, "
+                             f"got {stop_id}")
         prime = self._ids(prime_ids, "prime").reshape(-1)
         return sample(self.theta, self.dims(), self._state(h), prime, int(length),
-                      float(temperature), bool(greedy), int(seed))
+                      float(temperature), bool(greedy), int(top_k), int(stop_id), int(seed))
 
-    def sample(self, prime="\n", length=200, temperature=1.0, greedy=False, seed=0, h=None):
-        """Text continuing ``prime`` (not included): needs ``chars``."""
+    def sample(self, prime="\n", length=200, temperature=1.0, greedy=False, seed=0, h=None,
+               top_k=0, stop=None):
+        """Text continuing ``prime`` (not included): needs ``chars``. ``stop``: a character
+        that ends the sample when drawn (not included)."""
         if not prime:
             raise ValueError("the prime text must hold at least one character")
+        if stop is not None and len(stop) != 1:
+            raise ValueError(f"stop must be one character, got {stop!r}")
+        stop_id = -1 if stop is None else int(self.encode(stop)[0])
         return self.decode(self.sample_ids(self.encode(prime), length, temperature, greedy,
-                                           seed, h))
+                                           seed, h, top_k, stop_id))
 
     def encode(self, text):
         if self.chars is None:

@@ -1,8 +1,8 @@
 """A grid's report, report.md and a standalone report.html, written from its tables alone.
 
 It says what was run, shows the plots, the best configurations, every run's samples over
-training, the final model's samples at several temperatures (when the grid asks for them) and
-a 1,000-character passage from the best model's checkpoint. Both files are built from one list
+training, the best final model's samples at several temperatures with their novelty (when the
+grid asks for them) and a 1,000-character passage from the best model's checkpoint. Both files are built from one list
 of blocks, so they say the same thing.
 """
 import base64
@@ -55,7 +55,7 @@ def report_blocks(root, info, runs, samples, baselines):
     b += _best(info, runs)
     b += _failures(runs)
     b += _passage(root, info, runs)
-    b += _final_samples(info, runs, samples)
+    b += _temperature(info, runs, samples)
     b += _training_samples(info, runs, samples)
     return b
 
@@ -155,22 +155,55 @@ def _passage(root, info, runs):
             ("pre", text)]
 
 
-def _final_samples(info, runs, samples):
-    final = samples[samples.get("kind", pd.Series(dtype=str)) == "final"] if len(samples) else []
-    if len(final) == 0:
+def _temperature(info, runs, samples):
+    """One model's final samples at every temperature side by side, with their novelty; then
+    the novelty per temperature over every run, and the other runs' samples folded away."""
+    kind = samples["kind"] if "kind" in samples else pd.Series("training", index=samples.index)
+    final = samples[kind == "final"]
+    if final.empty:
         return []
     settings = info.get("samples") or {}
-    temps = sorted(final["temperature"].unique())
-    b = [("h2", "Samples at several temperatures"),
-         ("p", f"Drawn from each run's final model, {settings.get('length')} characters after "
-               f"the prime {settings.get('prime')!r}, all with the same seed so that only the "
-               f"temperature differs (lower: more conservative, higher: more varied).")]
-    for r in runs[runs["run_id"].isin(final["run_id"])].itertuples():
-        mine = final[final["run_id"] == r.run_id].set_index("temperature")
-        b.append(("h3", f"{r.label}, seed {r.seed}"))
-        b.append(("columns", [(f"temperature {t:g}", mine.loc[t, "prime"] + mine.loc[t, "text"])
-                              for t in temps if t in mine.index]))
+    ranked = runs[runs["run_id"].isin(final["run_id"])].sort_values("final_val_loss_per_char",
+                                                                    kind="stable")
+    best = ranked.iloc[0]
+    n = _novelty_n(final)
+    b = [("h2", "Temperature"),
+         ("p", f"The final model of run {best['run_id']} ({best['label']}, seed {best['seed']}; "
+               f"the lowest final validation loss, {best['final_val_loss_per_char']:.3f} "
+               f"nats/char) at each temperature: {settings.get('length')} characters after the "
+               f"prime {settings.get('prime')!r}, all with the same seed so that only the "
+               f"temperature differs (lower: more conservative, higher: more varied). "
+               f"Novelty: the share of the sample's {n}-grams that never occur in the training "
+               f"text (0: every piece copied, 1: all new; empty when shorter than {n})."),
+         ("text_table", (["temperature", "sample", "novelty"], _sample_rows(final, best), 1))]
+    if len(ranked) > 1 and "novelty" in final:
+        stats = final.groupby("temperature")["novelty"].agg(["mean", "min", "max"])
+        b.append(("p", f"Novelty per temperature over the {len(ranked)} runs with final "
+                       f"samples:"))
+        b.append(("table", (["temperature", "mean novelty", "min", "max"],
+                            [[f"{t:g}", *(_novelty(r[k]) for k in ("mean", "min", "max"))]
+                             for t, r in stats.iterrows()])))
+    if len(ranked) > 1:
+        for r in ranked.iloc[1:].itertuples():
+            rows = _sample_rows(final, r._asdict())
+            b.append(("details", (f"{r.label}, seed {r.seed}", "\n\n".join(
+                f"--- temperature {t}, novelty {nov} ---\n{text}" for t, text, nov in rows))))
     return b
+
+
+def _sample_rows(final, run):
+    mine = final[final["run_id"] == run["run_id"]].sort_values("temperature", kind="stable")
+    return [[f"{s.temperature:g}", s.prime + s.text, _novelty(getattr(s, "novelty", math.nan))]
+            for s in mine.itertuples()]
+
+
+def _novelty_n(samples):
+    ns = samples["novelty_n"].dropna().unique() if "novelty_n" in samples else []
+    return int(ns[0]) if len(ns) else 8
+
+
+def _novelty(value):
+    return "" if value is None or not np.isfinite(value) else f"{value:.2f}"
 
 
 def _training_samples(info, runs, samples):
@@ -190,9 +223,14 @@ def _training_samples(info, runs, samples):
                        np.linspace(0, len(updates) - 1, min(SAMPLES_PER_RUN, len(updates)))})
         shown = mine[mine["update"].isin(pick)]
         b.append(("details", (f"{r.label}, seed {r.seed} ({r.status})",
-                              "\n\n".join(f"--- update {s.update:,} ---\n{s.prime}{s.text}"
-                                          for s in shown.itertuples()))))
+                              "\n\n".join(f"--- update {s.update:,}{_novelty_note(s)} ---\n"
+                                          f"{s.prime}{s.text}" for s in shown.itertuples()))))
     return b
+
+
+def _novelty_note(sample):
+    value = _novelty(getattr(sample, "novelty", math.nan))
+    return f", novelty {value}" if value else ""
 
 
 def _fmt(value):
@@ -211,6 +249,21 @@ def _md_cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _md_text(text):
+    """Literal text in a Markdown table cell: HTML and Markdown syntax escaped, lines as <br>."""
+    escaped = html.escape(str(text), quote=False)
+    escaped = re.sub(r"([\\`*_\[\]|~#])", r"\\\1", escaped)
+    return escaped.replace("\r", "").replace("\n", "<br>")
+
+
+def _md_table(header, rows, text_col=None):
+    """A Markdown table; column ``text_col`` holds literal, possibly multi-line, text."""
+    lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_text(c) if i == text_col else _md_cell(c)
+                                for i, c in enumerate(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def to_markdown(blocks):
     out = []
     for kind, payload in blocks:
@@ -222,18 +275,12 @@ def to_markdown(blocks):
             src, caption = payload
             out.append(f"![{caption}]({src})\n\n*{caption}*")
         elif kind == "table":
-            header, rows = payload
-            lines = ["| " + " | ".join(map(_md_cell, header)) + " |",
-                     "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
-            out.append("\n".join(lines))
+            out.append(_md_table(*payload))
         elif kind == "pre":
             fence = _fence(payload)
             out.append(f"{fence}text\n{payload}\n{fence}")
-        elif kind == "columns":
-            for title, text in payload:
-                fence = _fence(text)
-                out.append(f"**{title}**\n\n{fence}text\n{text}\n{fence}")
+        elif kind == "text_table":
+            out.append(_md_table(*payload))
         elif kind == "details":
             summary, text = payload
             fence = _fence(text)
@@ -252,7 +299,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 0.8em; white-space: pre-wrap; word-break: break-word;
       font-size: 0.85em; border: 1px solid #e3e3e3; }
-.columns { display: flex; gap: 0.8em; } .columns > div { flex: 1; min-width: 0; }
+td pre { margin: 0; padding: 0.3em; }
 summary { cursor: pointer; margin: 0.3em 0; }
 """
 
@@ -272,24 +319,27 @@ def to_html(blocks, title, root):
             data = base64.b64encode((Path(root) / src).read_bytes()).decode("ascii")
             out.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
                        f"<figcaption>{esc(caption)}</figcaption></figure>")
-        elif kind == "table":
-            header, rows = payload
-            out.append("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header)
-                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>"
-                                                            for c in row) + "</tr>"
-                                           for row in rows) + "</table>")
+        elif kind in ("table", "text_table"):
+            out.append(_html_table(*payload))
         elif kind == "pre":
             out.append(f"<pre>{esc(payload)}</pre>")
-        elif kind == "columns":
-            out.append("<div class='columns'>" + "".join(
-                f"<div><b>{esc(t)}</b><pre>{esc(text)}</pre></div>" for t, text in payload)
-                + "</div>")
         elif kind == "details":
             summary, text = payload
             out.append(f"<details><summary>{esc(summary)}</summary><pre>{esc(text)}</pre>"
                        f"</details>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _html_table(header, rows, text_col=None):
+    """An HTML table; column ``text_col`` is preformatted text."""
+    esc = html.escape
+
+    def cell(i, c):
+        return f"<td><pre>{esc(str(c))}</pre></td>" if i == text_col else f"<td>{esc(str(c))}</td>"
+    return ("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>"
+                      for row in rows) + "</table>")
 
 
 def _inline_code(escaped):

@@ -65,7 +65,8 @@ def run_one(run_id, config, payload, samples=None):
         try:
             from .training import train
             result = train(config, corpus=corpus)
-            result = replace(result, samples=_all_samples(result, samples))
+            result = replace(result, samples=_all_samples(result, samples,
+                                                          corpus.head(config.data_limit)))
             return Outcome(run_id, config, result, result.summary)
         except Exception as exc:  # noqa: BLE001 -- a failed run is a result, the grid goes on
             return Outcome(run_id, config, None, failed_summary(config, corpus, exc),
@@ -85,20 +86,24 @@ def failed_summary(config, corpus, exc):
                 rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _all_samples(result, samples):
+def _all_samples(result, samples, corpus):
     """Training samples (kind "training") and, when the grid asks, samples of the final model
     at several temperatures (kind "final"), all from the same seed so that only the temperature
-    differs, starting from the hidden state training ended in."""
+    differs, starting from the hidden state training ended in. Each with its novelty
+    against ``corpus``'s training text."""
+    from .novelty import DEFAULT_N, training_index
     from .training import derived_seed
     frames = [result.samples.assign(kind="training")]
     if samples is not None and result.summary["status"] == "ok":
         seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
         h = result.optimizer_state["h"][:, 0]  # (state rows, streams, H): stream 0
-        rows = [dict(update=result.summary["updates"], temperature=t, prime=samples["prime"],
-                     text=result.model.sample(samples["prime"], samples["length"], t,
-                                              seed=seed, h=h),
-                     kind="final")
-                for t in samples["temperatures"]]
+        index = training_index(corpus, DEFAULT_N)
+        rows = []
+        for t in samples["temperatures"]:
+            text = result.model.sample(samples["prime"], samples["length"], t, seed=seed, h=h)
+            rows.append(dict(update=result.summary["updates"], temperature=t,
+                             prime=samples["prime"], text=text, novelty=index.novelty(text),
+                             novelty_n=DEFAULT_N, kind="final"))
         frames.append(pd.DataFrame(rows))
     return pd.concat(frames, ignore_index=True)
 

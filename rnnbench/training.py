@@ -14,12 +14,13 @@ import pandas as pd
 from .config import ConfigError, RunConfig
 from .data import Corpus, CorpusError
 from .model import Model
+from .novelty import DEFAULT_N, training_index
 
 LN2 = math.log(2.0)
 MAX_CHUNK = 250  # updates per kernel call between progress refreshes
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
                  "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s"]
-SAMPLE_COLUMNS = ["update", "temperature", "prime", "text"]
+SAMPLE_COLUMNS = ["update", "temperature", "prime", "text", "novelty", "novelty_n"]
 
 
 @dataclass
@@ -153,8 +154,10 @@ class _Recorder:
         cfg = self.config
         ids = self.model.sample_ids(np.array([first_id]), cfg.sample_length, cfg.temperature,
                                     seed=derived_seed(cfg.seed, SAMPLE_SEED, n), h=h)
+        text = self.corpus.decode(ids)
         row = dict(update=n, temperature=cfg.temperature, prime=self.corpus.chars[first_id],
-                   text=self.corpus.decode(ids))
+                   text=text, novelty=training_index(self.corpus).novelty(text),
+                   novelty_n=DEFAULT_N)
         self.sample_rows.append(row)
         if self.on_sample is not None:
             self.on_sample(row)

@@ -86,15 +86,44 @@ def test_report_content(results):
     best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
     for heading in ("# Grid drawn", "## What was run", "## Baselines", "## Plots",
                     "## Best configurations", "## Diverged and failed runs",
-                    "## A passage from the best model", "## Samples at several temperatures",
+                    "## A passage from the best model", "## Temperature",
                     "## Samples over training"):
         assert heading in md
     assert "8 of 8 runs finished (4 ok, 4 diverged)" in md
     assert f"1,000 characters from run {best['run_id']}" in md
-    assert "--- update 0 ---" in md and "![Final validation loss](plots/final_val_loss.png)" in md
+    assert "--- update 0, novelty 1.00 ---" in md and "![Final validation loss](plots/final_val_loss.png)" in md
     html = (results / "report.html").read_text()
     assert html.count("src='data:image/png;base64,") == len(PLOTS)
-    assert "src='plots/" not in html and "temperature 0.5" in html
+    assert "src='plots/" not in html and "<th>novelty</th>" in html
+
+
+def test_report_temperature_section_shows_one_model_side_by_side(results):
+    md = (results / "report.md").read_text()
+    section = md[md.index("## Temperature"):md.index("## Samples over training")]
+    runs = pd.read_parquet(results / "runs.parquet")
+    samples = pd.read_parquet(results / "samples.parquet")
+    final = samples[samples["kind"] == "final"]
+    assert set(final["novelty_n"]) == {8} and final["novelty"].between(0, 1).all()
+    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
+    assert f"The final model of run {best['run_id']}" in section
+    table = section[section.index("| temperature | sample | novelty |"):].split("\n\n")[0]
+    rows = table.splitlines()[2:]
+    mine = final[final["run_id"] == best["run_id"]].sort_values("temperature")
+    assert [r.split(" | ")[0] for r in rows] == ["| 0.5", "| 1"]
+    assert [r.rsplit(" | ", 1)[1] for r in rows] == [f"{v:.2f} |" for v in mine["novelty"]]
+    assert "| temperature | mean novelty | min | max |" in section
+    assert section.count("<details>") == 3  # the other ok runs, folded
+    html = (results / "report.html").read_text()
+    assert "<h2>Temperature</h2>" in html and "<td><pre>The " in html
+
+
+def test_sample_best_picks_the_lowest_final_validation_loss(results):
+    runs = pd.read_parquet(results / "runs.parquet")
+    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
+    code, out, err = run_cli("sample", results, "--best", "--prime", "The ", "--length", "40",
+                             "--temperature", "0.5", "1.0")
+    assert code == 0 and f"best run: {best['run_id']}" in err
+    assert out.count("--- temperature ") == 2
 
 
 def test_plot_of_a_folder_without_tables(tmp_path):

@@ -77,6 +77,7 @@ def test_tables_hold_every_run_in_grid_order(reference, grid_file):
     final = samples[samples["kind"] == "final"]
     assert len(final) == 2 * (N_RUNS - N_DIVERGED)
     assert set(final["temperature"]) == {0.5, 1.5} and (final["text"].str.len() == 30).all()
+    assert (samples["novelty_n"] == 8).all() and samples["novelty"].between(0, 1).all()
     for name in ("grid.json", "baselines.parquet"):
         assert (reference / name).exists()
 

@@ -14,7 +14,6 @@ import numpy as np
 
 from .activations import SIGMOID, act_grad, act_inplace, act_sum
 from .jit import inline_kernel, kernel
-from .mathfn import exp_neg
 from .softmax import softmax_xent_rows
 
 RNN, LSTM, GRU = 0, 1, 2
@@ -442,49 +441,3 @@ def eval_loss(theta, dims, data, state, block):
         start += T
     return total, n
 
-
-@kernel
-def sample(theta, dims, state, prime, length, temperature, greedy, seed):
-    """Feed ``prime`` (at least one id) from ``state`` (one stream), then draw ``length`` ids.
-
-    Each draw comes from softmax(y / temperature) (or its argmax when ``greedy``) with Numba's
-    generator seeded here, so the same seed gives the same text. ``state`` is not changed.
-    """
-    np.random.seed(seed)
-    ws = workspace(dims, 1, theta, 0.0)
-    V = dims[2]
-    cur = state.copy()
-    x = np.empty(1, dtype=np.int64)
-    out = np.empty(length, dtype=np.int64)
-    x[0] = prime[0]
-    y = ws[9][0]
-    for step in range(prime.shape[0] - 1 + length):
-        forward(theta, dims, x, cur, ws, 0.0, np.uint64(0))
-        final_state(dims, ws, 1, cur)
-        if step < prime.shape[0] - 1:
-            x[0] = prime[step + 1]
-            continue
-        best = 0
-        for j in range(V):
-            y[j] = y[j] / temperature
-            if y[j] > y[best]:
-                best = j
-        if greedy:
-            nxt = best
-        else:
-            m = y[best]
-            s = 0.0
-            for j in range(V):
-                y[j] = exp_neg(y[j] - m)
-                s += y[j]
-            u = np.random.random() * s
-            acc = 0.0
-            nxt = V - 1
-            for j in range(V):
-                acc += y[j]
-                if u < acc:
-                    nxt = j
-                    break
-        out[step - (prime.shape[0] - 1)] = nxt
-        x[0] = nxt
-    return out

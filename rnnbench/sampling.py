@@ -1,0 +1,156 @@
+"""Samples to study: a saved model at several temperatures and seeds, each with its novelty.
+
+Finds the model (a run folder, a checkpoint, or the best run of a grid's results folder) and
+the text it was trained on, so that ``rnnbench sample`` and notebooks draw alike.
+"""
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .novelty import DEFAULT_N
+
+
+class SampleError(ValueError):
+    """A sampling request that cannot be served; the message is one line."""
+
+
+@dataclass
+class Source:
+    """A model to sample from: where it came from, its weights and the state training ended in."""
+
+    path: Path
+    model: object
+    h: object                   # stream 0's recurrent state, or None
+    config: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    run_id: str = None
+    label: str = None
+
+    def describe(self):
+        loss = self.summary.get("final_val_loss_per_char")
+        return dict(path=str(self.path), run_id=self.run_id, label=self.label,
+                    corpus=self.summary.get("corpus"),
+                    final_val_loss_per_char=None if loss is None or math.isnan(loss) else loss)
+
+
+def is_grid_folder(path):
+    return (Path(path) / "runs.parquet").exists()
+
+
+def best_run(root):
+    """(run folder, row) of the run with the lowest final validation loss in a grid's runs table."""
+    import pandas as pd
+    root = Path(root)
+    if not is_grid_folder(root):
+        raise SampleError(f"{root}: not a grid results folder (no runs.parquet); --best needs "
+                          f"one, e.g. results/task4")
+    runs = pd.read_parquet(root / "runs.parquet")
+    ok = runs[(runs["status"] == "ok")] if "status" in runs else runs.iloc[:0]
+    if "final_val_loss_per_char" in ok:
+        ok = ok[ok["final_val_loss_per_char"].notna()]
+    if ok.empty:
+        raise SampleError(f"{root}: no finished runs to choose from (none with status ok in "
+                          f"runs.parquet)")
+    row = ok.sort_values("final_val_loss_per_char", kind="stable").iloc[0]
+    return root / "runs" / row["run_id"], row
+
+
+def load_source(path, from_zero=False, run_id=None, label=None):
+    """The model saved at ``path`` (a run folder or a checkpoint.npz)."""
+    from .model import load_checkpoint
+    from .store import checkpoint_path
+
+    path = Path(path)
+    if is_grid_folder(path):
+        raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
+                          f"runs/<run_id> folders")
+    ckpt = checkpoint_path(path)
+    if not ckpt.is_file():
+        raise SampleError(f"{path}: no checkpoint found (expected a run folder, a "
+                          f"checkpoint.npz, or a grid results folder with --best)")
+    model, arrays, info = load_checkpoint(ckpt)
+    h = None if from_zero or "h" not in arrays else arrays["h"]
+    if h is not None and h.ndim == 3:  # (state rows, streams, H): continue stream 0
+        h = h[:, 0]
+    summary = info.get("summary") or {}
+    if path.is_dir() and (path / "summary.json").exists():
+        summary = json.loads((path / "summary.json").read_text())
+    if run_id is None and path.is_dir() and path.parent.name == "runs":
+        run_id = path.name  # a run folder of a grid's results
+    return Source(path, model, h, info.get("config") or {}, summary, run_id, label)
+
+
+def novelty_index(source, n=DEFAULT_N):
+    """(NgramIndex of the run's training text, None) or (None, why not): the text is loaded
+    again from the run's config and must still have the checksum the run recorded."""
+    from .data import Corpus
+    from .novelty import training_index
+
+    config = source.config
+    if "data" not in config:
+        return None, "the checkpoint does not say which text it was trained on"
+    try:
+        corpus = Corpus.load(config["data"], config.get("val_fraction", 0.1))
+        corpus = corpus.head(config.get("data_limit", 0))
+    except (OSError, ValueError) as exc:
+        return None, f"its training text cannot be read ({exc})"
+    expected = source.summary.get("corpus_checksum")
+    if expected and corpus.checksum != expected:
+        return None, f"its training text {config['data']} has changed since the run"
+    return training_index(corpus, n), None
+
+
+def prime_of(model, prime):
+    """The prime text: ``prime``, or a newline (the first character when there is none)."""
+    if prime is None:
+        prime = "\n" if "\n" in model.chars else model.chars[0]
+    if prime == "":
+        raise SampleError("--prime must hold at least one character")
+    missing = sorted({c for c in prime if c not in model.chars})
+    if missing:
+        raise SampleError(f"--prime holds characters not in the model's vocabulary: "
+                          f"{''.join(missing)!r}")
+    return prime
+
+
+def check_settings(temperatures, length, count, top_k):
+    """Raise a one-line SampleError for settings no sample can have."""
+    for t in temperatures:
+        if not t > 0:
+            raise SampleError(f"--temperature must be > 0, got {t:g}")
+    for name, value, low in (("length", length, 0), ("count", count, 1), ("top-k", top_k, 0)):
+        if value < low:
+            raise SampleError(f"--{name} must be >= {low}, got {value}")
+
+
+def draw(source, prime, length, temperatures, count=1, seed=0, greedy=False, top_k=0,
+         stop=None, index=None):
+    """[{temperature, seed, text, novelty}]: ``count`` samples (seeds seed .. seed+count-1) per
+    temperature, each ``text`` continuing ``prime`` (not included); novelty NaN without index."""
+    check_settings(temperatures, length, count, top_k)
+    if stop is not None and stop not in source.model.chars:
+        raise SampleError(f"--stop {stop!r} is not one character of the model's vocabulary")
+    out = []
+    for t in temperatures:
+        for s in range(seed, seed + count):
+            text = source.model.sample(prime, length, t, greedy, s, source.h, top_k, stop)
+            out.append(dict(temperature=t, seed=s, text=text,
+                            novelty=index.novelty(text) if index is not None else math.nan))
+    return out
+
+
+def to_json(source, settings, samples):
+    """One JSON document: the run, the settings and the samples (NaN novelty as null)."""
+    clean = [dict(s, novelty=None if math.isnan(s["novelty"]) else s["novelty"])
+             for s in samples]
+    return json.dumps(dict(run=source.describe(), settings=settings, samples=clean),
+                      ensure_ascii=False, default=_plain)
+
+
+def _plain(obj):
+    item = getattr(obj, "item", None)
+    if item is None:
+        raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+    value = item()
+    return None if isinstance(value, float) and math.isnan(value) else value
