@@ -21,6 +21,7 @@ PLOT_KEYS = ("hue", "col", "row")
 SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CORPUS_FIELDS = ("data", "val_fraction", "encoding", "newline", "min_char_count")
 
 
 class GridError(ValueError):
@@ -33,7 +34,7 @@ class RunSpec:
 
     run_id: str
     config: RunConfig
-    corpus_key: tuple          # (data, val_fraction): which loaded corpus it trains on
+    corpus_key: tuple          # CORPUS_FIELDS' values: which loaded corpus it trains on
     label: str                 # "hidden_size=64, seq_length=25" (seed excluded)
     case: str | None = None    # the case's own label when the grid has cases
 
@@ -193,7 +194,7 @@ def load_grid(path):
     corpora, runs = {}, []
     for values, case_label in runs_values:
         config = _build(values, f"{path}: run {_label(values, swept, case_label)}: ")
-        key = (config.data, config.val_fraction)
+        key = tuple(getattr(config, f) for f in CORPUS_FIELDS)
         corpus = corpora.get(key)
         if corpus is None:
             corpus = corpora[key] = _load_corpus(check, config, base_config, grid, cases)
@@ -325,10 +326,9 @@ def _load_corpus(check, config, base_config, grid, cases):
     key = "data" if "data" not in grid else "grid.data"
     if cases and any("data" in c for c in cases):
         key = "cases.data"
-    if "val_fraction" in grid:
-        key += " / grid.val_fraction"
+    key += "".join(f" / grid.{f}" for f in CORPUS_FIELDS[1:] if f in grid)
     try:
-        return Corpus.load(config.data, config.val_fraction)
+        return Corpus.from_config(config)
     except CorpusError as exc:
         check.fail(key, str(exc))
 
