@@ -348,9 +348,16 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
                        f"{''.join(missing)!r}")
 
 
+# Fields added after run ids were first written, at values that compute what runs did before
+# they existed: left out of the id then, so results folders made earlier still resume.
+LATER_FIELDS = {"encoding": "utf-8", "newline": "normalize", "min_char_count": 0}
+
+
 def run_id(config, corpus_checksum, samples=None):
     """A stable 12-hex-digit id of what a run computes: its config, its text, extra samples."""
-    payload = {"config": config.model_dump(), "corpus_checksum": corpus_checksum}
+    fields = {k: v for k, v in config.model_dump().items()
+              if k not in LATER_FIELDS or LATER_FIELDS[k] != v}
+    payload = {"config": fields, "corpus_checksum": corpus_checksum}
     if samples is not None:
         payload["samples"] = samples
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
