@@ -1,5 +1,6 @@
 """Texts from the command line and in grids: encodings, line endings, rare characters, names."""
 import json
+import math
 import textwrap
 
 import pandas as pd
@@ -8,6 +9,7 @@ import pytest
 from conftest import run_cli
 from rnnbench.data import UNKNOWN
 from rnnbench.grid import GridError, load_grid
+from rnnbench.plots import _baselines_for
 
 PROSE = "The quick brown fox jumps over the lazy dog. Ça coûte 5 €!\r\n" * 20
 
@@ -92,6 +94,10 @@ def test_grid_data_takes_names_paths_and_lists(project):
     assert crlf.loc[3, "vocab_size"] == crlf.loc[0, "vocab_size"] + 1  # U+FFFD, never seen
     baselines = pd.read_parquet(project / "results" / "texts" / "baselines.parquet")
     assert len(baselines) == 6 * 4 and set(baselines["baseline"]) >= {"5gram"}
+    same_text = runs[runs["data"] == "crlf.txt"]  # one checksum, two vocabularies
+    uniform = [_baselines_for(baselines, same_text[same_text["min_char_count"] == n])["uniform"]
+               for n in (0, 3)]
+    assert uniform == pytest.approx([math.log(35), math.log(36)])
 
 
 def test_grid_names_a_missing_download(project):
