@@ -18,9 +18,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _field_options(parser, config_cls):
-    """One --dashed-option per RunConfig field, typed and with the default in the help."""
+def _field_options(parser, config_cls, names=None):
+    """One --dashed-option per RunConfig field (or those ``names``), typed, default in the help."""
     for name, info in config_cls.model_fields.items():
+        if names is not None and name not in names:
+            continue
         flag = "--" + name.replace("_", "-")
         ann = info.annotation
         if typing.get_origin(ann) is typing.Union:  # Optional[X]: None means "per optimizer"
@@ -146,12 +148,49 @@ def build_parser():
     p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
                    "plots and report later with 'rnnbench report DIR')")
 
+    _data_parser(sub)
+
     for name, what in (("plot", "the plots (plots/*.png)"),
                        ("report", "report.md and report.html (and the plots)")):
         p = sub.add_parser(name, help=f"draw {what} of a grid's results folder again",
                            description=f"Write {what} from the tables of a results folder.")
         p.add_argument("results", type=Path, help="results folder, e.g. results/task4")
     return parser
+
+
+def _data_parser(sub):
+    from .config import RunConfig
+
+    where = ("data/ is the folder of that name in the current directory: run rnnbench from the "
+             "project root to use the project's data/.")
+    p = sub.add_parser("data", help="list, download and inspect texts",
+                       description="The texts to train on: the built-in ones and those in "
+                       "data/. " + where)
+    data = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    data.add_parser("list", help="built-in texts and the texts in data/",
+                    description="List the built-in texts and the text files in data/ (name, "
+                    "size, characters, sha256 and whether it matches the one recorded at "
+                    "download). " + where)
+    p = data.add_parser("get", help="download gutenberg:<id> or tinyshakespeare into data/",
+                        description="Download a Project Gutenberg book (gutenberg:<id>, the "
+                        "licence header and footer stripped) or tinyshakespeare (its sha256 "
+                        "checked) into data/, with a .sha256 file beside it; then use the "
+                        "same name with --data or in a grid's data:. Source URLs: "
+                        "RNNBENCH_GUTENBERG_URL (a template with {id}, or a mirror's base URL) "
+                        "and RNNBENCH_TINYSHAKESPEARE_URL, or --url (for one NAME). " + where)
+    p.add_argument("names", nargs="+", metavar="NAME", help="gutenberg:<id> (e.g. "
+                   "gutenberg:1342) or tinyshakespeare")
+    p.add_argument("--url", default=None, help="download from this URL instead (one NAME)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the "
+                   "server (default: 30)")
+    p.add_argument("--force", action="store_true", help="download again even if present")
+    p = data.add_parser("info", help="a text's length, vocabulary, rarest characters, checksum "
+                        "and baselines", description="Read a text as training would and show "
+                        "its length, vocabulary, rarest characters, checksum and count-based "
+                        "baselines (nats and bits per character on the validation split).")
+    p.add_argument("data", metavar="PATH|NAME", help="a text file, a built-in name, "
+                   "python:<module>, gutenberg:<id> or tinyshakespeare")
+    _field_options(p, RunConfig, ("encoding", "newline", "min_char_count", "val_fraction"))
 
 
 def main(argv=None):
@@ -182,7 +221,7 @@ def cmd_train(args):
 
     values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
     config = RunConfig.build(values)
-    corpus = Corpus.load(config.data, config.val_fraction)
+    corpus = Corpus.from_config(config).head(config.data_limit)
     corpus.check_length(config.seq_length)
     out = args.out or _new_run_folder(config)
     if out.exists() and any(out.iterdir()) and not (out / "summary.json").exists():
@@ -190,6 +229,7 @@ def cmd_train(args):
     print(f"run folder: {out}")
     print(f"corpus: {corpus.name}, {len(corpus.text):,} characters, vocabulary "
           f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val")
+    print(corpus.vocabulary_report())
     result = train(config, corpus=corpus, progress=not args.quiet,
                    on_sample=None if args.quiet else _print_sample)
     save_run(result, out)
@@ -443,9 +483,68 @@ def cmd_report(args):
     return 0
 
 
+def cmd_data(args):
+    return {"list": _data_list, "get": _data_get, "info": _data_info}[args.data_command](args)
+
+
+def _data_list(args):
+    from .data import BUILTIN
+    from .texts import DATA_DIR, data_texts
+
+    print("built-in:")
+    for name, (_, description) in BUILTIN.items():
+        print(f"  {name:<18} {description}")
+    print(f"  {'python:<module>':<18} the Python source of a standard-library module, e.g. "
+          f"python:argparse")
+    rows = data_texts(DATA_DIR)
+    print(f"in {DATA_DIR}/ (relative to {Path.cwd()}):" if rows else
+          f"in {DATA_DIR}/ (relative to {Path.cwd()}): no .txt files; 'rnnbench data get "
+          f"gutenberg:<id>' or 'rnnbench data get tinyshakespeare' downloads one")
+    for r in rows:
+        chars = f"{r['chars']:,} characters" if r["chars"] is not None else "not UTF-8"
+        print(f"  {r['name']:<18} {r['bytes']:>12,} bytes  {chars:>20}  sha256 {r['sha256']}  "
+              f"{r['state']}")
+    return 0
+
+
+def _data_get(args):
+    from .fetch import get
+
+    if args.url and len(args.names) > 1:
+        raise UsageError("rnnbench: --url takes one NAME")
+    if not args.timeout > 0:
+        raise UsageError(f"rnnbench: --timeout must be > 0, got {args.timeout}")
+    for name in args.names:
+        path, digest, downloaded = get(name, url=args.url, timeout=args.timeout, force=args.force)
+        state = "downloaded" if downloaded else "already there (--force downloads it again)"
+        print(f"{name}: {path}, {path.stat().st_size:,} bytes, sha256 {digest}; {state}")
+    print(f"use it with --data {args.names[0]} (from this folder) or in a grid's data:")
+    return 0
+
+
+def _data_info(args):
+    from .baselines import corpus_baselines
+    from .config import RunConfig
+    from .data import Corpus
+
+    values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
+    config = RunConfig.build(values)
+    corpus = Corpus.from_config(config)
+    print(f"{corpus.name}: {len(corpus.text):,} characters, {len(corpus.train_ids):,} train / "
+          f"{len(corpus.val_ids):,} validation; sha256 of the text as read (UTF-8) "
+          f"{corpus.checksum}")
+    print(corpus.vocabulary_report())
+    rows = corpus_baselines(corpus)
+    if rows:
+        print("baselines on the validation split: " + "; ".join(
+            f"{r['baseline']} {r['loss_per_char']:.3f} nats ({r['bits_per_char']:.3f} bits)"
+            for r in rows))
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck,
             "bench": cmd_bench, "warmup": cmd_warmup, "run": cmd_run, "plot": cmd_plot,
-            "report": cmd_report}
+            "report": cmd_report, "data": cmd_data}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,8 @@
 import difflib
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,13 @@ class RunConfig(BaseModel):
     updates: int = Field(10000, ge=0, description="number of parameter updates")
     batch_size: int = Field(1, ge=1, description="parallel streams through the text")
     dtype: Literal["float64", "float32"] = Field("float64", description="floating point type")
+    encoding: str = Field("utf-8", description="encoding of a text file (utf-8 with or "
+                          "without BOM; latin-1, cp1252, utf-16, ...)")
+    newline: Literal["normalize", "keep"] = Field(
+        "normalize", description="normalize: Windows (CRLF) and old Mac (CR) line endings "
+        "become \\n; keep: leave them as they are")
+    min_char_count: int = Field(0, ge=0, description="characters seen fewer times than this "
+                                "become one unknown symbol, U+FFFD (0 or 1: off)")
     data_limit: int = Field(0, ge=0, description="use only the first N characters of the "
                             "text, split as usual (0: all of it)")
     val_fraction: float = Field(0.1, ge=0, lt=1,
@@ -70,6 +78,16 @@ class RunConfig(BaseModel):
             if optimizer in DEFAULT_LEARNING_RATE:
                 values = {**values, "learning_rate": DEFAULT_LEARNING_RATE[optimizer]}
         return values
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value):
+        from .data import CorpusError, check_encoding
+        try:
+            check_encoding(value)
+        except CorpusError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -1,5 +1,7 @@
 """Corpus: a text, its sorted character vocabulary, encoding, and the train/validation split."""
+import codecs
 import hashlib
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +15,8 @@ BUILTIN = {
 
 
 PYTHON_PREFIX = "python:"
+UNKNOWN = "\ufffd"  # Unicode's replacement character: what min_char_count maps rare ones to
+NEWLINES = ("normalize", "keep")
 
 
 class CorpusError(ValueError):
@@ -24,16 +28,26 @@ class Corpus:
 
     The vocabulary is the sorted set of characters of the whole text (min-char-rnn's
     ``list(set(data))`` order changes between Python processes, so its ids are not reproducible).
+    With ``min_char_count`` above 1, characters seen fewer times than that become UNKNOWN, which
+    is then always in the vocabulary, and ``encode`` maps characters it does not know to it.
     """
 
-    def __init__(self, text, val_fraction=0.1, name="<text>"):
+    def __init__(self, text, val_fraction=0.1, name="<text>", min_char_count=0):
         if not 0 <= val_fraction < 1:
             raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction}")
         if not text:
             raise CorpusError(f"{name}: the text is empty")
         self.name = name
+        self.min_char_count = min_char_count
+        counts = Counter(text)
+        rare = {c for c, n in counts.items() if n < min_char_count}
+        self.unknown_chars = "".join(sorted(rare - {UNKNOWN}))
+        if rare:
+            text = "".join(UNKNOWN if c in rare else c for c in text)
+            counts = Counter(text)
         self.text = text
-        self.chars = sorted(set(text))
+        self.counts = counts
+        self.chars = sorted(set(counts) | ({UNKNOWN} if min_char_count > 1 else set()))
         self.vocab_size = len(self.chars)
         self._index = {c: i for i, c in enumerate(self.chars)}
         self.ids = self.encode(text)
@@ -44,35 +58,59 @@ class Corpus:
         self.checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @classmethod
-    def from_text(cls, text, val_fraction=0.1, name="<text>"):
-        return cls(text, val_fraction, name)
+    def from_text(cls, text, val_fraction=0.1, name="<text>", min_char_count=0):
+        return cls(text, val_fraction, name, min_char_count)
 
     @classmethod
-    def from_file(cls, path, val_fraction=0.1):
-        return cls(read_text(path), val_fraction, str(path))
+    def from_file(cls, path, val_fraction=0.1, encoding="utf-8", newline="normalize",
+                  min_char_count=0):
+        return cls(read_text(path, encoding, newline), val_fraction, str(path), min_char_count)
 
     @classmethod
-    def load(cls, spec, val_fraction=0.1):
+    def load(cls, spec, val_fraction=0.1, encoding="utf-8", newline="normalize",
+             min_char_count=0):
         """A built-in corpus by name; ``python:<module>``, the source of a standard-library
-        module (a text every Python ships, named alike on every machine, unlike its path); or
-        else a text file by path."""
+        module (a text every Python ships, named alike on every machine, unlike its path); a
+        downloaded text by name (``gutenberg:<id>``, ``tinyshakespeare``: a file in data/); or
+        else a text file by path. ``encoding`` applies to text files only."""
+        from .texts import DATA_DIR, download_filename
+
         if spec.startswith(PYTHON_PREFIX):
-            return cls(read_text(stdlib_source(spec)), val_fraction, spec)
-        if spec in BUILTIN:
+            text = read_text(stdlib_source(spec), "utf-8", newline)  # PEP 3120: source is UTF-8
+        elif spec in BUILTIN:
             filename = BUILTIN[spec][0]
             text = resources.files("rnnbench.corpora").joinpath(filename).read_text("utf-8")
-            return cls(text, val_fraction, spec)
-        return cls.from_file(spec, val_fraction)
+            text = normalize_newlines(text, newline)
+        elif download_filename(spec):
+            path = DATA_DIR / download_filename(spec)
+            if not path.exists():
+                raise CorpusError(f"{spec}: not downloaded yet ({path} is missing); run "
+                                  f"'rnnbench data get {spec}' in this folder")
+            text = read_text(path, encoding, newline)
+        else:
+            return cls.from_file(spec, val_fraction, encoding, newline, min_char_count)
+        return cls(text, val_fraction, spec, min_char_count)
+
+    @classmethod
+    def from_config(cls, config):
+        """The text a RunConfig names, read and mapped as it says (before data_limit)."""
+        return cls.load(config.data, config.val_fraction, config.encoding, config.newline,
+                        config.min_char_count)
 
     def head(self, n):
         """The corpus made of the first ``n`` characters only (all of them when n is 0 or more
         than the text holds), with its own vocabulary and split: for overfitting a tiny slice."""
         if not n or n >= len(self.text):
             return self
-        return Corpus(self.text[:n], self.val_fraction, f"{self.name}[:{n}]")
+        return Corpus(self.text[:n], self.val_fraction, f"{self.name}[:{n}]", self.min_char_count)
 
     def encode(self, text):
-        """Character ids of ``text`` as an int64 array; unknown characters are an error."""
+        """Character ids of ``text`` as an int64 array; unknown characters are an error, or
+        UNKNOWN's id when min_char_count is on."""
+        if UNKNOWN in self._index and self.min_char_count > 1:
+            unknown = self._index[UNKNOWN]
+            return np.fromiter((self._index.get(c, unknown) for c in text), dtype=np.int64,
+                               count=len(text))
         try:
             return np.fromiter((self._index[c] for c in text), dtype=np.int64, count=len(text))
         except KeyError as exc:
@@ -81,6 +119,20 @@ class Corpus:
 
     def decode(self, ids):
         return "".join(self.chars[i] for i in ids)
+
+    def rarest(self, n=10):
+        """The ``n`` rarest characters of the text as (character, count), rarest first."""
+        return sorted(self.counts.items(), key=lambda item: (item[1], item[0]))[:n]
+
+    def vocabulary_report(self, n=10):
+        """One line: vocabulary size, the rarest characters, what min_char_count mapped."""
+        rare = ", ".join(f"{c!r} {k}" for c, k in self.rarest(n))
+        line = f"vocabulary {self.vocab_size} characters; rarest: {rare}"
+        if self.min_char_count > 1:
+            line += (f"; {len(self.unknown_chars)} characters seen fewer than "
+                     f"{self.min_char_count} times mapped to {UNKNOWN!r} "
+                     f"({self.counts.get(UNKNOWN, 0)} occurrences)")
+        return line
 
     def check_length(self, seq_length):
         """The training part must hold at least one chunk of seq_length + 1 characters."""
@@ -94,8 +146,9 @@ class Corpus:
                 f"train {len(self.train_ids)}, val {len(self.val_ids)})")
 
 
-def read_text(path):
-    """The UTF-8 text of ``path`` (a leading byte-order mark dropped), or a one-line CorpusError."""
+def read_text(path, encoding="utf-8", newline="normalize"):
+    """The text of ``path`` (a leading byte-order mark dropped, line endings as ``newline``
+    says), or a one-line CorpusError."""
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"{path}: no such file")
@@ -104,17 +157,48 @@ def read_text(path):
     raw = path.read_bytes()
     if not raw:
         raise CorpusError(f"{path}: the file is empty")
-    if b"\x00" in raw:
+    codec = check_encoding(encoding)
+    utf8 = codec == "utf-8"
+    if utf8 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise CorpusError(f"{path}: looks like UTF-16 text (it starts with a UTF-16 byte-order "
+                          f"mark); pass --encoding utf-16")
+    if utf8 and b"\x00" in raw:
         raise CorpusError(f"{path}: looks like a binary file (it contains NUL bytes), not text")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
-                          f"{exc.start})") from None
-    text = text.removeprefix("\ufeff")
+        hint = ("; if it is in another encoding, pass it with --encoding (encoding: in a grid), "
+                "e.g. --encoding latin-1" if utf8 else "; is --encoding right?")
+        raise CorpusError(f"{path}: not {'UTF-8' if utf8 else encoding} text (byte "
+                          f"0x{raw[exc.start]:02x} at offset {exc.start}){hint}") from None
+    if not utf8 and "\x00" in text:
+        raise CorpusError(f"{path}: looks like a binary file (it contains NUL characters as "
+                          f"{encoding}), not text")
+    text = normalize_newlines(text.removeprefix("\ufeff"), newline)
     if not text:
         raise CorpusError(f"{path}: the file is empty")
     return text
+
+
+def check_encoding(encoding):
+    """Python's name of the text encoding ``encoding`` ('utf-8', 'iso8859-1'), or CorpusError."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise CorpusError(f"encoding: unknown text encoding {encoding!r} (e.g. utf-8, latin-1, "
+                          f"cp1252, utf-16)") from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, zlib: bytes to bytes
+        raise CorpusError(f"encoding: {encoding!r} is not a text encoding")
+    return info.name
+
+
+def normalize_newlines(text, newline="normalize"):
+    """Windows (\\r\\n) and old Mac (\\r) line endings as \\n, unless ``newline`` is 'keep'."""
+    if newline == "keep":
+        return text
+    if newline != "normalize":
+        raise CorpusError(f"newline: expected one of {', '.join(NEWLINES)}, got {newline!r}")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def stdlib_source(spec):

@@ -21,6 +21,7 @@ PLOT_KEYS = ("hue", "col", "row")
 SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CORPUS_FIELDS = ("data", "val_fraction", "encoding", "newline", "min_char_count")
 
 
 class GridError(ValueError):
@@ -33,7 +34,7 @@ class RunSpec:
 
     run_id: str
     config: RunConfig
-    corpus_key: tuple          # (data, val_fraction): which loaded corpus it trains on
+    corpus_key: tuple          # CORPUS_FIELDS' values: which loaded corpus it trains on
     label: str                 # "hidden_size=64, seq_length=25" (seed excluded)
     case: str | None = None    # the case's own label when the grid has cases
 
@@ -193,7 +194,7 @@ def load_grid(path):
     corpora, runs = {}, []
     for values, case_label in runs_values:
         config = _build(values, f"{path}: run {_label(values, swept, case_label)}: ")
-        key = (config.data, config.val_fraction)
+        key = tuple(getattr(config, f) for f in CORPUS_FIELDS)
         corpus = corpora.get(key)
         if corpus is None:
             corpus = corpora[key] = _load_corpus(check, config, base_config, grid, cases)
@@ -325,10 +326,9 @@ def _load_corpus(check, config, base_config, grid, cases):
     key = "data" if "data" not in grid else "grid.data"
     if cases and any("data" in c for c in cases):
         key = "cases.data"
-    if "val_fraction" in grid:
-        key += " / grid.val_fraction"
+    key += "".join(f" / grid.{f}" for f in CORPUS_FIELDS[1:] if f in grid)
     try:
-        return Corpus.load(config.data, config.val_fraction)
+        return Corpus.from_config(config)
     except CorpusError as exc:
         check.fail(key, str(exc))
 
@@ -348,9 +348,16 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
                        f"{''.join(missing)!r}")
 
 
+# Fields added after run ids were first written, at values that compute what runs did before
+# they existed: left out of the id then, so results folders made earlier still resume.
+LATER_FIELDS = {"encoding": "utf-8", "newline": "normalize", "min_char_count": 0}
+
+
 def run_id(config, corpus_checksum, samples=None):
     """A stable 12-hex-digit id of what a run computes: its config, its text, extra samples."""
-    payload = {"config": config.model_dump(), "corpus_checksum": corpus_checksum}
+    fields = {k: v for k, v in config.model_dump().items()
+              if k not in LATER_FIELDS or LATER_FIELDS[k] != v}
+    payload = {"config": fields, "corpus_checksum": corpus_checksum}
     if samples is not None:
         payload["samples"] = samples
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))

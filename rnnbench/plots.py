@@ -223,13 +223,19 @@ def _mark_diverged(ax, long, facet_runs, x, top):
 
 
 def _baselines_for(baselines, runs):
-    """{baseline: loss} when every run in ``runs`` reads the same text and split, else {}."""
-    keys = runs[["corpus_checksum", "val_fraction"]].dropna().drop_duplicates()
+    """{baseline: loss} when every run in ``runs`` reads the same text, split and vocabulary
+    (min_char_count can change the vocabulary alone), else {}."""
+    fields = ["corpus_checksum", "val_fraction"]
+    if "vocab_size" in baselines and "vocab_size" in runs:  # tables written before it lack it
+        fields.append("vocab_size")
+    keys = runs[fields].dropna().drop_duplicates()
     if len(keys) != 1 or baselines.empty:
         return {}
-    checksum, val_fraction = keys.iloc[0]
-    rows = baselines[(baselines["corpus_checksum"] == checksum)
-                     & np.isclose(baselines["val_fraction"], val_fraction)]
+    key = keys.iloc[0]
+    rows = baselines[(baselines["corpus_checksum"] == key["corpus_checksum"])
+                     & np.isclose(baselines["val_fraction"], key["val_fraction"])]
+    if "vocab_size" in fields:
+        rows = rows[rows["vocab_size"] == key["vocab_size"]]
     return dict(zip(rows["baseline"], rows["loss_per_char"]))
 
 

@@ -87,11 +87,13 @@ def _baselines(baselines):
         return []
     table = baselines.pivot_table(index="corpus", columns="baseline", values="loss_per_char",
                                   sort=False)
-    rows = [[c] + [f"{table.loc[c, k]:.3f}" for k in table.columns] for c in table.index]
+    rows = [[c] + [f"{table.loc[c, k]:.3f} ({table.loc[c, k] / math.log(2):.2f})"
+                   for k in table.columns] for c in table.index]
     return [("h2", "Baselines"),
-            ("p", "Validation loss per character (nats) of count-based models fitted on the "
-                  "same training text: what a model gets without learning much. Unigram and "
-                  "bigram use add-one smoothing."),
+            ("p", "Validation loss per character in nats (bits) of count-based models fitted "
+                  "on the same training text: what a model gets without learning much. Unigram "
+                  "and bigram use add-one smoothing; the 5-gram reads four characters of context "
+                  "with interpolated Kneser-Ney smoothing."),
             ("table", (["text", *table.columns], rows))]
 
 

@@ -26,10 +26,12 @@ class CorpusText:
     text: str
     val_fraction: float
     checksum: str
+    min_char_count: int = 0
 
     @classmethod
     def of(cls, corpus):
-        return cls(corpus.name, corpus.text, corpus.val_fraction, corpus.checksum)
+        return cls(corpus.name, corpus.text, corpus.val_fraction, corpus.checksum,
+                   corpus.min_char_count)
 
 
 @dataclass
@@ -52,9 +54,10 @@ _CORPORA = {}  # per worker process: checksum -> Corpus, so a worker encodes eac
 
 def _corpus(payload):
     from .data import Corpus
-    key = (payload.checksum, payload.val_fraction)
+    key = (payload.checksum, payload.val_fraction, payload.min_char_count)
     if key not in _CORPORA:
-        _CORPORA[key] = Corpus.from_text(payload.text, payload.val_fraction, payload.name)
+        _CORPORA[key] = Corpus.from_text(payload.text, payload.val_fraction, payload.name,
+                                         payload.min_char_count)
     return _CORPORA[key]
 
 

@@ -84,6 +84,7 @@ def load_source(path, from_zero=False, run_id=None, label=None):
 def novelty_index(source, n=DEFAULT_N):
     """(NgramIndex of the run's training text, None) or (None, why not): the text is loaded
     again from the run's config and must still have the checksum the run recorded."""
+    from .config import RunConfig
     from .data import Corpus
     from .novelty import training_index
 
@@ -91,8 +92,8 @@ def novelty_index(source, n=DEFAULT_N):
     if "data" not in config:
         return None, "the checkpoint does not say which text it was trained on"
     try:
-        corpus = Corpus.load(config["data"], config.get("val_fraction", 0.1))
-        corpus = corpus.head(config.get("data_limit", 0))
+        run_config = RunConfig.build(config)
+        corpus = Corpus.from_config(run_config).head(run_config.data_limit)
     except (OSError, ValueError) as exc:
         return None, f"its training text cannot be read ({exc})"
     expected = source.summary.get("corpus_checksum")

@@ -174,7 +174,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     config = _as_config(config, overrides)
     t_start = time.perf_counter()
     if corpus is None:
-        corpus = Corpus.load(config.data, config.val_fraction)
+        corpus = Corpus.from_config(config)
     corpus = corpus.head(config.data_limit)
     corpus.check_length(config.seq_length)
     if model is None:
@@ -295,6 +295,8 @@ def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, trai
         chars_per_s=updates_done * T * config.batch_size / train_s if train_s > 0 else float("nan"),
         corpus=corpus.name, corpus_checksum=corpus.checksum, vocab_size=corpus.vocab_size,
         train_chars=len(corpus.train_ids), val_chars=len(corpus.val_ids),
+        rarest_chars="".join(c for c, _ in corpus.rarest()),
+        unknown_chars=corpus.unknown_chars,
         rnnbench_version=__version__, numba_version=numba.__version__)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnbench.data import Corpus, CorpusError
+from rnnbench.data import UNKNOWN, Corpus, CorpusError
 
 
 def test_vocabulary_is_sorted_and_encoding_round_trips():
@@ -49,8 +49,9 @@ def test_from_file_reads_utf8_and_drops_bom(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
     (b"", "the file is empty"),
-    (b"\xff\xfe\x00h\x00i", "binary"),
-    (b"caf\xe9 latin-1", r"not UTF-8 text \(byte 0xe9 at offset 3\)"),
+    (b"ab\x00\x01cd", "binary"),
+    (b"\xff\xfe\x00h\x00i", "UTF-16 text .*--encoding utf-16"),
+    (b"caf\xe9 latin-1", r"not UTF-8 text \(byte 0xe9 at offset 3\).*--encoding latin-1"),
 ])
 def test_bad_files_give_one_line_errors(tmp_path, content, message):
     p = tmp_path / "bad.txt"
@@ -72,3 +73,59 @@ def test_text_shorter_than_seq_length_plus_one_is_an_error():
 def test_shakespeare_when_present(shakespeare_path):
     c = Corpus.from_file(shakespeare_path)
     assert c.vocab_size == 65
+
+
+def test_non_latin_text_is_one_symbol_per_character(tmp_path):
+    text = "Καλημέρα κόσμε\n日本語のテキスト\n🐍🎉 emoji\n"
+    p = tmp_path / "t.txt"
+    p.write_text(text, encoding="utf-8")
+    c = Corpus.from_file(p, val_fraction=0.0)
+    assert c.text == text and len(c.ids) == len(text) == 33
+    assert {"Κ", "έ", "日", "の", "🐍", "🎉"} <= set(c.chars)
+    assert c.decode(c.encode("🐍日Κ")) == "🐍日Κ"
+
+
+@pytest.mark.parametrize("newline, expected", [("normalize", "a\nb\nc\n"),
+                                               ("keep", "a\r\nb\rc\r\n")])
+def test_line_endings_normalised_unless_kept(tmp_path, newline, expected):
+    p = tmp_path / "crlf.txt"
+    p.write_bytes(b"\xef\xbb\xbfa\r\nb\rc\r\n")
+    assert Corpus.from_file(p, 0.0, newline=newline).text == expected
+
+
+def test_other_encodings_on_request(tmp_path):
+    p = tmp_path / "latin1.txt"
+    p.write_bytes("café crème\r\n".encode("latin-1"))
+    assert Corpus.from_file(p, 0.0, encoding="latin-1").text == "café crème\n"
+    p.write_bytes("Grüße".encode("utf-16"))
+    assert Corpus.from_file(p, 0.0, encoding="utf-16").text == "Grüße"
+    with pytest.raises(CorpusError, match="unknown text encoding 'latin-9x'"):
+        Corpus.from_file(p, 0.0, encoding="latin-9x")
+    p.write_bytes(b"\x81 is not cp1252")
+    with pytest.raises(CorpusError, match=r"not cp1252 text \(byte 0x81 at offset 0\)"):
+        Corpus.from_file(p, 0.0, encoding="cp1252")
+
+
+def test_min_char_count_maps_rare_characters_to_one_symbol():
+    c = Corpus.from_text("aaabbbcc~d", val_fraction=0.0, min_char_count=2)
+    assert c.chars == sorted("abc" + UNKNOWN) and c.unknown_chars == "d~"
+    assert c.text == "aaabbbcc" + UNKNOWN * 2
+    assert c.decode(c.encode("abz!")) == "ab" + UNKNOWN * 2
+    assert c.rarest(2) == [("c", 2), (UNKNOWN, 2)]
+    assert "vocabulary 4 characters; rarest: 'c' 2" in c.vocabulary_report()
+    assert "2 characters seen fewer than 2 times mapped to '\ufffd' (2 occurrences)" in (
+        c.vocabulary_report())
+    assert c.head(5).chars == ["a", "b", UNKNOWN]
+    off = Corpus.from_text("aaabbbcc~d", val_fraction=0.0, min_char_count=1)
+    assert off.chars == sorted("abcd~") and off.unknown_chars == ""
+
+
+def test_downloaded_names_read_data_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorpusError, match=r"gutenberg:11: not downloaded yet .*rnnbench data "
+                                          r"get gutenberg:11"):
+        Corpus.load("gutenberg:11")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "gutenberg-11.txt").write_bytes(b"Alice\r\n")
+    assert Corpus.load("gutenberg:11").text == "Alice\n"
+    assert Corpus.load("gutenberg:11").name == "gutenberg:11"

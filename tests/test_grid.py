@@ -47,6 +47,13 @@ def test_run_id_changes_with_config_text_and_samples(tmp_path):
     assert run_id(spec.config.replace(updates=11), checksum) != spec.run_id
     assert run_id(spec.config, "0" * 64) != spec.run_id
     assert run_id(spec.config, checksum, {"temperatures": [1.0]}) != spec.run_id
+    assert run_id(spec.config.replace(min_char_count=1), checksum) != spec.run_id
+
+
+def test_run_ids_from_before_the_text_fields_still_hold():
+    from rnnbench.config import RunConfig
+    # rnnbench at 40a7199 (before encoding, newline and min_char_count) gave this id
+    assert run_id(RunConfig(), "0" * 64) == "b50a39a9d34c"
 
 
 def test_cases_data_list_and_explicit_seeds(tmp_path):
@@ -65,7 +72,7 @@ def test_cases_data_list_and_explicit_seeds(tmp_path):
     assert grid.runs[0].case == "learning_rate=0.1"
     assert grid.runs[0].label == "learning_rate=0.1, data=pydoc"
     assert grid.samples == {"temperatures": [0.5, 1.0], "prime": "\n", "length": 300, "seed": 0}
-    assert set(grid.corpora) == {("pydoc", 0.1), ("python:argparse", 0.1)}
+    assert {key[:2] for key in grid.corpora} == {("pydoc", 0.1), ("python:argparse", 0.1)}
 
 
 def test_python_module_sources_are_texts():

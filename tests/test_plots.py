@@ -37,13 +37,15 @@ def test_baselines_by_hand():
 def test_baselines_table_reuses_cached_rows():
     corpus = Corpus.from_text("hello world, hello there. " * 40, 0.1, name="t")
     table = baselines_table([corpus, corpus])
-    assert list(table["baseline"]) == ["uniform", "unigram", "bigram"]
+    assert list(table["baseline"]) == ["uniform", "unigram", "bigram", "5gram"]
     loss = dict(zip(table["baseline"], table["loss_per_char"]))
-    assert loss["uniform"] > loss["unigram"] > loss["bigram"]
-    fake = table.assign(loss_per_char=[9.0, 8.0, 7.0])
-    assert list(baselines_table([corpus], cached=fake)["loss_per_char"]) == [9.0, 8.0, 7.0]
+    assert loss["uniform"] > loss["unigram"] > loss["bigram"] > loss["5gram"]
+    fake = table.assign(loss_per_char=[9.0, 8.0, 7.0, 6.0])
+    assert list(baselines_table([corpus], cached=fake)["loss_per_char"]) == [9.0, 8.0, 7.0, 6.0]
     other = Corpus.from_text("something else entirely " * 40, 0.1, name="u")
-    assert len(baselines_table([other], cached=fake)) == 3
+    assert len(baselines_table([other], cached=fake)) == 4
+    fewer_symbols = fake.assign(vocab_size=corpus.vocab_size - 1)
+    assert list(baselines_table([corpus], cached=fewer_symbols)["loss_per_char"]) != [9.0] * 4
 
 
 @pytest.fixture(scope="module")
