@@ -2,7 +2,8 @@
 import difflib
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 
 class ConfigError(ValueError):
@@ -51,7 +52,10 @@ class RunConfig(BaseModel):
     batch_size: int = Field(1, ge=1, description="parallel streams through the text")
     dtype: Literal["float64", "float32"] = Field("float64", description="floating point type")
     data_limit: int = Field(0, ge=0, description="use only the first N characters of the "
-                            "text, split as usual (0: all of it)")
+                            "text (records in records mode), split as usual (0: all of it)")
+    records: Optional[str] = Field(None, description="records mode: 'lines', 'jsonl:<field>' "
+                                   "or 'csv:<column>'; each record ends with an end symbol and "
+                                   "starts from a zero state (None: plain text)")
     val_fraction: float = Field(0.1, ge=0, lt=1,
                                 description="tail fraction of the text held out for validation")
     trace_every: int = Field(100, gt=0, description="updates between trace rows")
@@ -70,6 +74,14 @@ class RunConfig(BaseModel):
             if optimizer in DEFAULT_LEARNING_RATE:
                 values = {**values, "learning_rate": DEFAULT_LEARNING_RATE[optimizer]}
         return values
+
+    @field_validator("records")
+    @classmethod
+    def _records_spec(cls, value):
+        if value is not None:
+            from .records import check_spec
+            check_spec(value)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self):

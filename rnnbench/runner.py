@@ -75,7 +75,11 @@ def failed_summary(config, corpus, exc):
     from importlib.metadata import version
 
     from . import __version__
-    head = corpus.head(config.data_limit)
+    from .records import prepare_corpus
+    try:
+        head = prepare_corpus(corpus, config)
+    except ValueError:
+        head = corpus
     message = " ".join(f"{type(exc).__name__}: {exc}".split())
     return dict(status="failed", error=message, corpus=head.name,
                 corpus_checksum=head.checksum, vocab_size=head.vocab_size,
@@ -92,9 +96,12 @@ def _all_samples(result, samples):
     if samples is not None and result.summary["status"] == "ok":
         seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
         h = result.optimizer_state["h"][:, 0]  # (state rows, streams, H): stream 0
+        prime, model = samples["prime"], result.model
+        if model.end_symbol:  # records mode: a new record, from a zero state
+            from .records import record_prime
+            prime, h = record_prime(prime, model.end_symbol, model.chars), None
         rows = [dict(update=result.summary["updates"], temperature=t, prime=samples["prime"],
-                     text=result.model.sample(samples["prime"], samples["length"], t,
-                                              seed=seed, h=h),
+                     text=model.sample(prime, samples["length"], t, seed=seed, h=h),
                      kind="final")
                 for t in samples["temperatures"]]
         frames.append(pd.DataFrame(rows))
@@ -205,7 +212,8 @@ def run_grid(grid, results, jobs, backend="loky", scheduler=None, force=False, p
     from .baselines import baselines_table
 
     specs = [s for s in grid.runs if force or not results.is_finished(s.run_id)]
-    heads = [grid.corpora[s.corpus_key].head(s.config.data_limit) for s in grid.runs]
+    from .records import prepare_corpus
+    heads = [prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs]
     results.prepare(grid, baselines_table(heads, results.cached_baselines()))
     payloads = {k: CorpusText.of(c) for k, c in grid.corpora.items()}
     tasks = [(s.run_id, s.config, payloads[s.corpus_key], grid.samples) for s in specs]
