@@ -1,5 +1,7 @@
 """The training state of records mode: B streams over blocks of records, each record from a
 zero state, padded chunks that never cross a record (see kernels/record_loop.py)."""
+import math
+
 import numpy as np
 
 from .data import CorpusError
@@ -25,6 +27,11 @@ class RecordTrainState(TrainState):
         self.cursors = np.zeros((self.batch_size, 3), dtype=np.int64)
         self.cursors[:, 0] = self.blocks[:, 0]
         self.target_counts = np.zeros(1024, dtype=np.int64)
+        # The recipe starts the smooth loss at a chunk's uniform loss; here a chunk holds, on
+        # average over an epoch, (targets) / (chunks) characters, not seq_length.
+        lengths = np.diff(corpus.train_bounds)
+        chunks = -(-lengths // self.seq_length)
+        self.smooth = math.log(model.vocab_size) * lengths.sum() / chunks.sum()
         self._log = np.zeros((0, 2, 0), dtype=np.int64)
 
     def _layout(self, data, seq_length, batch_size):

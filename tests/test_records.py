@@ -285,3 +285,27 @@ def test_grid_with_records_runs_and_reports(tmp_path):
     bad.write_text(f"data: {NAMES}\nbase: {{records: 'csv:name'}}\n")
     code, _, err = run_cli("run", bad, "--dry-run")
     assert code == 2 and "no CSV column 'name'" in err
+
+
+def test_jsonl_and_csv_records_train():
+    tweets = ["just setting up", "hello world", "records mode works", "a", "bc de"]
+    jsonl = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(tweets))
+    csv_text = "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(tweets))
+    for text, spec in ((jsonl, "jsonl:text"), (csv_text, "csv:text")):
+        r = rnnbench.train(corpus=Corpus.from_text(text, 0.2), records=spec, updates=40, **TINY)
+        assert r.summary["status"] == "ok" and r.summary["train_records"] == 4
+        assert r.summary["corpus"] == f"<text> [records {spec}]"
+
+
+def test_plain_run_ids_ignore_the_unset_records_field():
+    from rnnbench.grid import run_id
+    config = RunConfig()
+    assert "records" in config.model_dump()
+    assert run_id(config, "0" * 64) != run_id(config.replace(records="lines"), "0" * 64)
+    assert run_id(config, "0" * 64) == "b50a39a9d34c"  # the id before records mode existed
+
+
+def test_smooth_loss_starts_at_the_uniform_loss_of_a_mean_chunk():
+    corpus = RecordCorpus(["abcdefghij", "k"], 0.0)  # 11 + 2 targets in 3 + 1 chunks of T = 4
+    run = _state(corpus, seq_length=4)
+    assert run.smooth == pytest.approx(math.log(corpus.vocab_size) * 13 / 4)
