@@ -216,19 +216,22 @@ def main(argv=None):
 def cmd_train(args):
     from .config import RunConfig
     from .data import Corpus
+    from .records import prepare_corpus
     from .store import save_run
     from .training import train
 
     values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
     config = RunConfig.build(values)
-    corpus = Corpus.from_config(config).head(config.data_limit)
+    corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length)
     out = args.out or _new_run_folder(config)
     if out.exists() and any(out.iterdir()) and not (out / "summary.json").exists():
         raise UsageError(f"rnnbench: {out} exists and is not a run folder; choose another --out")
     print(f"run folder: {out}")
     print(f"corpus: {corpus.name}, {len(corpus.text):,} characters, vocabulary "
-          f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val")
+          f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val"
+          + (f" ({corpus.n_train:,} / {corpus.n_val:,} records, end symbol "
+             f"{corpus.end_symbol!r})" if config.records else ""))
     print(corpus.vocabulary_report())
     result = train(config, corpus=corpus, progress=not args.quiet,
                    on_sample=None if args.quiet else _print_sample)

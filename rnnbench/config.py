@@ -59,7 +59,10 @@ class RunConfig(BaseModel):
     min_char_count: int = Field(0, ge=0, description="characters seen fewer times than this "
                                 "become one unknown symbol, U+FFFD (0 or 1: off)")
     data_limit: int = Field(0, ge=0, description="use only the first N characters of the "
-                            "text, split as usual (0: all of it)")
+                            "text (records in records mode), split as usual (0: all of it)")
+    records: Optional[str] = Field(None, description="records mode: 'lines', 'jsonl:<field>' "
+                                   "or 'csv:<column>'; each record ends with an end symbol and "
+                                   "starts from a zero state (None: plain text)")
     val_fraction: float = Field(0.1, ge=0, lt=1,
                                 description="tail fraction of the text held out for validation")
     trace_every: int = Field(100, gt=0, description="updates between trace rows")
@@ -87,6 +90,14 @@ class RunConfig(BaseModel):
             check_encoding(value)
         except CorpusError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("records")
+    @classmethod
+    def _records_spec(cls, value):
+        if value is not None:
+            from .records import check_spec
+            check_spec(value)
         return value
 
     @model_validator(mode="after")

@@ -334,15 +334,21 @@ def _load_corpus(check, config, base_config, grid, cases):
 
 
 def _check_fits(check, corpus, config, samples, swept, case_label):
-    """The text (after data_limit) must hold a chunk, and the sample prime its characters."""
-    head = corpus.head(config.data_limit)
+    """The text (after records and data_limit) must hold a chunk (or a record), and the sample
+    prime its characters."""
+    from .records import prepare_corpus
     where = f"run {_label(config.model_dump(), swept, case_label)}"
     try:
+        head = prepare_corpus(corpus, config)
         head.check_length(config.seq_length)
     except CorpusError as exc:
         check.fail(where, str(exc))
     if samples is not None:
-        missing = sorted({c for c in samples["prime"] if c not in head.chars})
+        prime = samples["prime"]
+        if config.records:
+            from .records import record_prime
+            prime = record_prime(prime, head.end_symbol, head.chars)
+        missing = sorted({c for c in prime if c not in head.chars})
         if missing:
             check.fail("samples.prime", f"characters not in the vocabulary of {head.name}: "
                        f"{''.join(missing)!r}")
@@ -350,7 +356,7 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
 
 # Fields added after run ids were first written, at values that compute what runs did before
 # they existed: left out of the id then, so results folders made earlier still resume.
-LATER_FIELDS = {"encoding": "utf-8", "newline": "normalize", "min_char_count": 0}
+LATER_FIELDS = {"encoding": "utf-8", "newline": "normalize", "min_char_count": 0, "records": None}
 
 
 def run_id(config, corpus_checksum, samples=None):

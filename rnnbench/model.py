@@ -49,8 +49,11 @@ class Model:
 
     ``chars`` (the vocabulary, when known) lets ``sample`` take and return text. The recurrent
     state of one stream is ``state_rows`` x H (h of each layer, then the LSTM's c of each
-    layer); for a one-layer RNN or GRU it is simply a vector of H values.
+    layer); for a one-layer RNN or GRU it is simply a vector of H values. ``end_symbol``: the
+    end-of-record character of a model trained in records mode (None otherwise), saved with it.
     """
+
+    end_symbol = None
 
     def __init__(self, cell, vocab_size, hidden_size, num_layers=1, activation="tanh",
                  dtype="float64", theta=None, chars=None):
@@ -126,19 +129,21 @@ class Model:
                          batch_size], dtype=np.int64)
 
     def copy(self):
-        return Model(self.cell, self.vocab_size, self.hidden_size, self.num_layers,
-                     self.activation, self.dtype, self.theta.copy(), self.chars)
+        out = Model(self.cell, self.vocab_size, self.hidden_size, self.num_layers,
+                    self.activation, self.dtype, self.theta.copy(), self.chars)
+        out.end_symbol = self.end_symbol
+        return out
 
     # -- loss, gradients, sampling ---------------------------------------------------------
 
-    def _ids(self, seq, what):
+    def _ids(self, seq, what, lowest=0):
         if isinstance(seq, str):
             seq = self.encode(seq)
         ids = np.ascontiguousarray(seq, dtype=np.int64)
         if ids.ndim not in (1, 2) or ids.size == 0:
             raise ValueError(f"{what} must be a non-empty sequence of character ids "
                              f"(1-D, or 2-D with one row per stream)")
-        if ids.min() < 0 or ids.max() >= self.vocab_size:
+        if ids.min() < lowest or ids.max() >= self.vocab_size:
             raise ValueError(f"{what} holds ids outside [0, {self.vocab_size})")
         return ids
 
@@ -158,7 +163,7 @@ class Model:
 
     def _chunk(self, inputs, targets, h0):
         """Time-major ids and targets, batch size and kernel state for one chunk."""
-        xs, ys = self._ids(inputs, "inputs"), self._ids(targets, "targets")
+        xs, ys = self._ids(inputs, "inputs"), self._ids(targets, "targets", -1)  # -1: masked
         if xs.shape != ys.shape:
             raise ValueError("inputs and targets must have the same shape")
         batch = 1 if xs.ndim == 1 else xs.shape[0]
@@ -177,7 +182,7 @@ class Model:
         """(loss in nats, raw gradients by name, state after the chunk) of one chunk.
 
         ``inputs``/``targets``: T ids, or B x T for B streams (the loss is summed over time and
-        averaged over streams). ``dropout`` > 0 applies inverted dropout with the masks that
+        averaged over streams; a target of -1 is masked: no loss). ``dropout`` > 0 applies inverted dropout with the masks that
         ``mask_seed`` fixes, so the same call gives the same loss (what a gradient check needs).
         """
         from .kernels.network import dropout_key, loss_and_grads
@@ -238,7 +243,9 @@ class Model:
     def sample(self, prime="\n", length=200, temperature=1.0, greedy=False, seed=0, h=None,
                top_k=0, stop=None):
         """Text continuing ``prime`` (not included): needs ``chars``. ``stop``: a character
-        that ends the sample when drawn (not included)."""
+        that ends the sample when drawn (not included); by default a records model's end
+        symbol."""
+        stop = self.end_symbol if stop is None else stop
         if not prime:
             raise ValueError("the prime text must hold at least one character")
         if stop is not None and len(stop) != 1:
@@ -266,7 +273,8 @@ class Model:
     def meta(self):
         return dict(cell=self.cell, vocab_size=self.vocab_size, hidden_size=self.hidden_size,
                     num_layers=self.num_layers, activation=self.activation,
-                    dtype=self.dtype.name, chars=self.chars)
+                    dtype=self.dtype.name, chars=self.chars,
+                    **({"end_symbol": self.end_symbol} if self.end_symbol else {}))
 
     def save(self, path, arrays=None, info=None):
         """Write an .npz checkpoint atomically: theta, the model description, and extras.
@@ -354,4 +362,5 @@ def load_checkpoint(path):
         arrays = {k[2:]: z[k] for k in z.files if k.startswith("x_")}
         model = Model(meta["cell"], meta["vocab_size"], meta["hidden_size"], meta["num_layers"],
                       meta["activation"], meta["dtype"], z["theta"], meta.get("chars"))
+        model.end_symbol = meta.get("end_symbol")
     return model, arrays, info

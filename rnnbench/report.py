@@ -70,11 +70,11 @@ def _what_was_run(info, runs):
                f"{', '.join(map(str, info['seeds']))}.")]
     if len(runs):
         r0 = runs.iloc[0]
-        corpora = runs.drop_duplicates("corpus")[["corpus", "vocab_size", "train_chars",
-                                                  "val_chars"]]
+        corpora = runs.drop_duplicates("corpus")
         b.append(("p", "Texts: " + "; ".join(
             f"{c.corpus} (vocabulary {c.vocab_size}, {c.train_chars:,} training and "
-            f"{c.val_chars:,} validation characters)" for c in corpora.itertuples()) + "."))
+            f"{c.val_chars:,} validation characters{_records(c)})"
+            for c in corpora.itertuples()) + "."))
         b.append(("p", f"rnnbench {r0['rnnbench_version']}, Numba {r0['numba_version']}. "
                   "Losses are in nats per character (bits = nats / ln 2). Same machine, same "
                   "tables; across CPUs only statistically the same."))
@@ -134,6 +134,14 @@ def _failures(runs):
             ("table", (["run", "seed", "status", "error", "run id"], rows))]
 
 
+def _records(c):
+    """', in 275 and 30 records' for a run in records mode, else ''."""
+    n = getattr(c, "train_records", None)
+    if n is None or pd.isna(n):
+        return ""
+    return f", in {int(n):,} and {int(c.val_records):,} records, each from a zero state"
+
+
 def _passage(root, info, runs):
     ok = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char", kind="stable")
     if ok.empty:
@@ -146,14 +154,18 @@ def _passage(root, info, runs):
     from .model import load_checkpoint
     model, arrays, _ = load_checkpoint(path)
     prime = "\n" if "\n" in model.chars else model.chars[0]
-    text = model.sample(prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, seed=PASSAGE_SEED,
-                        h=arrays.get("h"))
+    h = arrays.get("h")
+    if model.end_symbol:  # records mode: records from their start symbol and a zero state
+        prime, h = model.end_symbol, None
+    text = model.sample(prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, seed=PASSAGE_SEED, h=h)
     return [("h2", "A passage from the best model"),
             ("p", f"{PASSAGE_LENGTH:,} characters from run {best['run_id']} ({best['label']}, "
                   f"seed {best['seed']}; final validation loss "
                   f"{best['final_val_loss_per_char']:.3f} nats/char), sampled from its "
                   f"checkpoint at temperature {PASSAGE_TEMPERATURE:g} with seed "
-                  f"{PASSAGE_SEED}, continuing from the hidden state training ended in."),
+                  f"{PASSAGE_SEED}, " + ("starting a record from the end symbol and a zero "
+                  "state." if model.end_symbol else "continuing from the hidden state training "
+                  "ended in.")),
             ("pre", text)]
 
 

@@ -68,8 +68,9 @@ def run_one(run_id, config, payload, samples=None):
         try:
             from .training import train
             result = train(config, corpus=corpus)
+            from .records import prepare_corpus
             result = replace(result, samples=_all_samples(result, samples,
-                                                          corpus.head(config.data_limit)))
+                                                          prepare_corpus(corpus, config)))
             return Outcome(run_id, config, result, result.summary)
         except Exception as exc:  # noqa: BLE001 -- a failed run is a result, the grid goes on
             return Outcome(run_id, config, None, failed_summary(config, corpus, exc),
@@ -81,7 +82,11 @@ def failed_summary(config, corpus, exc):
     from importlib.metadata import version
 
     from . import __version__
-    head = corpus.head(config.data_limit)
+    from .records import prepare_corpus
+    try:
+        head = prepare_corpus(corpus, config)
+    except ValueError:
+        head = corpus
     message = " ".join(f"{type(exc).__name__}: {exc}".split())
     return dict(status="failed", error=message, corpus=head.name,
                 corpus_checksum=head.checksum, vocab_size=head.vocab_size,
@@ -100,10 +105,14 @@ def _all_samples(result, samples, corpus):
     if samples is not None and result.summary["status"] == "ok":
         seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
         h = result.optimizer_state["h"][:, 0]  # (state rows, streams, H): stream 0
+        prime, model = samples["prime"], result.model
+        if model.end_symbol:  # records mode: a new record, from a zero state
+            from .records import record_prime
+            prime, h = record_prime(prime, model.end_symbol, model.chars), None
         index = training_index(corpus, DEFAULT_N)
         rows = []
         for t in samples["temperatures"]:
-            text = result.model.sample(samples["prime"], samples["length"], t, seed=seed, h=h)
+            text = model.sample(prime, samples["length"], t, seed=seed, h=h)
             rows.append(dict(update=result.summary["updates"], temperature=t,
                              prime=samples["prime"], text=text, novelty=index.novelty(text),
                              novelty_n=DEFAULT_N, kind="final"))
@@ -194,7 +203,8 @@ def run_grid(grid, results, jobs, backend="loky", scheduler=None, force=False, p
     from .baselines import baselines_table
 
     specs = [s for s in grid.runs if force or not results.is_finished(s.run_id)]
-    heads = [grid.corpora[s.corpus_key].head(s.config.data_limit) for s in grid.runs]
+    from .records import prepare_corpus
+    heads = [prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs]
     results.prepare(grid, baselines_table(heads, results.cached_baselines()))
     payloads = {k: CorpusText.of(c) for k, c in grid.corpora.items()}
     tasks = [(s.run_id, s.config, payloads[s.corpus_key], grid.samples) for s in specs]

@@ -70,7 +70,8 @@ def load_source(path, from_zero=False, run_id=None, label=None):
         raise SampleError(f"{path}: no checkpoint found (expected a run folder, a "
                           f"checkpoint.npz, or a grid results folder with --best)")
     model, arrays, info = load_checkpoint(ckpt)
-    h = None if from_zero or "h" not in arrays else arrays["h"]
+    # a records model starts each sample as a new record: from its end symbol, zero state
+    h = None if from_zero or model.end_symbol or "h" not in arrays else arrays["h"]
     if h is not None and h.ndim == 3:  # (state rows, streams, H): continue stream 0
         h = h[:, 0]
     summary = info.get("summary") or {}
@@ -87,13 +88,14 @@ def novelty_index(source, n=DEFAULT_N):
     from .config import RunConfig
     from .data import Corpus
     from .novelty import training_index
+    from .records import prepare_corpus
 
     config = source.config
     if "data" not in config:
         return None, "the checkpoint does not say which text it was trained on"
     try:
         run_config = RunConfig.build(config)
-        corpus = Corpus.from_config(run_config).head(run_config.data_limit)
+        corpus = prepare_corpus(Corpus.from_config(run_config), run_config)
     except (OSError, ValueError) as exc:
         return None, f"its training text cannot be read ({exc})"
     expected = source.summary.get("corpus_checksum")
@@ -103,11 +105,14 @@ def novelty_index(source, n=DEFAULT_N):
 
 
 def prime_of(model, prime):
-    """The prime text: ``prime``, or a newline (the first character when there is none)."""
-    if prime is None:
-        prime = "\n" if "\n" in model.chars else model.chars[0]
+    """The prime text: ``prime``, or a newline (the first character when there is none); a
+    records model's end symbol goes first, so that the sample starts a record."""
     if prime == "":
         raise SampleError("--prime must hold at least one character")
+    if model.end_symbol:
+        prime = model.end_symbol + (prime or "")
+    elif prime is None:
+        prime = "\n" if "\n" in model.chars else model.chars[0]
     missing = sorted({c for c in prime if c not in model.chars})
     if missing:
         raise SampleError(f"--prime holds characters not in the model's vocabulary: "

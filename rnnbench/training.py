@@ -57,12 +57,8 @@ class TrainState:
                  momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
         from .kernels.optim import CLIP_CODES, OPTIMIZER_CODES, SLOTS
         self.model = model
-        data = np.ascontiguousarray(data, dtype=np.int64)
-        part = len(data) // batch_size
-        if part < seq_length + 1:
-            raise CorpusError(f"the training text has {len(data)} characters: {batch_size} "
-                              f"streams of {part}, fewer than seq_length + 1 = {seq_length + 1}")
-        self.data = data[:batch_size * part].reshape(batch_size, part)
+        self.data = self._layout(np.ascontiguousarray(data, dtype=np.int64), seq_length,
+                                 batch_size)
         self.seq_length, self.batch_size = seq_length, batch_size
         self.dropout, self.seed = float(dropout), int(seed)
         self.hyper = np.array([learning_rate, clip, eps, momentum, decay, beta1, beta2],
@@ -85,6 +81,14 @@ class TrainState:
                    clip_mode=c.clip_mode, batch_size=c.batch_size, dropout=c.dropout,
                    seed=c.seed, momentum=c.momentum, decay=c.decay, beta1=c.beta1,
                    beta2=c.beta2, eps=c.eps)
+
+    def _layout(self, data, seq_length, batch_size):
+        """The training ids as the loop reads them: B contiguous parts, one row each."""
+        part = len(data) // batch_size
+        if part < seq_length + 1:
+            raise CorpusError(f"the training text has {len(data)} characters: {batch_size} "
+                              f"streams of {part}, fewer than seq_length + 1 = {seq_length + 1}")
+        return data[:batch_size * part].reshape(batch_size, part)
 
     @property
     def mem(self):
@@ -121,6 +125,21 @@ class TrainState:
             return int(self.data[0, 0]), self.model.zero_state()
         return int(self.data[0, p]), self.stream_state(0)
 
+    def val_loss(self, corpus):
+        """(summed loss, characters) on the validation tail from stream 0's carried state."""
+        return self.model.eval_loss(corpus.val_ids, self.stream_state(0))
+
+    def chars_in(self, lo, hi):
+        """Target characters of updates lo .. hi - 1 (all streams)."""
+        return (hi - lo) * self.seq_length * self.batch_size
+
+    def loss_per_char(self, window, lo, hi):
+        """Mean chunk loss of updates lo .. hi - 1 (``window``) per character."""
+        return float(np.mean(window)) / self.seq_length
+
+    def chars_per_stream_update(self):
+        return self.seq_length
+
     def arrays(self):
         """What a checkpoint needs to continue: optimizer state under its usual names."""
         names = {"sgd": (), "momentum": ("velocity",), "adagrad": ("mem",),
@@ -138,14 +157,15 @@ class _Recorder:
         self.trace_rows, self.sample_rows = [], []
         self.val_losses = []
 
-    def val_loss_per_char(self, h):
-        """Loss per character on the held-out tail, read from the carried hidden state ``h``.
+    def val_loss_per_char(self, run):
+        """Loss per character on the held-out tail, read from the carried hidden state of
+        stream 0 (records mode: each validation record from a zero state).
 
         The recipe zeroes the state only once per pass over the text, so early in training a
         model has never seen a zero state, and its loss from one (10+ nats/char on the built-in
         corpus after 1,000 updates, against 3 from the carried state) says little.
         """
-        total, n = self.model.eval_loss(self.corpus.val_ids, h)
+        total, n = run.val_loss(self.corpus)
         value = total / n if n else float("nan")
         self.val_losses.append(value)
         return value
@@ -175,20 +195,27 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     t_start = time.perf_counter()
     if corpus is None:
         corpus = Corpus.from_config(config)
-    corpus = corpus.head(config.data_limit)
+    from .records import RecordCorpus, prepare_corpus
+    corpus = prepare_corpus(corpus, config)
+    records = isinstance(corpus, RecordCorpus)
     corpus.check_length(config.seq_length)
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
                              config.num_layers, config.activation, config.dtype, config.seed,
                              config.init_scale, chars=corpus.chars,
                              forget_bias=config.forget_bias)
+        model.end_symbol = corpus.end_symbol if records else None
     else:
         _check_model(model, config, corpus)
         model = model.copy()
         model.chars = list(corpus.chars)
+        model.end_symbol = corpus.end_symbol if records else None
 
-    T = config.seq_length
-    run = TrainState.from_config(model, corpus.train_ids, config)
+    if records:
+        from .record_training import RecordTrainState
+        run = RecordTrainState.from_config(model, corpus, config)
+    else:
+        run = TrainState.from_config(model, corpus.train_ids, config)
     losses = np.full(config.updates, np.nan)
     smooths = np.full(config.updates, np.nan)
     rec = _Recorder(config, corpus, model, on_sample)
@@ -219,12 +246,13 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         n = stop
         evaluate = n % config.eval_every == 0 or n == config.updates
         if evaluate or n % config.trace_every == 0:
-            val = rec.val_loss_per_char(run.stream_state(0)) if evaluate else np.nan
+            val = rec.val_loss_per_char(run) if evaluate else np.nan
             rec.trace_rows.append(_trace_row(n, run, losses, smooths, config, val,
                                              time.perf_counter() - t0))
         if bar is not None:
             bar.update(stop - bar.n)
-            bar.set_postfix(smooth_loss=f"{run.smooth:.2f}", loss_per_char=f"{run.smooth / T:.3f}",
+            bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
+                            loss_per_char=f"{run.smooth / run.chars_per_stream_update():.3f}",
                             updates_s=f"{n / max(train_s, 1e-9):,.0f}", refresh=False)
     if bar is not None:
         bar.close()
@@ -263,11 +291,10 @@ def _next_multiple(n, k):
 
 
 def _trace_row(n, run, losses, smooths, config, val, elapsed):
-    T = config.seq_length
-    window = losses[max(0, n - config.trace_every):n]
+    lo = max(0, n - config.trace_every)
     with np.errstate(over="ignore", invalid="ignore"):
-        per_char = float(np.mean(window)) / T
-    return dict(update=n, chars_seen=n * T * config.batch_size, epoch=run.epoch,
+        per_char = run.loss_per_char(losses[lo:n], lo, n)
+    return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
                 loss=float(losses[n - 1]), smooth_loss=float(smooths[n - 1]),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
                 val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
@@ -277,26 +304,28 @@ def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, trai
     import numba
 
     from . import __version__
-    T = config.seq_length
     updates_done, smooth = run.updates, run.smooth
+    chars = run.chars_in(0, updates_done)
     last = trace.iloc[-1] if len(trace) else None
     finite_val = [v for v in val_losses if np.isfinite(v)]
     final_val = val_losses[-1] if val_losses else float("nan")
     best_val = min(finite_val) if finite_val else float("nan")
     return dict(
         status=status, error=error, updates=updates_done,
-        chars_seen=updates_done * T * config.batch_size, epochs=run.epoch,
-        final_smooth_loss=float(smooth), final_smooth_loss_per_char=float(smooth) / T,
+        chars_seen=chars, epochs=run.epoch, final_smooth_loss=float(smooth),
+        final_smooth_loss_per_char=float(smooth) / run.chars_per_stream_update(),
         final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
         final_val_loss_per_char=final_val, final_val_bits_per_char=final_val / LN2,
         best_val_loss_per_char=best_val, best_val_bits_per_char=best_val / LN2,
         wall_s=wall_s, train_s=train_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
-        chars_per_s=updates_done * T * config.batch_size / train_s if train_s > 0 else float("nan"),
+        chars_per_s=chars / train_s if train_s > 0 else float("nan"),
         corpus=corpus.name, corpus_checksum=corpus.checksum, vocab_size=corpus.vocab_size,
         train_chars=len(corpus.train_ids), val_chars=len(corpus.val_ids),
         rarest_chars="".join(c for c, _ in corpus.rarest()),
         unknown_chars=corpus.unknown_chars,
+        **({"train_records": corpus.n_train, "val_records": corpus.n_val}
+           if hasattr(corpus, "n_train") else {}),
         rnnbench_version=__version__, numba_version=numba.__version__)
 
 

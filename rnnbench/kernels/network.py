@@ -281,7 +281,7 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
     """Gradient of the chunk's loss (averaged over the B streams) into ``grad`` (overwritten).
 
     Needs ws after ``forward`` and softmax_xent_rows (probabilities in the logits buffer).
-    dL/dy = (p - onehot(target)) / B; then, from the top layer down, BPTT through time, the
+    dL/dy = (p - onehot(target)) / B (0 for a masked target of -1); then, from the top layer down, BPTT through time, the
     weight gradients as whole-chunk products, and the gradient of the layer's input.
     """
     cell, act, H, L, B = dims[0], dims[1], dims[3], dims[4], dims[5]
@@ -291,7 +291,10 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
     probs = logits[:TB]
     V = probs.shape[1]
     for r in range(TB):
-        probs[r, targets[r]] -= 1.0
+        if targets[r] < 0:  # masked (padding): no loss, so a zero output gradient
+            probs[r] = 0.0
+        else:
+            probs[r, targets[r]] -= 1.0
     if B > 1:
         inv_b = 1.0 / B
         for r in range(TB):

@@ -11,12 +11,15 @@ def softmax_xent_rows(logits, targets):
 
     -log softmax(y)[k] = log(sum_j exp(y_j - m)) + m - y_k with m = max(y): the shifted form
     never overflows (min-char-rnn's exp(y)/sum(exp(y)) does, in float32 at large hidden sizes).
+    A target of -1 masks its row (records mode's padding): no loss, the row is left as is.
     """
     T, V = logits.shape
     loss = 0.0
     comp = 0.0  # Neumaier-compensated sum: the loss stays exact to an ulp or two, which is what
     # lets a centred difference of two losses resolve gradients of 1e-5 (gradient check).
     for t in range(T):
+        if targets[t] < 0:
+            continue
         row = logits[t]
         m = row[0]
         for j in range(1, V):

@@ -7,6 +7,24 @@ from .optim import optimizer_step
 
 
 @kernel
+def update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt, clip_mode,
+                dropout, key, t, smooth, losses, smooths, k):
+    """Update number t on the chunk ``ids``/``targets``: loss and gradient, the state after the
+    chunk into ``state``, the optimizer step, losses[k] and smooths[k]; returns the new smooth
+    loss. A non-finite loss (divergence) changes nothing else and is returned as the smooth."""
+    loss = chunk_loss(theta, grad, dims, ids, targets, state, ws, dropout, key, True)
+    losses[k] = loss
+    if not np.isfinite(loss):
+        smooths[k] = loss
+        return loss
+    final_state(dims, ws, ids.shape[0], state)
+    optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t)
+    smooth = 0.999 * smooth + 0.001 * loss
+    smooths[k] = smooth
+    return smooth
+
+
+@kernel
 def train_updates(theta, grad, s1, s2, dims, data, seq_length, hyper, opt, clip_mode, dropout,
                   seed, state, counters, smooth, n_updates, losses, smooths):
     """Run up to ``n_updates`` updates on ``data`` (B, N): B streams, each a contiguous part.
@@ -36,16 +54,11 @@ def train_updates(theta, grad, s1, s2, dims, data, seq_length, hyper, opt, clip_
             for b in range(B):
                 ids[t * B + b] = data[b, p + t]
                 targets[t * B + b] = data[b, p + t + 1]
-        key = dropout_key(seed, counters[1])
-        loss = chunk_loss(theta, grad, dims, ids, targets, state, ws, dropout, key, True)
-        losses[k] = loss
-        if not np.isfinite(loss):
-            smooths[k] = loss
-            return k + 1, loss
-        final_state(dims, ws, T * B, state)
-        optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, counters[1] + 1)
-        smooth = 0.999 * smooth + 0.001 * loss
-        smooths[k] = smooth
+        smooth = update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt,
+                             clip_mode, dropout, dropout_key(seed, counters[1]), counters[1] + 1,
+                             smooth, losses, smooths, k)
+        if not np.isfinite(losses[k]):
+            return k + 1, smooth
         counters[0] = p + T
         counters[1] += 1
     return n_updates, smooth

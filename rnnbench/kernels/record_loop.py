@@ -1,0 +1,89 @@
+"""Records mode, compiled: the training loop over records and the per-record validation loss.
+
+Each of the B streams walks its own block of records. A stream's chunk never crosses the END
+that closes its current record; a chunk shorter than T is padded with input END and target -1,
+which the softmax and backward pass mask (no loss, zero output gradient). The padding steps
+come *after* the real ones, so BPTT, which runs backwards from the last step, carries exactly
+zero into the real steps: the gradient equals that of the unpadded shorter chunk.
+"""
+import numpy as np
+
+from .jit import kernel
+from .network import LSTM, dropout_key, eval_loss, workspace
+from .train_loop import update_step
+
+
+@kernel
+def record_updates(theta, grad, s1, s2, dims, data, bounds, blocks, seq_length, end_id, hyper,
+                   opt, clip_mode, dropout, seed, state, counters, cursors, smooth, n_updates,
+                   losses, smooths, n_targets, log):
+    """Run up to ``n_updates`` updates over the records of the stream ``data`` (1-D).
+
+    ``bounds`` (n + 1): offsets of the ENDs, record i = data[bounds[i]:bounds[i + 1] + 1].
+    ``blocks`` (B, 2): stream b reads records blocks[b, 0] .. blocks[b, 1] - 1, then wraps.
+    ``cursors`` (B, 3) = [record, offset in it, wraps] per stream and ``counters`` = [records
+    finished, updates done, epoch = fewest wraps of any stream] continue across calls; a
+    stream's state (state[:, b]) is zeroed when its chunk starts a record. Per update:
+    ``losses`` (summed over real targets / B), ``smooths`` and ``n_targets`` (real targets of
+    all streams); ``log`` (n_updates, 2, T*B), if not empty, receives the ids and targets.
+    Returns (updates done, smooth loss); stops at the first non-finite loss, as train_updates.
+    """
+    T = seq_length
+    B = dims[5]
+    ws = workspace(dims, T, theta, dropout)
+    ids = np.empty(T * B, dtype=np.int64)
+    targets = np.empty(T * B, dtype=np.int64)
+    for k in range(n_updates):
+        count = 0
+        for b in range(B):
+            r, o = cursors[b, 0], cursors[b, 1]
+            start = bounds[r] + o
+            n = min(T, bounds[r + 1] - start)
+            if o == 0:
+                state[:, b, :] = 0.0
+            for t in range(T):
+                if t < n:
+                    ids[t * B + b] = data[start + t]
+                    targets[t * B + b] = data[start + t + 1]
+                else:
+                    ids[t * B + b] = end_id
+                    targets[t * B + b] = -1
+            count += n
+        if log.shape[0] > 0:
+            log[k, 0] = ids
+            log[k, 1] = targets
+        n_targets[k] = count
+        smooth = update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt,
+                             clip_mode, dropout, dropout_key(seed, counters[1]), counters[1] + 1,
+                             smooth, losses, smooths, k)
+        if not np.isfinite(losses[k]):
+            return k + 1, smooth
+        epoch = -1
+        for b in range(B):
+            r = cursors[b, 0]
+            cursors[b, 1] += min(T, bounds[r + 1] - bounds[r] - cursors[b, 1])
+            if bounds[r] + cursors[b, 1] == bounds[r + 1]:
+                counters[0] += 1
+                cursors[b, 0] += 1
+                cursors[b, 1] = 0
+                if cursors[b, 0] == blocks[b, 1]:
+                    cursors[b, 0] = blocks[b, 0]
+                    cursors[b, 2] += 1
+            if epoch < 0 or cursors[b, 2] < epoch:
+                epoch = cursors[b, 2]
+        counters[2] = epoch
+        counters[1] += 1
+    return n_updates, smooth
+
+
+@kernel
+def record_eval_loss(theta, dims, data, bounds, block):
+    """Summed loss over the records of ``data`` (one stream, no dropout), each read from a zero
+    state, up to ``block`` steps per forward call. Returns (loss, predicted characters)."""
+    rows = 2 * dims[4] if dims[0] == LSTM else dims[4]
+    zero = np.zeros((rows, 1, dims[3]), dtype=theta.dtype)
+    total = 0.0
+    for i in range(bounds.shape[0] - 1):
+        start, end = bounds[i], bounds[i + 1]
+        total += eval_loss(theta, dims, data[start:end + 1], zero, min(block, end - start))[0]
+    return total, bounds[-1] - bounds[0]

@@ -1,0 +1,172 @@
+"""Records mode: a file of short texts (names, tweets, lines) trained one record at a time.
+
+A records file is parsed into a list of strings and laid out as one stream
+``END r1 END r2 END ... END``: the END before a record is both the previous record's end and
+this record's start symbol, so input END predicts a record's first character (every character
+of a record is a target, and sampling can start from END with no prime) and the END after it
+is predicted too. The validation split takes the tail fraction of *records*, not characters.
+"""
+import csv
+import io
+import json
+
+import numpy as np
+
+from .data import Corpus, CorpusError
+
+# U+2403 SYMBOL FOR END OF TEXT prints visibly in samples; the fallbacks are control characters.
+END_CANDIDATES = ("\u2403", "\x03", "\x04", "\x1e", "\x1f")
+SPEC_HELP = "'lines', 'jsonl:<field>' or 'csv:<column>'"
+
+
+def check_spec(spec):
+    """``spec`` as (kind, key), or ValueError: 'lines' | 'jsonl:<field>' | 'csv:<column>'."""
+    kind, sep, key = str(spec).partition(":")
+    if (kind == "lines" and not sep) or (kind in ("jsonl", "csv") and key):
+        return kind, key
+    raise ValueError(f"expected {SPEC_HELP}")
+
+
+def parse_records(text, spec, name="<text>"):
+    """The records of ``text`` as a list of strings, or a one-line CorpusError naming ``name``.
+
+    lines: every non-empty line; jsonl:<field>: one JSON object per non-empty line, its string
+    ``field``; csv:<column>: the ``column`` of each row after the header (empty cells skipped).
+    """
+    try:
+        kind, key = check_spec(spec)
+    except ValueError as exc:
+        raise CorpusError(f"{name}: records: {exc}, got {spec!r}") from None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if kind == "lines":
+        records = [line for line in lines if line.strip()]
+    elif kind == "jsonl":
+        records = _jsonl(lines, key, name)
+    else:
+        records = _csv(text, key, name)
+    if not records:
+        raise CorpusError(f"{name}: no records found (records: {spec})")
+    return records
+
+
+def _jsonl(lines, field, name):
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{name}: line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise CorpusError(f"{name}: line {number}: expected a JSON object, got "
+                              f"{type(obj).__name__}")
+        if field not in obj:
+            raise CorpusError(f"{name}: line {number}: no field {field!r} (fields: "
+                              f"{', '.join(map(str, obj)) or 'none'})")
+        value = obj[field]
+        if not isinstance(value, str):
+            raise CorpusError(f"{name}: line {number}: field {field!r} is not a string")
+        if value:
+            records.append(value)
+    return records
+
+
+def _csv(text, column, name):
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames or []
+        if column not in header:
+            raise CorpusError(f"{name}: no CSV column {column!r} (columns: "
+                              f"{', '.join(header) or 'none'})")
+        return [row[column] for row in reader if row.get(column)]
+    except csv.Error as exc:
+        raise CorpusError(f"{name}: line {reader.line_num}: bad CSV ({exc})") from None
+
+
+def end_symbol_for(records):
+    """The first candidate END character that no record contains."""
+    used = set().union(*map(set, records))
+    for c in END_CANDIDATES:
+        if c not in used:
+            return c
+    raise CorpusError("no free end-of-record symbol: the records use "
+                      + ", ".join(repr(c) for c in END_CANDIDATES))
+
+
+class RecordCorpus(Corpus):
+    """A Corpus over the stream END r1 END r2 ... END, split by records.
+
+    ``train_bounds`` / ``val_bounds`` (int64, n + 1 each) are the offsets of the ENDs in
+    ``train_ids`` / ``val_ids``: record i's inputs are ids[b[i]:b[i + 1]] and its targets
+    ids[b[i] + 1:b[i + 1] + 1]. The two parts share the END between them.
+    """
+
+    def __init__(self, records, val_fraction=0.1, name="<records>", spec="lines", end=None):
+        records = list(records)
+        if not records:
+            raise CorpusError(f"{name}: no records")
+        end = end or end_symbol_for(records)
+        if any(end in r for r in records):
+            raise CorpusError(f"{name}: the end symbol {end!r} occurs in a record")
+        super().__init__(end + end.join(records) + end, val_fraction, name)
+        self.records, self.spec, self.end_symbol = records, spec, end
+        self.end_id = self.chars.index(end)
+        bounds = np.cumsum([0] + [len(r) + 1 for r in records]).astype(np.int64)
+        n_train = len(records) - int(len(records) * val_fraction)
+        cut = int(bounds[n_train])
+        self.train_ids, self.val_ids = self.ids[:cut + 1], self.ids[cut:]
+        self.train_bounds, self.val_bounds = bounds[:n_train + 1], bounds[n_train:] - cut
+        self.n_train, self.n_val = n_train, len(records) - n_train
+
+    @classmethod
+    def parse(cls, text, spec, val_fraction=0.1, name="<text>"):
+        return cls(parse_records(text, spec, name), val_fraction, f"{name} [records {spec}]",
+                   spec)
+
+    def head(self, n):
+        """The first ``n`` records only (data_limit counts records in records mode)."""
+        if not n or n >= len(self.records):
+            return self
+        out = RecordCorpus(self.records[:n], self.val_fraction, f"{self.name}[:{n}]",
+                           self.spec, self.end_symbol)
+        return out
+
+    def check_length(self, seq_length=None, batch_size=1):
+        """Records need no minimum length, but every training stream needs a record."""
+        if self.n_train < batch_size:
+            raise CorpusError(f"{self.name}: {self.n_train} training records, fewer than "
+                              f"batch_size = {batch_size}")
+
+    def __repr__(self):
+        return (f"RecordCorpus({self.name!r}, {len(self.records)} records, end "
+                f"{self.end_symbol!r}, vocab {self.vocab_size}, train {self.n_train}, "
+                f"val {self.n_val})")
+
+
+def record_prime(prime, end_symbol, chars):
+    """The prime of a records-mode sample: END (a record starts) and then ``prime``, except a
+    lone newline not in the vocabulary (the grids' default prime), which means just that."""
+    return end_symbol + ("" if prime == "\n" and "\n" not in chars else prime)
+
+
+_PARSED = {}  # (checksum, spec, val_fraction, name) -> RecordCorpus: a grid parses once
+
+
+def prepare_corpus(corpus, config):
+    """The corpus a run trains on: ``config.records`` applied (parsing ``corpus.text``), then
+    ``config.data_limit`` (characters, or records in records mode)."""
+    spec = getattr(config, "records", None)
+    if isinstance(corpus, RecordCorpus):
+        if spec != corpus.spec:
+            raise CorpusError(f"{corpus.name}: a records corpus ({corpus.spec}) but the config "
+                              f"has records: {spec}")
+    elif spec:
+        key = (corpus.checksum, spec, corpus.val_fraction, corpus.name)
+        if key not in _PARSED:
+            if len(_PARSED) >= 16:
+                _PARSED.clear()
+            _PARSED[key] = RecordCorpus.parse(corpus.text, spec, corpus.val_fraction,
+                                              corpus.name)
+        corpus = _PARSED[key]
+    return corpus.head(config.data_limit)
