@@ -1,5 +1,6 @@
-"""Stacked recurrent layers (rnn, lstm or gru) under a softmax output layer: forward pass, BPTT,
-validation loss and sampling, for any activation, layer count, dropout and batch size.
+"""Stacked recurrent layers (rnn, lstm or gru) under a softmax output layer: forward pass, BPTT
+and validation loss, for any activation, layer count, dropout and batch size (sampling.py draws
+text from it).
 
 ``dims`` = int64 [cell, activation, V, H, L, B]. Parameters live in one flat vector ``theta``;
 per layer l (input size In = V for l = 0, else H; G gate blocks in PyTorch's order: rnn 1,
@@ -281,8 +282,9 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
     """Gradient of the chunk's loss (averaged over the B streams) into ``grad`` (overwritten).
 
     Needs ws after ``forward`` and softmax_xent_rows (probabilities in the logits buffer).
-    dL/dy = (p - onehot(target)) / B (0 for a masked target of -1); then, from the top layer down, BPTT through time, the
-    weight gradients as whole-chunk products, and the gradient of the layer's input.
+    dL/dy = (p - onehot(target)) / B (0 for a masked target of -1); then, from the top layer
+    down, BPTT through time, the weight gradients as whole-chunk products, and the gradient of
+    the layer's input.
     """
     cell, act, H, L, B = dims[0], dims[1], dims[3], dims[4], dims[5]
     hs, cs, acts, aux, ys, masks, xi, dhh, hh, logits, dcur, dbelow, dnext, dcnext, tmp = ws

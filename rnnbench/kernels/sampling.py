@@ -26,9 +26,18 @@ def draw(y, temperature, greedy, top_k):
     for j in range(V):
         y[j] = exp_neg(y[j] - m)
     if 0 < top_k < V:
-        order = np.argsort(y, kind="mergesort")  # stable: ties keep the lower id
-        for r in range(V - top_k):
-            y[order[r]] = 0.0
+        # keep the top_k likeliest by repeated selection (k small; a sort would cost seconds
+        # of compile time at every cold start); among equal values the lower id goes first
+        keep = np.zeros(V, dtype=np.bool_)
+        for _ in range(top_k):
+            pick = -1
+            for j in range(V):
+                if not keep[j] and (pick < 0 or y[j] > y[pick]):
+                    pick = j
+            keep[pick] = True
+        for j in range(V):
+            if not keep[j]:
+                y[j] = 0.0
     s = 0.0
     for j in range(V):
         s += y[j]
