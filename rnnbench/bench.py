@@ -170,8 +170,9 @@ def scaling(updates, runs=8):
 
 def machine():
     """The CPU's name and the cores this process may use."""
-    import os
     import platform
+
+    from .runner import default_jobs
 
     name = platform.processor() or platform.machine()
     try:
@@ -181,8 +182,7 @@ def machine():
                 break
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name}, {cores} cores"
+    return f"{name}, {default_jobs()} cores"
 
 
 def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=True,

@@ -182,8 +182,9 @@ class Model:
         """(loss in nats, raw gradients by name, state after the chunk) of one chunk.
 
         ``inputs``/``targets``: T ids, or B x T for B streams (the loss is summed over time and
-        averaged over streams; a target of -1 is masked: no loss). ``dropout`` > 0 applies inverted dropout with the masks that
-        ``mask_seed`` fixes, so the same call gives the same loss (what a gradient check needs).
+        averaged over streams; a target of -1 is masked: no loss). ``dropout`` > 0 applies
+        inverted dropout with the masks that ``mask_seed`` fixes, so the same call gives the
+        same loss (what a gradient check needs).
         """
         from .kernels.network import dropout_key, loss_and_grads
         ids, tgt, batch, state = self._chunk(inputs, targets, h0)

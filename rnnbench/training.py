@@ -204,12 +204,11 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
                              config.num_layers, config.activation, config.dtype, config.seed,
                              config.init_scale, chars=corpus.chars,
                              forget_bias=config.forget_bias)
-        model.end_symbol = corpus.end_symbol if records else None
     else:
         _check_model(model, config, corpus)
         model = model.copy()
         model.chars = list(corpus.chars)
-        model.end_symbol = corpus.end_symbol if records else None
+    model.end_symbol = corpus.end_symbol if records else None
 
     if records:
         from .record_training import RecordTrainState
