@@ -117,7 +117,7 @@ def build_parser():
                    "layers, float64/float32, batch 1/32")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
-    p.add_argument("--quick", action="store_true", help="about a minute: four rows, 3 repeats "
+    p.add_argument("--quick", action="store_true", help="about 20 s: four rows, 3 repeats "
                    "of 0.3 s, warm start, no cold start or scaling")
     p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
     p.add_argument("--out", type=Path, default=Path("results/bench"),
