@@ -15,6 +15,7 @@ import numpy as np
 
 from .activations import SIGMOID, act_grad, act_inplace, act_sum
 from .jit import inline_kernel, kernel
+from .mathfn import ONE
 from .softmax import softmax_xent_rows
 
 RNN, LSTM, GRU = 0, 1, 2
@@ -160,7 +161,7 @@ def cell_forward(cell, act, H, B, xi, hh, bhh, h_prev, c_prev, h_out, c_out, act
             act_inplace(act, ga[2 * H:])
             for i in range(H):
                 z = ga[H + i]
-                h_out[b, i] = (1.0 - z) * ga[2 * H + i] + z * h_prev[b, i]
+                h_out[b, i] = (ONE - z) * ga[2 * H + i] + z * h_prev[b, i]
 
 
 @kernel
@@ -187,10 +188,10 @@ def cell_backward(cell, act, H, B, dh_in, dnext, dcnext, h_prev, c_prev, acts, a
                 ig, fg, gg, og = ga[i], ga[H + i], ga[2 * H + i], ga[3 * H + i]
                 tc = aux[b, i]
                 dc = dcnext[b, i] + dh * og * tmp[0, i]
-                dx[b, i] = dc * gg * ig * (1.0 - ig)
-                dx[b, H + i] = dc * c_prev[b, i] * fg * (1.0 - fg)
+                dx[b, i] = dc * gg * ig * (ONE - ig)
+                dx[b, H + i] = dc * c_prev[b, i] * fg * (ONE - fg)
                 dx[b, 2 * H + i] = dc * ig * tmp[1, i]
-                dx[b, 3 * H + i] = dh * tc * og * (1.0 - og)
+                dx[b, 3 * H + i] = dh * tc * og * (ONE - og)
                 dcnext[b, i] = dc * fg
         else:
             ga = acts[b]
@@ -198,9 +199,9 @@ def cell_backward(cell, act, H, B, dh_in, dnext, dcnext, h_prev, c_prev, acts, a
             for i in range(H):
                 dh = dh_in[b, i] + dnext[b, i]
                 rg, zg, ng = ga[i], ga[H + i], ga[2 * H + i]
-                dn = dh * (1.0 - zg) * tmp[0, i]
-                dr = dn * aux[b, i] * rg * (1.0 - rg)
-                dz = dh * (h_prev[b, i] - ng) * zg * (1.0 - zg)
+                dn = dh * (ONE - zg) * tmp[0, i]
+                dr = dn * aux[b, i] * rg * (ONE - rg)
+                dz = dh * (h_prev[b, i] - ng) * zg * (ONE - zg)
                 dx[b, i] = dr
                 dx[b, H + i] = dz
                 dx[b, 2 * H + i] = dn
@@ -298,7 +299,7 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
         else:
             probs[r, targets[r]] -= 1.0
     if B > 1:
-        inv_b = 1.0 / B
+        inv_b = probs.dtype.type(1.0 / B)
         for r in range(TB):
             for j in range(V):
                 probs[r, j] *= inv_b

@@ -8,13 +8,14 @@ clipped gradient and t the 1-based update count:
   sgd       theta -= lr g
   momentum  v = momentum v + g;  theta -= lr v                  (PyTorch's SGD with momentum)
   adagrad   m += g^2;  theta -= lr g / sqrt(m + eps)            (min-char-rnn)
-  rmsprop   m = decay m + (1 - decay) g^2;  theta -= lr g / sqrt(m + eps)   (DD2424 notes)
-  adam      m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+  rmsprop   m = decay m + (ONE - decay) g^2;  theta -= lr g / sqrt(m + eps)   (DD2424 notes)
+  adam      m = b1 m + (ONE - b1) g;  v = b2 v + (ONE - b2) g^2;
             theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)    (Kingma & Ba 2015)
 """
 import numpy as np
 
 from .jit import inline_kernel, kernel
+from .mathfn import ONE
 
 SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3, 4
 OPTIMIZER_CODES = {"sgd": SGD, "momentum": MOMENTUM, "adagrad": ADAGRAD, "rmsprop": RMSPROP,
@@ -46,14 +47,12 @@ def norm_scale(grad, max_norm):
 @kernel
 def optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t):
     """Clip ``grad`` (in registers) and apply one update of optimizer ``opt`` to theta."""
-    lr, clip, eps = hyper[0], hyper[1], hyper[2]
-    lo, hi = -clip, clip
-    scale = 1.0
-    if clip_mode == CLIP_NONE:
-        lo, hi = -np.inf, np.inf
-    elif clip_mode == CLIP_NORM:
-        lo, hi = -np.inf, np.inf
-        scale = norm_scale(grad, clip)
+    lr, clip, eps = hyper[0], hyper[1], hyper[2]  # all of theta's dtype: float32 stays float32
+    lo, hi, scale = -clip, clip, hyper.dtype.type(1.0)
+    if clip_mode != CLIP_VALUE:
+        lo, hi = hyper.dtype.type(-np.inf), hyper.dtype.type(np.inf)
+    if clip_mode == CLIP_NORM:
+        scale = hyper.dtype.type(norm_scale(grad, clip))
     n = theta.shape[0]
     if opt == ADAGRAD:
         for i in range(n):
@@ -74,17 +73,17 @@ def optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t):
         decay = hyper[4]
         for i in range(n):
             g = _clipped(grad[i] * scale, lo, hi)
-            m = decay * s1[i] + (1 - decay) * g * g
+            m = decay * s1[i] + (ONE - decay) * g * g
             s1[i] = m
             theta[i] -= lr * g / np.sqrt(m + eps)
     else:
         b1, b2 = hyper[5], hyper[6]
-        c1 = 1.0 / (1.0 - np.float64(b1) ** t)
-        c2 = 1.0 / (1.0 - np.float64(b2) ** t)
+        c1 = hyper.dtype.type(1.0 / (1.0 - np.float64(b1) ** t))
+        c2 = hyper.dtype.type(1.0 / (1.0 - np.float64(b2) ** t))
         for i in range(n):
             g = _clipped(grad[i] * scale, lo, hi)
-            m = b1 * s1[i] + (1 - b1) * g
-            v = b2 * s2[i] + (1 - b2) * g * g
+            m = b1 * s1[i] + (ONE - b1) * g
+            v = b2 * s2[i] + (ONE - b2) * g * g
             s1[i] = m
             s2[i] = v
             theta[i] -= lr * (m * c1) / (np.sqrt(v * c2) + eps)

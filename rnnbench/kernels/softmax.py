@@ -41,7 +41,7 @@ def softmax_xent_rows(logits, targets):
         else:
             comp += (term - total) + loss
         loss = total
-        inv = 1.0 / s
+        inv = logits.dtype.type(1.0 / s)
         for j in range(V):
             row[j] *= inv
     return loss + comp
