@@ -91,6 +91,15 @@ def workspace(dims, T, like, dropout):
     return (hs, cs, acts, aux, ys, masks, xi, dhh, hh, logits, dcur, dbelow, dnext, dcnext, tmp)
 
 
+@kernel
+def copy_rows(dst, src):
+    """dst[:] = src for two (B, H) blocks. A loop, because each array-to-array slice assignment
+    in a kernel compiles its own shape-mismatch error path: about 0.3 s of cold start apiece."""
+    for b in range(dst.shape[0]):
+        for i in range(dst.shape[1]):
+            dst[b, i] = src[b, i]
+
+
 @inline_kernel
 def layer_output(hs, ys, l, B, TB, dropout):
     """What layer l hands up: its h rows, or their dropped-out copy during training."""
@@ -225,9 +234,9 @@ def forward(theta, dims, ids, state, ws, dropout, key):
     for l in range(L):
         Wih, Whh, bih, bhh = layer_views(theta, dims, l)
         hl = hs[l]
-        hl[0:B] = state[l]
+        copy_rows(hl[0:B], state[l])
         if cell == LSTM:
-            cs[l][0:B] = state[L + l]
+            copy_rows(cs[l][0:B], state[L + l])
         x = xi[:TB]
         if l == 0:
             # W_ih times a one-hot column is a column gather; row by row of W_ih for the cache.
@@ -273,9 +282,9 @@ def final_state(dims, ws, TB, state_out):
     cell, L, B = dims[0], dims[4], dims[5]
     hs, cs = ws[0], ws[1]
     for l in range(L):
-        state_out[l] = hs[l][TB:TB + B]
+        copy_rows(state_out[l], hs[l][TB:TB + B])
         if cell == LSTM:
-            state_out[L + l] = cs[l][TB:TB + B]
+            copy_rows(state_out[L + l], cs[l][TB:TB + B])
 
 
 @kernel
@@ -379,7 +388,7 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
             dy, below = below, dy
 
 
-@kernel
+@inline_kernel
 def chunk_loss(theta, grad, dims, ids, targets, state, ws, dropout, key, want_grad):
     """Loss of one chunk, summed over time and averaged over streams (nats), and if asked its
     gradient into ``grad``. The state after the chunk is left in ws (see final_state)."""

@@ -50,8 +50,9 @@ def record_updates(theta, grad, s1, s2, dims, data, bounds, blocks, seq_length, 
                     targets[t * B + b] = -1
             count += n
         if log.shape[0] > 0:
-            log[k, 0] = ids
-            log[k, 1] = targets
+            for r in range(T * B):
+                log[k, 0, r] = ids[r]
+                log[k, 1, r] = targets[r]
         n_targets[k] = count
         smooth = update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt,
                              clip_mode, dropout, dropout_key(seed, counters[1]), counters[1] + 1,

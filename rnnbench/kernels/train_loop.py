@@ -1,12 +1,12 @@
 """The whole training loop, compiled: many updates per call, nothing in Python per update."""
 import numpy as np
 
-from .jit import kernel
+from .jit import inline_kernel, kernel
 from .network import chunk_loss, dropout_key, final_state, workspace
 from .optim import optimizer_step
 
 
-@kernel
+@inline_kernel
 def update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt, clip_mode,
                 dropout, key, t, smooth, losses, smooths, k):
     """Update number t on the chunk ``ids``/``targets``: loss and gradient, the state after the
