@@ -100,6 +100,15 @@ def copy_rows(dst, src):
             dst[b, i] = src[b, i]
 
 
+@kernel
+def column_sums(a, out):
+    """out[j] = a[0, j] + a[1, j] + ... in that order, read row by row (the bias gradients)."""
+    out[:] = 0.0
+    for r in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j] += a[r, j]
+
+
 @inline_kernel
 def layer_output(hs, ys, l, B, TB, dropout):
     """What layer l hands up: its h rows, or their dropped-out copy during training."""
@@ -239,10 +248,12 @@ def forward(theta, dims, ids, state, ws, dropout, key):
             copy_rows(cs[l][0:B], state[L + l])
         x = xi[:TB]
         if l == 0:
-            # W_ih times a one-hot column is a column gather; row by row of W_ih for the cache.
-            for j in range(GH):
-                for r in range(TB):
-                    x[r, j] = Wih[j, ids[r]] + bih[j]
+            # W_ih times a one-hot column is a column gather, written row by row of x (writing
+            # x column by column was 4x slower at GH = 512).
+            for r in range(TB):
+                c = ids[r]
+                for j in range(GH):
+                    x[r, j] = Wih[j, c] + bih[j]
         else:
             np.dot(layer_output(hs, ys, l - 1, B, TB, dropout), Wih.T, x)
             for r in range(TB):
@@ -315,10 +326,7 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
     Why, by = output_views(theta, dims)
     dWhy, dby = output_views(grad, dims)
     np.dot(probs.T, layer_output(hs, ys, L - 1, B, TB, dropout), dWhy)
-    dby[:] = 0.0
-    for r in range(TB):
-        for j in range(V):
-            dby[j] += probs[r, j]
+    column_sums(probs, dby)
     dy = dcur[:TB]
     np.dot(probs, Why, dy)
     for l in range(L - 1, -1, -1):
@@ -361,28 +369,18 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
                 np.dot(dh_pre[a:b], Whh, dnext)
         np.dot(dh_pre.T, hl[:TB], dWhh)
         if cell == GRU:
-            GH = dh_pre.shape[1]
-            for j in range(GH):
-                acc = 0.0
-                for r in range(TB):
-                    acc += dh_pre[r, j]
-                dbhh[j] = acc
+            column_sums(dh_pre, dbhh)
         if l == 0:
             # The one-hot input's weight gradient is a scatter-add into the columns seen.
             dWih[:, :] = 0.0
-            for j in range(dx.shape[1]):
-                acc = 0.0
-                for r in range(TB):
-                    acc += dx[r, j]
-                    dWih[j, ids[r]] += dx[r, j]
-                dbih[j] = acc
+            for r in range(TB):
+                c = ids[r]
+                for j in range(dx.shape[1]):
+                    dWih[j, c] += dx[r, j]
+            column_sums(dx, dbih)
         else:
             np.dot(dx.T, layer_output(hs, ys, l - 1, B, TB, dropout), dWih)
-            for j in range(dx.shape[1]):
-                acc = 0.0
-                for r in range(TB):
-                    acc += dx[r, j]
-                dbih[j] = acc
+            column_sums(dx, dbih)
             below = dbelow[:TB]
             np.dot(dx, Wih, below)
             dy, below = below, dy
