@@ -8,8 +8,8 @@ clipped gradient and t the 1-based update count:
   sgd       theta -= lr g
   momentum  v = momentum v + g;  theta -= lr v                  (PyTorch's SGD with momentum)
   adagrad   m += g^2;  theta -= lr g / sqrt(m + eps)            (min-char-rnn)
-  rmsprop   m = decay m + (ONE - decay) g^2;  theta -= lr g / sqrt(m + eps)   (DD2424 notes)
-  adam      m = b1 m + (ONE - b1) g;  v = b2 v + (ONE - b2) g^2;
+  rmsprop   m = decay m + (1 - decay) g^2;  theta -= lr g / sqrt(m + eps)   (DD2424 notes)
+  adam      m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
             theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)    (Kingma & Ba 2015)
 """
 import numpy as np
