@@ -147,17 +147,15 @@ def _passage(root, info, runs):
     if ok.empty:
         return []
     best = ok.iloc[0]
-    path = checkpoint_path(root / "runs" / best["run_id"])
-    if not path.exists():
+    folder = root / "runs" / best["run_id"]
+    if not checkpoint_path(folder).exists():
         return [("h2", "A passage from the best model"),
                 ("p", f"The checkpoint of run {best['run_id']} is missing.")]
-    from .model import load_checkpoint
-    model, arrays, _ = load_checkpoint(path)
-    prime = "\n" if "\n" in model.chars else model.chars[0]
-    h = arrays.get("h")
-    if model.end_symbol:  # records mode: records from their start symbol and a zero state
-        prime, h = model.end_symbol, None
-    text = model.sample(prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, seed=PASSAGE_SEED, h=h)
+    from .sampling import load_source, prime_of
+    src = load_source(folder)  # stream 0's state; a records model: zero state, end symbol
+    model = src.model
+    text = model.sample(prime_of(model, None), PASSAGE_LENGTH, PASSAGE_TEMPERATURE,
+                        seed=PASSAGE_SEED, h=src.h)
     return [("h2", "A passage from the best model"),
             ("p", f"{PASSAGE_LENGTH:,} characters from run {best['run_id']} ({best['label']}, "
                   f"seed {best['seed']}; final validation loss "

@@ -131,3 +131,14 @@ def test_sample_best_picks_the_lowest_final_validation_loss(results):
 def test_plot_of_a_folder_without_tables(tmp_path):
     code, _, stderr = run_cli("plot", tmp_path)
     assert code == 2 and "not a grid results folder" in stderr
+
+
+def test_report_passage_from_a_batched_run(tmp_path):
+    # the checkpoint holds one state per stream; the passage continues stream 0's
+    grid = tmp_path / "batched.yaml"
+    grid.write_text("name: batched\ndata: pydoc\nbase: {updates: 50, batch_size: 3, "
+                    "hidden_size: 8, eval_every: 50, sample_every: 0}\n")
+    code, stdout, _ = run_cli("run", grid, "--jobs", "1", "--out", tmp_path / "out", "--quiet")
+    assert code == 0, stdout
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## A passage from the best model" in md and "1,000 characters from run" in md
