@@ -223,7 +223,7 @@ def cmd_train(args):
     values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
     config = RunConfig.build(values)
     corpus = prepare_corpus(Corpus.from_config(config), config)
-    corpus.check_length(config.seq_length)
+    corpus.check_length(config.seq_length, config.batch_size)
     out = args.out or _new_run_folder(config)
     if out.exists() and any(out.iterdir()) and not (out / "summary.json").exists():
         raise UsageError(f"rnnbench: {out} exists and is not a run folder; choose another --out")
@@ -454,11 +454,13 @@ def cmd_run(args):
 
 
 def _print_dry_run(grid, results, out, finished, force):
+    from .results import FINISHED
+
     print(f"grid {grid.name} ({grid.path}): {len(grid.runs)} runs; swept: "
           f"{', '.join(grid.swept) or 'nothing'}; results folder {out}")
     for i, spec in enumerate(grid.runs, 1):
         status = results.status(spec.run_id)
-        state = "to run" if status is None or status == "failed" or force else "done"
+        state = "to run" if status not in FINISHED or force else "done"
         note = f" ({status})" if status else ""
         print(f"{i:4d}  {spec.run_id}  {state + note:<18s} {spec.label}, seed={spec.config.seed}")
     todo = len(grid.runs) if force else len(grid.runs) - finished
@@ -467,10 +469,12 @@ def _print_dry_run(grid, results, out, finished, force):
 
 def _draw(out, report):
     from .plots import make_plots
-    paths = make_plots(out)
+    from .results import load_tables
+    tables = load_tables(out)  # read once for the plots and the report
+    paths = make_plots(out, tables)
     if report:
         from .report import write_report
-        paths += write_report(out)
+        paths += write_report(out, tables)
     return paths
 
 

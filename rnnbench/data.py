@@ -134,12 +134,15 @@ class Corpus:
                      f"({self.counts.get(UNKNOWN, 0)} occurrences)")
         return line
 
-    def check_length(self, seq_length):
-        """The training part must hold at least one chunk of seq_length + 1 characters."""
-        if len(self.train_ids) < seq_length + 1:
+    def check_length(self, seq_length, batch_size=1):
+        """Each of the batch_size streams the training part is cut into must hold at least one
+        chunk of seq_length + 1 characters."""
+        part = len(self.train_ids) // batch_size
+        if part < seq_length + 1:
+            streams = f" ({batch_size} streams of {part})" if batch_size > 1 else ""
             raise CorpusError(
-                f"{self.name}: the training text has {len(self.train_ids)} characters, fewer than "
-                f"seq_length + 1 = {seq_length + 1}")
+                f"{self.name}: the training text has {len(self.train_ids)} characters{streams}, "
+                f"fewer than seq_length + 1 = {seq_length + 1}")
 
     def __repr__(self):
         return (f"Corpus({self.name!r}, {len(self.text)} chars, vocab {self.vocab_size}, "

@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 from .data import CorpusError
-from .texts import DATA_DIR, GUTENBERG, TINYSHAKESPEARE, download_filename, sidecar, sidecar_line
+from .texts import (DATA_DIR, GUTENBERG, TINYSHAKESPEARE, download_filename, sha256_file, sidecar,
+                    sidecar_line)
 
 GUTENBERG_URL = "https://www.gutenberg.org/cache/epub/{id}/pg{id}.txt"
 GUTENBERG_PATH = "/cache/epub/{id}/pg{id}.txt"
@@ -61,7 +62,7 @@ def get(spec, folder=DATA_DIR, url=None, timeout=TIMEOUT, force=False):
     source = source_url(spec, url)
     path = Path(folder) / download_filename(spec)
     if path.exists() and not force:
-        return path, hashlib.sha256(path.read_bytes()).hexdigest(), False
+        return path, sha256_file(path), False
     raw = download(source, timeout)
     if spec == TINYSHAKESPEARE:
         digest = hashlib.sha256(raw).hexdigest()

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Model
+from .model import ACTIVATIONS, CELLS, Model
+
+RELU_STEP_CUT = 10  # a ReLU stencil that crosses a kink is retried at step / RELU_STEP_CUT
 
 FORMULA = ("rel = |g_a - g_n| / max(|g_a| + |g_n|, floor), floor = 1e-6 |loss|; "
            "g_n: 6th-order centred difference")
@@ -85,7 +87,7 @@ def numerical_gradient(model, inputs, targets, h0=None, step=1e-2, dropout=0.0, 
     if model.activation == "relu":
         def loss_at():
             return model.loss_and_pattern(inputs, targets, h0, dropout, mask_seed)
-        steps = (step, step / 10)
+        steps = (step, step / RELU_STEP_CUT)
     else:
         def loss_at():
             return model.loss(inputs, targets, h0, dropout, mask_seed), 0
@@ -145,7 +147,7 @@ def format_table(result):
                  f"{result.threshold:.0e}): {verdict}")
     if result.skipped:
         lines.append(f"{result.skipped} elements left out: a ReLU kink within 3 steps even "
-                     f"at step {result.step / 10:g}")
+                     f"at step {result.step / RELU_STEP_CUT:g}")
     lines.append(f"{FORMULA}; h = {result.step:g}, floor = {result.floor:.3g}")
     return "\n".join(lines)
 
@@ -158,7 +160,7 @@ def chunk_pair(ids, batch_size, seq_length):
     return (chunks[0, :-1], chunks[0, 1:]) if B == 1 else (chunks[:, :-1], chunks[:, 1:])
 
 
-MATRIX = dict(cell=("rnn", "lstm", "gru"), activation=("tanh", "relu", "sigmoid"),
+MATRIX = dict(cell=CELLS, activation=ACTIVATIONS,
               num_layers=(1, 2, 3), dropout=(0.0, 0.5), batch_size=(1, 3))
 
 

@@ -340,7 +340,7 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
     where = f"run {_label(config.model_dump(), swept, case_label)}"
     try:
         head = prepare_corpus(corpus, config)
-        head.check_length(config.seq_length)
+        head.check_length(config.seq_length, config.batch_size)
     except CorpusError as exc:
         check.fail(where, str(exc))
     if samples is not None:

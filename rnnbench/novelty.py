@@ -74,5 +74,5 @@ def training_index(corpus, n=DEFAULT_N):
     if key not in _INDEXES:
         if len(_INDEXES) >= 4:
             _INDEXES.pop(next(iter(_INDEXES)))
-        _INDEXES[key] = NgramIndex(corpus.decode(corpus.train_ids), n)
+        _INDEXES[key] = NgramIndex(corpus.text[:len(corpus.train_ids)], n)  # = decode(train_ids)
     return _INDEXES[key]

@@ -25,10 +25,11 @@ BASELINE_STYLE = dict(color="0.45", linewidth=0.9, linestyle=":", zorder=0)
 SPLIT_DASHES = {"training": "", "validation": (4, 2)}
 
 
-def make_plots(root):
-    """Write every plot of the results folder ``root``; returns their paths."""
+def make_plots(root, tables=None):
+    """Write every plot of the results folder ``root`` (``tables``: its load_tables, if read
+    already); returns their paths."""
     root = Path(root)
-    info, runs, trace, _, baselines = load_tables(root)
+    info, runs, trace, _, baselines = tables or load_tables(root)
     out = root / PLOTS
     out.mkdir(exist_ok=True)
     roles = Roles(info, runs)
@@ -104,12 +105,13 @@ def _sorted_runs(runs, fields):
 
 def _labels(frame, fields):
     if len(fields) == 1:
-        return frame[fields[0]].map(_short)
-    return frame[fields].apply(lambda r: ", ".join(f"{f}={_short(r[f])}" for f in fields),
+        return frame[fields[0]].map(short_value)
+    return frame[fields].apply(lambda r: ", ".join(f"{f}={short_value(r[f])}" for f in fields),
                                axis=1)
 
 
-def _short(value):
+def short_value(value):
+    """A number as %g, anything else as str: how field values appear in labels."""
     return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
@@ -260,7 +262,7 @@ def _per_text_baselines(ax, baselines, runs, roles):
     for data, sub in runs.groupby("data", sort=False):
         bigram = _baselines_for(baselines, sub).get("bigram")
         if bigram is not None:
-            ax.axhline(bigram, color=palette[_short(data)], linewidth=1.0, linestyle=":",
+            ax.axhline(bigram, color=palette[short_value(data)], linewidth=1.0, linestyle=":",
                        zorder=0)
 
 
@@ -371,12 +373,12 @@ def _points(info, roles, runs, baselines):
         _baseline_lines(ax, baselines, sub)
         _baseline_ticks(ax, baselines, sub, x, x_order)
         _mark_missing(ax, sub, x, x_order)
-        long_labels = sum(len(_short(v)) for v in x_order) > 40
+        long_labels = sum(len(short_value(v)) for v in x_order) > 40
         ax.tick_params(axis="x", rotation=25 if long_labels else 0)
     g.set_axis_labels(x, "final validation loss (nats/char)")
     if hue:  # seaborn draws this legend's handles as empty patches: make it here
         g.legend.remove()
-        handles = [plt.Line2D([], [], color=kw["palette"][v], marker="o", label=_short(v))
+        handles = [plt.Line2D([], [], color=kw["palette"][v], marker="o", label=short_value(v))
                    for v in kw["hue_order"]]
         g.figure.legend(handles=handles, title=hue, loc="center left",
                         bbox_to_anchor=(1.0, 0.5), frameon=False)

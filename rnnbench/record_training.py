@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 
-from .data import CorpusError
 from .training import TrainState
 
 
@@ -35,9 +34,7 @@ class RecordTrainState(TrainState):
         self._log = np.zeros((0, 2, 0), dtype=np.int64)
 
     def _layout(self, data, seq_length, batch_size):
-        if self.corpus.n_train < batch_size:
-            raise CorpusError(f"{self.corpus.name}: {self.corpus.n_train} training records, "
-                              f"fewer than batch_size = {batch_size}")
+        self.corpus.check_length(seq_length, batch_size)
         return data
 
     def run(self, losses, smooths, log=None):

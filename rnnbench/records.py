@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from .data import Corpus, CorpusError
+from .data import Corpus, CorpusError, normalize_newlines
 
 # U+2403 SYMBOL FOR END OF TEXT prints visibly in samples; the fallbacks are control characters.
 END_CANDIDATES = ("\u2403", "\x03", "\x04", "\x1e", "\x1f")
@@ -37,7 +37,7 @@ def parse_records(text, spec, name="<text>"):
         kind, key = check_spec(spec)
     except ValueError as exc:
         raise CorpusError(f"{name}: records: {exc}, got {spec!r}") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = normalize_newlines(text).split("\n")
     if kind == "lines":
         records = [line for line in lines if line.strip()]
     elif kind == "jsonl":

@@ -5,13 +5,16 @@ steps with matrix products per step, and with the model's own parameter names an
 """
 import numpy as np
 
-ACT = {"tanh": (np.tanh, lambda a: 1.0 - a * a),
-       "relu": (lambda x: np.maximum(x, 0.0), lambda a: (a > 0).astype(a.dtype)),
-       "sigmoid": (lambda x: 1.0 / (1.0 + np.exp(-x)), lambda a: a * (1.0 - a))}
+from .model import layer_suffix
 
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+ACT = {"tanh": (np.tanh, lambda a: 1.0 - a * a),
+       "relu": (lambda x: np.maximum(x, 0.0), lambda a: (a > 0).astype(a.dtype)),
+       "sigmoid": (sigmoid, lambda a: a * (1.0 - a))}
 
 
 def loss_fun(model, params, X, Y, state):
@@ -22,7 +25,7 @@ def loss_fun(model, params, X, Y, state):
     f, df = ACT[model.activation]
     cell, L, H = model.cell, model.num_layers, model.hidden_size
     B, T = X.shape
-    sfx = ["" if l == 0 else f"_l{l}" for l in range(L)]
+    sfx = [layer_suffix(l) for l in range(L)]
     inputs = [None] * L
     cache = []
     for l in range(L):

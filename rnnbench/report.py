@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plots import PLOTS
+from .novelty import DEFAULT_N
+from .plots import PLOTS, short_value
 from .results import load_tables
 from .store import atomic_write_bytes, checkpoint_path
 
@@ -28,10 +29,11 @@ PLOT_CAPTIONS = {
 }
 
 
-def write_report(root):
-    """Write report.md and report.html into the results folder ``root``; returns their paths."""
+def write_report(root, tables=None):
+    """Write report.md and report.html into the results folder ``root`` (``tables``: its
+    load_tables, if read already); returns their paths."""
     root = Path(root)
-    info, runs, trace, samples, baselines = load_tables(root)
+    info, runs, trace, samples, baselines = tables or load_tables(root)
     blocks = report_blocks(root, info, runs, samples, baselines)
     md, page = root / "report.md", root / "report.html"
     atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
@@ -113,7 +115,7 @@ def _best(info, runs):
     for r in grouped.head(10).itertuples(index=False):
         d = r._asdict()
         spread = f" ± {d['val_sd']:.3f}" if d["seeds"] > 1 else ""
-        rows.append([_fmt(d[k]) for k in keys]
+        rows.append([short_value(d[k]) for k in keys]
                     + [f"{d['val']:.3f}{spread}", f"{d['val'] / math.log(2):.3f}",
                        f"{d['best']:.3f}", f"{d['train']:.3f}", f"{d['chars_s']:,.0f}",
                        str(d["seeds"]), d["run_id"]])
@@ -211,7 +213,7 @@ def _sample_rows(final, run):
 
 def _novelty_n(samples):
     ns = samples["novelty_n"].dropna().unique() if "novelty_n" in samples else []
-    return int(ns[0]) if len(ns) else 8
+    return int(ns[0]) if len(ns) else DEFAULT_N
 
 
 def _novelty(value):
@@ -243,10 +245,6 @@ def _training_samples(info, runs, samples):
 def _novelty_note(sample):
     value = _novelty(getattr(sample, "novelty", math.nan))
     return f", novelty {value}" if value else ""
-
-
-def _fmt(value):
-    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 # -- renderers ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .store import atomic_write_json, atomic_write_parquet, save_run
+from .store import CHECKPOINT, atomic_write_json, atomic_write_parquet, save_run
 
 RUNS, TRACE, SAMPLES = "runs.parquet", "trace.parquet", "samples.parquet"
 GRID_INFO, BASELINES = "grid.json", "baselines.parquet"
@@ -27,7 +27,6 @@ FINISHED = ("ok", "diverged")  # a failed run is tried again on the next invocat
 # Columns that measure the machine, not the experiment: they differ between identical runs.
 TIMING_COLUMNS = {"runs": ["wall_s", "train_s", "updates_per_s", "chars_per_s"],
                   "trace": ["elapsed_s"], "samples": []}
-SAMPLE_KINDS = ("training", "final")
 
 
 class ResultsDir:
@@ -77,7 +76,7 @@ class ResultsDir:
         if outcome.result is not None:
             save_run(replace(outcome.result, summary=outcome.summary), folder)
         else:
-            for name in ("trace.parquet", "samples.parquet", "checkpoint.npz"):
+            for name in ("trace.parquet", "samples.parquet", CHECKPOINT):
                 (folder / name).unlink(missing_ok=True)
             atomic_write_json(folder / "config.json", outcome.config.model_dump())
             if outcome.traceback:

@@ -79,19 +79,14 @@ def run_one(run_id, config, payload, samples=None):
 
 def failed_summary(config, corpus, exc):
     """What is known of a run that raised: the error in one line, the corpus, the versions."""
-    from importlib.metadata import version
-
-    from . import __version__
     from .records import prepare_corpus
+    from .training import corpus_fields
     try:
         head = prepare_corpus(corpus, config)
     except ValueError:
         head = corpus
     message = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return dict(status="failed", error=message, corpus=head.name,
-                corpus_checksum=head.checksum, vocab_size=head.vocab_size,
-                train_chars=len(head.train_ids), val_chars=len(head.val_ids),
-                rnnbench_version=__version__, numba_version=version("numba"))
+    return dict(status="failed", error=message, **corpus_fields(head))
 
 
 def _all_samples(result, samples, corpus):

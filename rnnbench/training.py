@@ -18,6 +18,9 @@ from .novelty import DEFAULT_N, training_index
 
 LN2 = math.log(2.0)
 MAX_CHUNK = 250  # updates per kernel call between progress refreshes
+# each optimizer's state vectors (kernels/optim.py's s1, s2), by their names in a checkpoint
+SLOT_NAMES = {"sgd": (), "momentum": ("velocity",), "adagrad": ("mem",),
+              "rmsprop": ("mean_square",), "adam": ("m", "v")}
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
                  "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s"]
 SAMPLE_COLUMNS = ["update", "temperature", "prime", "text", "novelty", "novelty_n"]
@@ -55,7 +58,7 @@ class TrainState:
     def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0, *,
                  optimizer="adagrad", clip_mode="value", batch_size=1, dropout=0.0, seed=0,
                  momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
-        from .kernels.optim import CLIP_CODES, OPTIMIZER_CODES, SLOTS
+        from .kernels.optim import CLIP_CODES, OPTIMIZER_CODES
         self.model = model
         self.data = self._layout(np.ascontiguousarray(data, dtype=np.int64), seq_length,
                                  batch_size)
@@ -65,7 +68,7 @@ class TrainState:
                               dtype=model.dtype)
         self.optimizer = optimizer
         self.codes = (OPTIMIZER_CODES[optimizer], CLIP_CODES[clip_mode])
-        slots = SLOTS[self.codes[0]]
+        slots = len(SLOT_NAMES[optimizer])
         self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
                       for k in range(2)]
         self.grad = np.zeros_like(model.theta)
@@ -142,9 +145,7 @@ class TrainState:
 
     def arrays(self):
         """What a checkpoint needs to continue: optimizer state under its usual names."""
-        names = {"sgd": (), "momentum": ("velocity",), "adagrad": ("mem",),
-                 "rmsprop": ("mean_square",), "adam": ("m", "v")}[self.optimizer]
-        out = {name: self.slots[k] for k, name in enumerate(names)}
+        out = {name: self.slots[k] for k, name in enumerate(SLOT_NAMES[self.optimizer])}
         return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
 
 
@@ -198,7 +199,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     from .records import RecordCorpus, prepare_corpus
     corpus = prepare_corpus(corpus, config)
     records = isinstance(corpus, RecordCorpus)
-    corpus.check_length(config.seq_length)
+    corpus.check_length(config.seq_length, config.batch_size)
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
                              config.num_layers, config.activation, config.dtype, config.seed,
@@ -299,10 +300,22 @@ def _trace_row(n, run, losses, smooths, config, val, elapsed):
                 val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
 
 
-def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, train_s):
-    import numba
+def corpus_fields(corpus):
+    """The summary's description of the text a run saw, and the versions that ran it."""
+    from importlib.metadata import version
 
     from . import __version__
+    return dict(
+        corpus=corpus.name, corpus_checksum=corpus.checksum, vocab_size=corpus.vocab_size,
+        train_chars=len(corpus.train_ids), val_chars=len(corpus.val_ids),
+        rarest_chars="".join(c for c, _ in corpus.rarest()),
+        unknown_chars=corpus.unknown_chars,
+        **({"train_records": corpus.n_train, "val_records": corpus.n_val}
+           if hasattr(corpus, "n_train") else {}),
+        rnnbench_version=__version__, numba_version=version("numba"))
+
+
+def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, train_s):
     updates_done, smooth = run.updates, run.smooth
     chars = run.chars_in(0, updates_done)
     last = trace.iloc[-1] if len(trace) else None
@@ -319,13 +332,7 @@ def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, trai
         wall_s=wall_s, train_s=train_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
         chars_per_s=chars / train_s if train_s > 0 else float("nan"),
-        corpus=corpus.name, corpus_checksum=corpus.checksum, vocab_size=corpus.vocab_size,
-        train_chars=len(corpus.train_ids), val_chars=len(corpus.val_ids),
-        rarest_chars="".join(c for c, _ in corpus.rarest()),
-        unknown_chars=corpus.unknown_chars,
-        **({"train_records": corpus.n_train, "val_records": corpus.n_val}
-           if hasattr(corpus, "n_train") else {}),
-        rnnbench_version=__version__, numba_version=numba.__version__)
+        **corpus_fields(corpus))
 
 
 def _progress_bar(total):

@@ -103,6 +103,8 @@ BAD = [
     ("grid: {hidden_size: [8\n", "invalid YAML"),
     ("- 1\n", "expected a mapping of keys"),
     ("base: {data_limit: 20, seq_length: 25}\n", "fewer than seq_length + 1 = 26"),
+    ("base: {data_limit: 300, batch_size: 8, seq_length: 40}\n",
+     "270 characters (8 streams of 33), fewer than seq_length + 1 = 41"),
     ("grid: {hidden_size: [8]}\ncases: [{hidden_size: 9}]\n",
      "cases[0].hidden_size: also swept in 'grid'"),
     ("cases: [{learning_rate: 0}]\n", "cases[0]: learning_rate: Input should be greater than 0"),

@@ -20,7 +20,6 @@ from .softmax import softmax_xent_rows
 
 RNN, LSTM, GRU = 0, 1, 2
 CELL_CODES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-GATES = {RNN: 1, LSTM: 4, GRU: 3}
 
 
 @inline_kernel

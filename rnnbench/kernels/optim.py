@@ -20,7 +20,6 @@ from .mathfn import ONE
 SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3, 4
 OPTIMIZER_CODES = {"sgd": SGD, "momentum": MOMENTUM, "adagrad": ADAGRAD, "rmsprop": RMSPROP,
                    "adam": ADAM}
-SLOTS = {SGD: 0, MOMENTUM: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2}  # state vectors per optimizer
 CLIP_VALUE, CLIP_NORM, CLIP_NONE = 0, 1, 2
 CLIP_CODES = {"value": CLIP_VALUE, "norm": CLIP_NORM, "none": CLIP_NONE}
 
