@@ -185,19 +185,43 @@ def machine():
     return f"{name}, {default_jobs()} cores"
 
 
+def blas():
+    """Which BLAS the kernels' np.dot calls (SciPy's) and which of its kernels are in force:
+    OPENBLAS_CORETYPE, when set, overrides the CPU's own choice."""
+    import importlib
+    import os
+
+    from threadpoolctl import threadpool_info
+    importlib.import_module("scipy.linalg")  # loads that library, so threadpoolctl sees it
+
+    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    lib = next((i for i in libs if "scipy" in i["filepath"].split("/")[-2]), libs[0] if libs
+               else None)
+    if lib is None:
+        return "BLAS unknown"
+    text = f"{lib['internal_api']} {lib['version']}"
+    if lib.get("architecture"):
+        text += f", {lib['architecture']} kernels"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    if forced and lib["internal_api"] == "openblas":
+        text += f" (OPENBLAS_CORETYPE={forced})"
+    return text
+
+
 def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=True,
-              scaling_updates=30000, progress=None):
+              scaling_updates=30000, profile=True, progress=None):
     """The benchmark: (rows, goals, info). ``rows``: one dict per configuration and contender;
     ``goals``: one dict per goal of the speed issue with what was measured; ``info``: machine,
-    peaks and the settings."""
+    BLAS, peaks, the settings and (``profile``) where each configuration's update time goes."""
     from .data import Corpus
     from .flops import peak_gflops
+    from .stage_profile import stage_profile
     from .threads import one_thread
     from .torch_reference import available
 
     data = Corpus.load(corpus, 0.1)
     peaks = {d: peak_gflops(d) for d in ("float64", "float32")}
-    info = dict(machine=machine(), peak_gflops_float64=peaks["float64"],
+    info = dict(machine=machine(), blas=blas(), peak_gflops_float64=peaks["float64"],
                 peak_gflops_float32=peaks["float32"], torch=available(), suite=suite,
                 repeats=repeats, seconds=seconds, vocab_size=data.vocab_size)
     rows = []
@@ -207,6 +231,10 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
             rows += new
             if progress is not None:
                 progress("row", new)
+        if profile:
+            info["profile"] = [stage_profile(data, cfg) for cfg in SUITES[suite]]
+            if progress is not None:
+                progress("profile", info["profile"])
     extra = {}
     if startup:
         extra["warm_s"] = startup_seconds(cold=False)
@@ -233,12 +261,16 @@ def goals(rows, info):
     for what, cfg, against, target in RATIO_GOALS:
         r = _find(rows, cfg, "rnnbench")
         value = r.get(f"vs_{against}") if r else None
-        note = ""
-        if r and against == "numpy" and cfg.batch_size == 1:
-            ref = _find(rows, cfg, "numpy")
+        notes, other = [], _find(rows, cfg, against)
+        if r and other and against == "numpy" and cfg.batch_size == 1:
             ceiling = info[f"peak_gflops_{cfg.dtype}"] * 1e9 / (r["mflop_per_update"] * 1e6)
-            note = (f"ceiling at the measured peak: {ceiling / ref['updates_per_s']:.1f}x "
-                    f"({ceiling:,.0f} updates/s)")
+            notes.append(f"at the measured peak {ceiling / other['updates_per_s']:.1f}x")
+        prof = next((p for p in info.get("profile", ()) if p["config"] == cfg.label), None)
+        if prof and other:
+            bound = 1e6 / prof["products_us"] / other["updates_per_s"]
+            notes.append(f"its matrix products alone take {prof['products_us']:.0f} of "
+                         f"{prof['update_us']:.0f} us: at most {bound:.1f}x on this BLAS")
+        note = "; ".join(notes)
         out.append(dict(goal=what, target=f">= {target:g}x", value=value, unit="x",
                         met=None if value is None else value >= target, note=note))
     r = _find(rows, TORCH_RNN, "rnnbench")
@@ -292,14 +324,29 @@ def format_goal(g):
 
 
 def format_info(info):
-    return (f"{info['machine']}; one thread per contender; peak {info['peak_gflops_float64']:.0f} "
-            f"GFLOP/s float64, {info['peak_gflops_float32']:.0f} float32 (n=1024 matrix "
-            f"product); medians of {info['repeats']} interleaved repeats of {info['seconds']:g} s"
+    return (f"{info['machine']}; {info['blas']}; one thread per contender; peak "
+            f"{info['peak_gflops_float64']:.0f} GFLOP/s float64, "
+            f"{info['peak_gflops_float32']:.0f} float32 (n=1024 matrix product); medians of "
+            f"{info['repeats']} interleaved repeats of {info['seconds']:g} s"
             + ("" if info["torch"] else "; PyTorch not installed: its rows are skipped"))
 
 
+PROFILE_HEADER = (f"{'configuration':<24}" + "".join(f"{h:>10}" for h in (
+    "update", "forward", "softmax", "backward", "optimizer", "products")) + f"{'share':>7}"
+    f"{'bound upd/s':>13}")
+
+
+def format_profile(p):
+    """One row of where the time goes: microseconds per update of each stage, of the matrix
+    products alone, their share, and the rate the products alone would allow."""
+    return (f"{p['config']:<24}" + "".join(f"{p[k + '_us']:>10.1f}" for k in (
+        "update", "forward", "softmax", "backward", "optimizer", "products"))
+        + f"{p['products_share']:>7.0%}{1e6 / p['products_us']:>13,.0f}")
+
+
 def save_bench(rows, goal_rows, info, out):
-    """bench.parquet (rows), goals.parquet, info.json and bench.png in ``out``."""
+    """bench.parquet (rows), goals.parquet, info.json, profile.parquet (when profiled) and
+    bench.png in ``out``."""
     from pathlib import Path
 
     import pandas as pd
@@ -312,6 +359,8 @@ def save_bench(rows, goal_rows, info, out):
     atomic_write_parquet(out / "bench.parquet", frame)
     atomic_write_parquet(out / "goals.parquet", pd.DataFrame(goal_rows).astype({"value": float}))
     atomic_write_json(out / "info.json", info)
+    if info.get("profile"):
+        atomic_write_parquet(out / "profile.parquet", pd.DataFrame(info["profile"]))
     plot_bench(frame, info, out / "bench.png")
     return out
 

@@ -109,8 +109,10 @@ def build_parser():
                        "(min-char-rnn; rnnbench.reference_cells for LSTM and GRU) and PyTorch "
                        "(when installed), taking turns, one thread each; print updates/s, "
                        "chars/s, GFLOP/s against the measured peak and the ratios (medians), "
-                       "then each speed goal, start-up times and --jobs scaling. Writes "
-                       "bench.parquet, goals.parquet, info.json and bench.png to --out.")
+                       "then where each configuration's update time goes (each stage, and "
+                       "its matrix products timed alone: the bound on this BLAS), each speed "
+                       "goal, start-up times and --jobs scaling. Writes bench.parquet, "
+                       "goals.parquet, info.json, profile.parquet and bench.png to --out.")
     p.add_argument("--suite", choices=["goals", "vanilla", "cells"], default="goals",
                    help="goals: the rows the speed goals name (default); vanilla: hidden 100 "
                    "RNN in float64 and float32; cells: LSTM and GRU at hidden 128/256, 1-2 "
@@ -118,8 +120,9 @@ def build_parser():
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
     p.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
     p.add_argument("--quick", action="store_true", help="about 20 s: four rows, 3 repeats "
-                   "of 0.3 s, warm start, no cold start or scaling")
+                   "of 0.3 s, warm start, no profile, cold start or scaling")
     p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
+    p.add_argument("--no-profile", action="store_true", help="skip where the time goes")
     p.add_argument("--out", type=Path, default=Path("results/bench"),
                    help="folder for the tables and the plot (default: results/bench)")
 
@@ -372,24 +375,31 @@ def _gradcheck_all(args, corpus):
 
 
 def cmd_bench(args):
-    from .bench import HEADER, format_goal, format_info, format_row, run_bench, save_bench
+    from .bench import (HEADER, PROFILE_HEADER, format_goal, format_info, format_profile,
+                        format_row, run_bench, save_bench)
 
-    suite, scaling_updates = args.suite, 30000
+    suite, scaling_updates, profile = args.suite, 30000, not args.no_profile
     if args.quick:
-        suite, args.repeats, args.seconds, scaling_updates = "quick", 3, 0.3, 0
+        suite, args.repeats, args.seconds, scaling_updates, profile = "quick", 3, 0.3, 0, False
     if args.repeats < 1 or not args.seconds > 0:
         raise UsageError("rnnbench: --repeats and --seconds must be positive")
 
     def progress(kind, what):
         if kind == "row":
             print("\n".join(map(format_row, what)), flush=True)
+        elif kind == "profile":
+            print("\nwhere the time goes, us per update (products: the update's matrix "
+                  "products timed alone)")
+            print(PROFILE_HEADER)
+            print("\n".join(map(format_profile, what)), flush=True)
         else:
             print("start-up and scaling measured", flush=True)
 
     print(HEADER, flush=True)
     rows, goal_rows, info = run_bench(suite, args.repeats, args.seconds,
                                       startup=not args.no_startup,
-                                      scaling_updates=scaling_updates, progress=progress)
+                                      scaling_updates=scaling_updates, profile=profile,
+                                      progress=progress)
     print(format_info(info))
     if suite in ("goals", "quick"):
         print("\ngoals")

@@ -64,14 +64,75 @@ def test_goals_are_judged_against_their_targets():
     assert all(bench.format_goal(x) for x in g.values())
 
 
+def test_goal_notes_give_the_bound_of_the_matrix_products():
+    rows = [_row(bench.RNN100, "numpy", 1000.0), _row(bench.RNN100, "torch", 500.0),
+            _row(bench.RNN100, "rnnbench", 9000.0, vs_numpy=9.0, vs_torch=18.0)]
+    info = dict(peak_gflops_float64=70.0, peak_gflops_float32=140.0,
+                profile=[dict(config="rnn 100 f64", update_us=111.0, products_us=50.0)])
+    g = {x["goal"]: x for x in bench.goals(rows, info)}
+    # products alone: 20,000 updates/s at most, 20x NumPy's 1,000 and 40x PyTorch's 500
+    assert "50 of 111 us: at most 20.0x" in g["vanilla 100 f64 vs NumPy"]["note"]
+    assert "at most 40.0x" in g["vanilla 100 f64 vs PyTorch"]["note"]
+    assert "at most" not in g["vanilla 100 f32 vs NumPy"]["note"]  # no profile of that row
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_matrix_products_are_the_products_the_kernels_compute(batch):
+    """Each product's operands multiply to its output shape, and the forms follow the batch."""
+    from rnnbench.flops import matrix_products
+    from rnnbench.stage_profile import product_operands
+
+    products = matrix_products("gru", 7, 5, 2, 4, batch)
+    forms = {what: form for what, form, *_ in products}
+    assert forms["W_hh h (layer 1)"] == ("mv" if batch == 1 else "abt")
+    assert forms["W_hh^T d (layer 0)"] == ("vm" if batch == 1 else "ab")
+    assert len(products) == 3 + 3 + 6  # output layer, first layer, a layer above it
+    rng = np.random.default_rng(0)
+    for _, form, m, n, k, _ in products:
+        a, b, out = product_operands(form, m, n, k, "float64", rng)
+        assert np.dot(a, b).shape == out.shape
+
+
+def test_products_us_adds_each_product_times_its_count(monkeypatch):
+    from rnnbench import stage_profile
+    from rnnbench.flops import matrix_products
+
+    calls = []
+    monkeypatch.setattr(stage_profile, "per_call_us", lambda fn, a, b, out: calls.append(1) or 2.0)
+    total = stage_profile.products_us("lstm", 9, 6, 2, 5, 1, "float64")
+    products = matrix_products("lstm", 9, 6, 2, 5, 1)
+    assert total == 2.0 * sum(p[-1] for p in products)
+    assert len(calls) == len({p[1:5] for p in products})  # each distinct shape timed once
+
+
+def test_stage_profile_times_every_stage(corpus):
+    from rnnbench.stage_profile import STAGES, stage_profile
+
+    p = stage_profile(corpus, bench.Config("rnn", 8, seq_length=5))
+    assert p["config"] == "rnn 8 f64 s5"
+    assert all(np.isfinite(p[f"{s}_us"]) and p[f"{s}_us"] > 0 for s in STAGES)
+    assert p["update_us"] > 0 and p["products_us"] > 0
+    assert p["products_share"] == pytest.approx(p["products_us"] / p["update_us"])
+    assert bench.format_profile(p).startswith("rnn 8 f64 s5")
+
+
+def test_blas_names_the_library_and_a_forced_kernel(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    text = bench.blas()
+    assert text.startswith("openblas") or text.startswith("mkl") or text == "BLAS unknown"
+    if text.startswith("openblas"):
+        assert "(OPENBLAS_CORETYPE=Haswell)" in text
+
+
 def test_save_bench_writes_tables_and_plot(tmp_path):
     import pandas as pd
     rows = [_row(bench.RNN100, "numpy", 1000.0),
             _row(bench.RNN100, "rnnbench", 9000.0, vs_numpy=9.0)]
     for r in rows:
         r["gflops"] = r["updates_per_s"] * r["mflop_per_update"] / 1e3
-    info = dict(machine="test machine", peak_gflops_float64=70.0, peak_gflops_float32=140.0,
-                torch=False, repeats=3, seconds=1.0)
+    info = dict(machine="test machine", blas="openblas 0.3", peak_gflops_float64=70.0,
+                peak_gflops_float32=140.0, torch=False, repeats=3, seconds=1.0,
+                profile=[dict(config="rnn 100 f64", update_us=100.0, products_us=60.0)])
     bench.save_bench(rows, bench.goals(rows, info), info, tmp_path)
     frame = pd.read_parquet(tmp_path / "bench.parquet")
     assert list(frame["contender"]) == ["numpy", "rnnbench"]
@@ -79,6 +140,8 @@ def test_save_bench_writes_tables_and_plot(tmp_path):
     assert json.loads((tmp_path / "info.json").read_text())["machine"] == "test machine"
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
     assert "not installed" in bench.format_info(info)
+    assert "openblas 0.3" in bench.format_info(info)
+    assert pd.read_parquet(tmp_path / "profile.parquet")["products_us"].tolist() == [60.0]
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

@@ -1,0 +1,46 @@
+"""Compiled loops that repeat one stage of an update, for the bench's profile of where the time
+goes: timing a stage from Python would measure the call overhead instead."""
+import numpy as np
+
+from .jit import kernel
+from .network import backward, forward
+from .optim import optimizer_step
+from .softmax import softmax_xent_rows
+
+
+@kernel
+def repeat_forward(n, theta, dims, ids, state, ws):
+    for _ in range(n):
+        forward(theta, dims, ids, state, ws, 0.0, np.uint64(0))
+
+
+@kernel
+def repeat_softmax(n, theta, dims, ids, targets, state, ws):
+    """Forward then the softmax (on fresh logits each time, as in an update)."""
+    loss = 0.0
+    for _ in range(n):
+        forward(theta, dims, ids, state, ws, 0.0, np.uint64(0))
+        loss += softmax_xent_rows(ws[9][:ids.shape[0]], targets)
+    return loss
+
+
+@kernel
+def repeat_gradient(n, theta, grad, dims, ids, targets, state, ws):
+    """Forward, softmax and BPTT."""
+    for _ in range(n):
+        forward(theta, dims, ids, state, ws, 0.0, np.uint64(0))
+        softmax_xent_rows(ws[9][:ids.shape[0]], targets)
+        backward(theta, grad, dims, ids, targets, ws, 0.0)
+
+
+@kernel
+def repeat_optimizer(n, theta, grad, s1, s2, opt, hyper):
+    for t in range(n):
+        optimizer_step(theta, grad, s1, s2, opt, 0, hyper, t + 1)
+
+
+@kernel
+def repeat_dot(n, a, b, out):
+    """np.dot(a, b, out) n times: one of the update's matrix products, alone."""
+    for _ in range(n):
+        np.dot(a, b, out)
