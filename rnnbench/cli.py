@@ -7,6 +7,11 @@ import typing
 from pathlib import Path
 
 EXIT_INVALID = 2
+# the RunConfig fields gradcheck takes, and its own default: a small model, as every
+# weight is perturbed in turn
+GRADCHECK_FIELDS = ("data", "cell", "activation", "hidden_size", "num_layers", "dropout",
+                    "seq_length", "init_scale", "batch_size", "seed")
+GRADCHECK_DEFAULTS = {"hidden_size": 5}
 
 
 class UsageError(Exception):
@@ -18,8 +23,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _field_options(parser, config_cls, names=None):
-    """One --dashed-option per RunConfig field (or those ``names``), typed, default in the help."""
+def _field_options(parser, config_cls, names=None, defaults=None):
+    """One --dashed-option per RunConfig field (or those ``names``), typed, default in the help
+    (``defaults``: a command's own, in place of RunConfig's)."""
+    defaults = defaults or {}
     for name, info in config_cls.model_fields.items():
         if names is not None and name not in names:
             continue
@@ -27,13 +34,22 @@ def _field_options(parser, config_cls, names=None):
         ann = info.annotation
         if typing.get_origin(ann) is typing.Union:  # Optional[X]: None means "per optimizer"
             ann = next(a for a in typing.get_args(ann) if a is not type(None))
-        kwargs = dict(dest=name, default=None, help=f"{info.description} (default: {info.default})")
+        kwargs = dict(dest=name, default=defaults.get(name),
+                      help=f"{info.description} (default: {defaults.get(name, info.default)})")
         if typing.get_origin(ann) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(ann))
         elif ann in (int, float):
             kwargs["type"] = ann
             kwargs["metavar"] = ann.__name__.upper()
         parser.add_argument(flag, **kwargs)
+
+
+def _config(args, **changes):
+    """The RunConfig of the options given (RunConfig's checks and messages), with ``changes``."""
+    from .config import RunConfig
+
+    values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
+    return RunConfig.build({**changes, **values})
 
 
 def build_parser():
@@ -80,24 +96,12 @@ def build_parser():
 
     p = sub.add_parser("gradcheck", help="check analytic gradients against numerical ones",
                        description="Compare analytic gradients with centred finite "
-                       "differences for every parameter; exit status 1 when a check fails. "
-                       "--all checks every cell x activation x layers (1-3) x dropout "
-                       "(off/on) x batch (1, 3) and prints one table.")
-    p.add_argument("--cell", default="rnn", choices=["rnn", "lstm", "gru"],
-                   help="recurrent cell (default: rnn)")
-    p.add_argument("--activation", default="tanh", choices=["tanh", "relu", "sigmoid"],
-                   help="activation (default: tanh)")
-    p.add_argument("--hidden-size", type=int, default=5, help="hidden units (default: 5)")
-    p.add_argument("--num-layers", type=int, default=1, help="layers (default: 1)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout rate, with one fixed "
-                   "mask for every evaluation (default: 0)")
-    p.add_argument("--batch-size", type=int, default=1, help="streams (default: 1)")
-    p.add_argument("--seq-length", type=int, default=25, help="chunk length (default: 25)")
-    p.add_argument("--data", default="pydoc", help="text file or built-in corpus; the check "
-                   "reads its first characters (default: pydoc)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
-    p.add_argument("--init-scale", type=float, default=None, help="weights randn * this "
-                   "(default: 0.01, the recipe; 0.1 with --all, to exercise the nonlinearities)")
+                       "differences for every parameter, on the first characters of --data; "
+                       "dropout keeps one fixed mask for every evaluation; exit status 1 when "
+                       "a check fails. --all checks every cell x activation x layers (1-3) x "
+                       "dropout (off/on) x batch (1, 3) and prints one table, with "
+                       "--init-scale 0.1 unless given, to exercise the nonlinearities.")
+    _field_options(p, RunConfig, GRADCHECK_FIELDS, GRADCHECK_DEFAULTS)
     p.add_argument("--step", type=float, default=1e-2, help="finite-difference step")
     p.add_argument("--threshold", type=float, default=None, help="largest relative error "
                    "that passes (default: 1e-7; 1e-6 with --all)")
@@ -217,14 +221,12 @@ def main(argv=None):
 
 
 def cmd_train(args):
-    from .config import RunConfig
     from .data import Corpus
     from .records import prepare_corpus
     from .store import save_run
     from .training import train
 
-    values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
-    config = RunConfig.build(values)
+    config = _config(args)
     corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length, config.batch_size)
     out = args.out or _new_run_folder(config)
@@ -311,51 +313,41 @@ def cmd_gradcheck(args):
     from .gradient_check import chunk_pair, format_table, gradcheck
     from .model import Model
 
-    for name in ("hidden_size", "num_layers", "batch_size", "seq_length"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"rnnbench: --{name.replace('_', '-')} must be >= 1")
-    if not 0 <= args.dropout < 1:
-        raise UsageError(f"rnnbench: --dropout must be in [0, 1), got {args.dropout}")
-    corpus = Corpus.load(args.data, 0.0)
-    streams = 3 if args.all else args.batch_size
-    need = streams * (args.seq_length + 1)
-    if len(corpus.train_ids) < need:
-        raise UsageError(f"rnnbench: {corpus.name} has {len(corpus.train_ids)} characters; "
-                         f"the check needs {need}")
+    c = _config(args, **({"init_scale": 0.1} if args.all else {}))
+    corpus = Corpus.load(c.data, 0.0)
+    corpus.check_length(c.seq_length, 3 if args.all else c.batch_size)
     if args.all:
-        return _gradcheck_all(args, corpus)
+        return _gradcheck_all(args, c, corpus)
     threshold = 1e-7 if args.threshold is None else args.threshold
-    init_scale = 0.01 if args.init_scale is None else args.init_scale
-    model = Model.create(args.cell, corpus.vocab_size, args.hidden_size, args.num_layers,
-                         args.activation, "float64", args.seed, init_scale)
-    B, T = args.batch_size, args.seq_length
+    model = Model.create(c.cell, corpus.vocab_size, c.hidden_size, c.num_layers, c.activation,
+                         "float64", c.seed, c.init_scale)
+    B, T = c.batch_size, c.seq_length
     xs, ys = chunk_pair(corpus.train_ids, B, T)
     result = gradcheck(model, xs, ys, step=args.step, threshold=threshold,
-                       dropout=args.dropout, mask_seed=args.seed + 1)
+                       dropout=c.dropout, mask_seed=c.seed + 1)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        print(f"gradient check: cell {args.cell}, activation {args.activation}, hidden "
-              f"{args.hidden_size}, layers {args.num_layers}, dropout {args.dropout:g}, batch "
+        print(f"gradient check: cell {c.cell}, activation {c.activation}, hidden "
+              f"{c.hidden_size}, layers {c.num_layers}, dropout {c.dropout:g}, batch "
               f"{B}, seq_length {T}, vocabulary {corpus.vocab_size}, float64")
         print(format_table(result))
     return 0 if result.passed else 1
 
 
-def _gradcheck_all(args, corpus):
+def _gradcheck_all(args, c, corpus):
     from .gradient_check import FORMULA, gradcheck_matrix
 
     threshold = 1e-6 if args.threshold is None else args.threshold
-    init_scale = 0.1 if args.init_scale is None else args.init_scale
     rows = []
     if not args.json:
-        print(f"gradient check matrix: hidden {args.hidden_size}, seq_length {args.seq_length}, "
-              f"vocabulary {corpus.vocab_size}, init_scale {init_scale:g}, float64, "
+        print(f"gradient check matrix: hidden {c.hidden_size}, seq_length {c.seq_length}, "
+              f"vocabulary {corpus.vocab_size}, init_scale {c.init_scale:g}, float64, "
               f"threshold {threshold:g}")
         print(f"{'cell':<6}{'activation':<11}{'layers':>7}{'dropout':>8}{'batch':>6}"
               f"{'params':>8}{'max rel err':>13}{'skipped':>9}  verdict", flush=True)
-    for row in gradcheck_matrix(corpus.train_ids, corpus.vocab_size, args.hidden_size,
-                                args.seq_length, args.seed, init_scale, args.step, threshold):
+    for row in gradcheck_matrix(corpus.train_ids, corpus.vocab_size, c.hidden_size,
+                                c.seq_length, c.seed, c.init_scale, args.step, threshold):
         rows.append(row)
         if not args.json:
             print(f"{row['cell']:<6}{row['activation']:<11}{row['num_layers']:>7}"
@@ -431,9 +423,9 @@ def cmd_run(args):
     if out.exists() and not out.is_dir():
         raise UsageError(f"rnnbench: {out} is a file, not a results folder; choose another --out")
     results = ResultsDir(out)
-    finished = sum(results.is_finished(r.run_id) for r in grid.runs)
+    statuses, todo = results.plan(grid.runs, args.force)
     if args.dry_run:
-        _print_dry_run(grid, results, out, finished, args.force)
+        _print_dry_run(grid, out, statuses, todo)
         return 0
     if args.backend == "dask":
         import importlib.util
@@ -443,11 +435,11 @@ def cmd_run(args):
     from .runner import default_jobs, run_grid
 
     jobs = args.jobs or default_jobs()
-    todo = len(grid.runs) if args.force else len(grid.runs) - finished
-    print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - todo} already finished, "
-          f"{todo} to run on {jobs} {'dask' if args.backend == 'dask' else 'local'} "
-          f"worker{'s' if jobs > 1 else ''}; results in {out}")
-    done = run_grid(grid, results, jobs, args.backend, args.scheduler, args.force,
+    print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - len(todo)} already "
+          f"finished, {len(todo)} to run on {jobs} "
+          f"{'dask' if args.backend == 'dask' else 'local'} worker{'s' if jobs > 1 else ''}; "
+          f"results in {out}")
+    done = run_grid(grid, results, todo, jobs, args.backend, args.scheduler,
                     progress=not args.quiet)
     if done.interrupted:
         print(f"rnnbench: interrupted; {len(done.statuses)} runs finished now are kept in "
@@ -463,18 +455,19 @@ def cmd_run(args):
     return 1 if done.failed else 0
 
 
-def _print_dry_run(grid, results, out, finished, force):
+def _print_dry_run(grid, out, statuses, todo):
     from .results import FINISHED
 
     print(f"grid {grid.name} ({grid.path}): {len(grid.runs)} runs; swept: "
           f"{', '.join(grid.swept) or 'nothing'}; results folder {out}")
+    to_run = {spec.run_id for spec in todo}
     for i, spec in enumerate(grid.runs, 1):
-        status = results.status(spec.run_id)
-        state = "to run" if status not in FINISHED or force else "done"
+        status = statuses[spec.run_id]
+        state = "to run" if spec.run_id in to_run else "done"
         note = f" ({status})" if status else ""
         print(f"{i:4d}  {spec.run_id}  {state + note:<18s} {spec.label}, seed={spec.config.seed}")
-    todo = len(grid.runs) if force else len(grid.runs) - finished
-    print(f"{finished} of {len(grid.runs)} finished; {todo} would run")
+    finished = sum(status in FINISHED for status in statuses.values())
+    print(f"{finished} of {len(grid.runs)} finished; {len(todo)} would run")
 
 
 def _draw(out, report):
@@ -541,12 +534,9 @@ def _data_get(args):
 
 def _data_info(args):
     from .baselines import corpus_baselines
-    from .config import RunConfig
     from .data import Corpus
 
-    values = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
-    config = RunConfig.build(values)
-    corpus = Corpus.from_config(config)
+    corpus = Corpus.from_config(_config(args))
     print(f"{corpus.name}: {len(corpus.text):,} characters, {len(corpus.train_ids):,} train / "
           f"{len(corpus.val_ids):,} validation; sha256 of the text as read (UTF-8) "
           f"{corpus.checksum}")

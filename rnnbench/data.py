@@ -28,19 +28,24 @@ class Corpus:
 
     The vocabulary is the sorted set of characters of the whole text (min-char-rnn's
     ``list(set(data))`` order changes between Python processes, so its ids are not reproducible).
-    With ``min_char_count`` above 1, characters seen fewer times than that become UNKNOWN, which
-    is then always in the vocabulary, and ``encode`` maps characters it does not know to it.
+    With ``min_char_count`` above 1, characters seen fewer times than that (but none in
+    ``keep``) become UNKNOWN, which is then always in the vocabulary, and ``encode`` maps
+    characters it does not know to it.
     """
 
-    def __init__(self, text, val_fraction=0.1, name="<text>", min_char_count=0):
+    end_symbol = None  # plain text has no end-of-record symbol (see records.RecordCorpus)
+
+    def __init__(self, text, val_fraction=0.1, name="<text>", min_char_count=0, keep=""):
         if not 0 <= val_fraction < 1:
             raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction}")
         if not text:
             raise CorpusError(f"{name}: the text is empty")
         self.name = name
         self.min_char_count = min_char_count
+        self.raw_text = text  # before min_char_count: what head() and source() start from
+        self._heads = {}
         counts = Counter(text)
-        rare = {c for c, n in counts.items() if n < min_char_count}
+        rare = {c for c, n in counts.items() if n < min_char_count and c not in keep}
         self.unknown_chars = "".join(sorted(rare - {UNKNOWN}))
         if rare:
             text = "".join(UNKNOWN if c in rare else c for c in text)
@@ -56,6 +61,7 @@ class Corpus:
         self.train_ids = self.ids[:len(text) - n_val]
         self.val_ids = self.ids[len(text) - n_val:]
         self.checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.source_checksum = self.checksum  # what a grid's run ids name (see RecordCorpus)
 
     @classmethod
     def from_text(cls, text, val_fraction=0.1, name="<text>", min_char_count=0):
@@ -69,40 +75,39 @@ class Corpus:
     @classmethod
     def load(cls, spec, val_fraction=0.1, encoding="utf-8", newline="normalize",
              min_char_count=0):
-        """A built-in corpus by name; ``python:<module>``, the source of a standard-library
-        module (a text every Python ships, named alike on every machine, unlike its path); a
-        downloaded text by name (``gutenberg:<id>``, ``tinyshakespeare``: a file in data/); or
-        else a text file by path. ``encoding`` applies to text files only."""
-        from .texts import DATA_DIR, download_filename
-
-        if spec.startswith(PYTHON_PREFIX):
-            text = read_text(stdlib_source(spec), "utf-8", newline)  # PEP 3120: source is UTF-8
-        elif spec in BUILTIN:
-            filename = BUILTIN[spec][0]
-            text = resources.files("rnnbench.corpora").joinpath(filename).read_text("utf-8")
-            text = normalize_newlines(text, newline)
-        elif download_filename(spec):
-            path = DATA_DIR / download_filename(spec)
-            if not path.exists():
-                raise CorpusError(f"{spec}: not downloaded yet ({path} is missing); run "
-                                  f"'rnnbench data get {spec}' in this folder")
-            text = read_text(path, encoding, newline)
-        else:
-            return cls.from_file(spec, val_fraction, encoding, newline, min_char_count)
-        return cls(text, val_fraction, spec, min_char_count)
+        """The text ``spec`` names (see ``load_text``) as a Corpus named ``spec``."""
+        return cls(load_text(spec, encoding, newline), val_fraction, spec, min_char_count)
 
     @classmethod
     def from_config(cls, config):
-        """The text a RunConfig names, read and mapped as it says (before data_limit)."""
-        return cls.load(config.data, config.val_fraction, config.encoding, config.newline,
-                        config.min_char_count)
+        """The corpus a RunConfig names, read, mapped and (records mode) parsed as it says,
+        before data_limit: a records file becomes a RecordCorpus directly, built once."""
+        text = load_text(config.data, config.encoding, config.newline)
+        if config.records:
+            from .records import RecordCorpus
+            return RecordCorpus.parse(text, config.records, config.val_fraction, config.data,
+                                      config.min_char_count)
+        return cls(text, config.val_fraction, config.data, config.min_char_count)
+
+    def source(self):
+        """The arguments that build this corpus again (its text before min_char_count, not
+        its encoded arrays): what a grid sends to its worker processes."""
+        return self.raw_text, self.val_fraction, self.name, self.min_char_count
 
     def head(self, n):
         """The corpus made of the first ``n`` characters only (all of them when n is 0 or more
         than the text holds), with its own vocabulary and split: for overfitting a tiny slice."""
-        if not n or n >= len(self.text):
+        return self._head(n, len(self.text), lambda: Corpus(
+            self.raw_text[:n], self.val_fraction, f"{self.name}[:{n}]", self.min_char_count))
+
+    def _head(self, n, size, build):
+        """self when n is 0 or at least ``size``, else ``build()``, once per n: the runs of a
+        grid that share a text and a data_limit share their head."""
+        if not n or n >= size:
             return self
-        return Corpus(self.text[:n], self.val_fraction, f"{self.name}[:{n}]", self.min_char_count)
+        if n not in self._heads:
+            self._heads[n] = build()
+        return self._heads[n]
 
     def encode(self, text):
         """Character ids of ``text`` as an int64 array; unknown characters are an error, or
@@ -137,16 +142,43 @@ class Corpus:
     def check_length(self, seq_length, batch_size=1):
         """Each of the batch_size streams the training part is cut into must hold at least one
         chunk of seq_length + 1 characters."""
-        part = len(self.train_ids) // batch_size
-        if part < seq_length + 1:
-            streams = f" ({batch_size} streams of {part})" if batch_size > 1 else ""
-            raise CorpusError(
-                f"{self.name}: the training text has {len(self.train_ids)} characters{streams}, "
-                f"fewer than seq_length + 1 = {seq_length + 1}")
+        stream_length(len(self.train_ids), seq_length, batch_size, self.name)
 
     def __repr__(self):
         return (f"Corpus({self.name!r}, {len(self.text)} chars, vocab {self.vocab_size}, "
                 f"train {len(self.train_ids)}, val {len(self.val_ids)})")
+
+
+def stream_length(n, seq_length, batch_size=1, name=None):
+    """The length of each of the batch_size streams that n training ids are cut into, or a
+    CorpusError when one cannot hold a chunk of seq_length + 1 (what an update reads)."""
+    part = n // batch_size
+    if part < seq_length + 1:
+        streams = f" ({batch_size} streams of {part})" if batch_size > 1 else ""
+        raise CorpusError(f"{name + ': ' if name else ''}the training text has {n} characters"
+                          f"{streams}, fewer than seq_length + 1 = {seq_length + 1}")
+    return part
+
+
+def load_text(spec, encoding="utf-8", newline="normalize"):
+    """The text of a built-in corpus by name; ``python:<module>``, the source of a
+    standard-library module (a text every Python ships, named alike on every machine, unlike
+    its path); a downloaded text by name (``gutenberg:<id>``, ``tinyshakespeare``: a file in
+    data/); or else a text file by path. ``encoding`` applies to text files only."""
+    from .texts import DATA_DIR, download_filename
+
+    if spec.startswith(PYTHON_PREFIX):
+        return read_text(stdlib_source(spec), "utf-8", newline)  # PEP 3120: source is UTF-8
+    if spec in BUILTIN:
+        text = resources.files("rnnbench.corpora").joinpath(BUILTIN[spec][0]).read_text("utf-8")
+        return normalize_newlines(text, newline)
+    if download_filename(spec):
+        path = DATA_DIR / download_filename(spec)
+        if not path.exists():
+            raise CorpusError(f"{spec}: not downloaded yet ({path} is missing); run "
+                              f"'rnnbench data get {spec}' in this folder")
+        return read_text(path, encoding, newline)
+    return read_text(spec, encoding, newline)
 
 
 def read_text(path, encoding="utf-8", newline="normalize"):

@@ -15,13 +15,14 @@ import yaml
 
 from .config import ConfigError, RunConfig, unknown_key_message
 from .data import Corpus, CorpusError
+from .results import short_value
 
 TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples")
 PLOT_KEYS = ("hue", "col", "row")
 SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-CORPUS_FIELDS = ("data", "val_fraction", "encoding", "newline", "min_char_count")
+CORPUS_FIELDS = ("data", "val_fraction", "encoding", "newline", "min_char_count", "records")
 
 
 class GridError(ValueError):
@@ -199,7 +200,7 @@ def load_grid(path):
         if corpus is None:
             corpus = corpora[key] = _load_corpus(check, config, base_config, grid, cases)
         _check_fits(check, corpus, config, samples, swept, case_label)
-        runs.append(RunSpec(run_id(config, corpus.checksum, samples), config, key,
+        runs.append(RunSpec(run_id(config, corpus.source_checksum, samples), config, key,
                             _label(values, swept, case_label), case_label))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
@@ -288,7 +289,7 @@ def _expand(base, grid, cases, seeds):
 def _case_label(case):
     if case is None:
         return None
-    return ", ".join(f"{k}={_short(v)}" for k, v in case.items())
+    return ", ".join(f"{k}={short_value(v)}" for k, v in case.items())
 
 
 def _swept(grid, cases):
@@ -314,12 +315,8 @@ def _plot(check, plot, swept):
 
 def _label(values, swept, case_label):
     parts = [case_label] if "case" in swept and case_label else []
-    parts += [f"{k}={_short(values[k])}" for k in swept if k != "case"]
+    parts += [f"{k}={short_value(values[k])}" for k in swept if k != "case"]
     return ", ".join(parts) or "base"
-
-
-def _short(value):
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _load_corpus(check, config, base_config, grid, cases):
@@ -344,10 +341,8 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
     except CorpusError as exc:
         check.fail(where, str(exc))
     if samples is not None:
-        prime = samples["prime"]
-        if config.records:
-            from .records import record_prime
-            prime = record_prime(prime, head.end_symbol, head.chars)
+        from .sampling import start_text
+        prime = start_text(samples["prime"], head.chars, head.end_symbol)
         missing = sorted({c for c in prime if c not in head.chars})
         if missing:
             check.fail("samples.prime", f"characters not in the vocabulary of {head.name}: "

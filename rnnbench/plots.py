@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
-from .results import load_tables  # noqa: E402
+from .results import load_tables, short_value  # noqa: E402
 
 PLOTS = "plots"
 HUE = "_hue"  # the colour column: one field, or several folded into one label
@@ -110,11 +110,6 @@ def _labels(frame, fields):
                                axis=1)
 
 
-def short_value(value):
-    """A number as %g, anything else as str: how field values appear in labels."""
-    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
-
-
 def _order(values):
     """Distinct values: numbers sorted, anything else (cases, texts, optimizers) in the order
     the grid lists them (the runs table keeps that order)."""
@@ -147,7 +142,7 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     top = _y_top(long, baselines, runs)
     bottom = max(0.0, math.floor(np.nanmin(long["loss"]) * 10) / 10 - 0.1)
     g.set(ylim=(bottom, top))
-    for (row_val, col_val, _), ax in zip(_facet_keys(g), g.axes.flat):
+    for (row_val, col_val), ax in zip(_facet_keys(g), g.axes.flat):
         facet_runs = _facet_runs(runs, roles, row_val, col_val)
         _mark_diverged(ax, long, facet_runs, x, top)
         _baseline_lines(ax, baselines, facet_runs)
@@ -181,10 +176,10 @@ def _long_losses(trace):
 
 
 def _facet_keys(g):
-    """(row value, column value, None) for each axis of a FacetGrid, in axes order."""
+    """(row value, column value) for each axis of a FacetGrid, in axes order."""
     rows = g.row_names or [None]
     cols = g.col_names or [None]
-    return [(r, c, None) for r in rows for c in cols]
+    return [(r, c) for r in rows for c in cols]
 
 
 def _facet_runs(runs, roles, row_val, col_val):

@@ -7,6 +7,7 @@ of a record is a target, and sampling can start from END with no prime) and the 
 is predicted too. The validation split takes the tail fraction of *records*, not characters.
 """
 import csv
+import hashlib
 import io
 import json
 
@@ -97,19 +98,22 @@ def end_symbol_for(records):
 class RecordCorpus(Corpus):
     """A Corpus over the stream END r1 END r2 ... END, split by records.
 
-    ``train_bounds`` / ``val_bounds`` (int64, n + 1 each) are the offsets of the ENDs in
+    ``records`` are as parsed; min_char_count maps their rare characters (never END) in the
+    stream. ``train_bounds`` / ``val_bounds`` (int64, n + 1 each) are the offsets of the ENDs in
     ``train_ids`` / ``val_ids``: record i's inputs are ids[b[i]:b[i + 1]] and its targets
     ids[b[i] + 1:b[i + 1] + 1]. The two parts share the END between them.
     """
 
-    def __init__(self, records, val_fraction=0.1, name="<records>", spec="lines", end=None):
+    def __init__(self, records, val_fraction=0.1, name="<records>", spec="lines", end=None,
+                 min_char_count=0):
         records = list(records)
         if not records:
             raise CorpusError(f"{name}: no records")
         end = end or end_symbol_for(records)
         if any(end in r for r in records):
             raise CorpusError(f"{name}: the end symbol {end!r} occurs in a record")
-        super().__init__(end + end.join(records) + end, val_fraction, name)
+        super().__init__(end + end.join(records) + end, val_fraction, name, min_char_count,
+                         keep=end)
         self.records, self.spec, self.end_symbol = records, spec, end
         self.end_id = self.chars.index(end)
         bounds = np.cumsum([0] + [len(r) + 1 for r in records]).astype(np.int64)
@@ -120,17 +124,23 @@ class RecordCorpus(Corpus):
         self.n_train, self.n_val = n_train, len(records) - n_train
 
     @classmethod
-    def parse(cls, text, spec, val_fraction=0.1, name="<text>"):
-        return cls(parse_records(text, spec, name), val_fraction, f"{name} [records {spec}]",
-                   spec)
+    def parse(cls, text, spec, val_fraction=0.1, name="<text>", min_char_count=0):
+        """The records of the file text ``text``; run ids keep naming that text's checksum."""
+        corpus = cls(parse_records(text, spec, name), val_fraction, f"{name} [records {spec}]",
+                     spec, min_char_count=min_char_count)
+        corpus.source_checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return corpus
+
+    def source(self):
+        """As Corpus.source: the records as parsed, and the settings."""
+        return (tuple(self.records), self.val_fraction, self.name, self.spec, self.end_symbol,
+                self.min_char_count)
 
     def head(self, n):
         """The first ``n`` records only (data_limit counts records in records mode)."""
-        if not n or n >= len(self.records):
-            return self
-        out = RecordCorpus(self.records[:n], self.val_fraction, f"{self.name}[:{n}]",
-                           self.spec, self.end_symbol)
-        return out
+        return self._head(n, len(self.records), lambda: RecordCorpus(
+            self.records[:n], self.val_fraction, f"{self.name}[:{n}]", self.spec,
+            self.end_symbol, self.min_char_count))
 
     def check_length(self, seq_length=None, batch_size=1):
         """Records need no minimum length, but every training stream needs a record."""
@@ -144,29 +154,16 @@ class RecordCorpus(Corpus):
                 f"val {self.n_val})")
 
 
-def record_prime(prime, end_symbol, chars):
-    """The prime of a records-mode sample: END (a record starts) and then ``prime``, except a
-    lone newline not in the vocabulary (the grids' default prime), which means just that."""
-    return end_symbol + ("" if prime == "\n" and "\n" not in chars else prime)
-
-
-_PARSED = {}  # (checksum, spec, val_fraction, name) -> RecordCorpus: a grid parses once
-
-
 def prepare_corpus(corpus, config):
-    """The corpus a run trains on: ``config.records`` applied (parsing ``corpus.text``), then
-    ``config.data_limit`` (characters, or records in records mode)."""
+    """The corpus a run trains on: ``corpus`` (records parsed from its text when the config
+    asks and Corpus.from_config has not), then ``config.data_limit`` (characters, or records
+    in records mode)."""
     spec = getattr(config, "records", None)
     if isinstance(corpus, RecordCorpus):
         if spec != corpus.spec:
             raise CorpusError(f"{corpus.name}: a records corpus ({corpus.spec}) but the config "
                               f"has records: {spec}")
     elif spec:
-        key = (corpus.checksum, spec, corpus.val_fraction, corpus.name)
-        if key not in _PARSED:
-            if len(_PARSED) >= 16:
-                _PARSED.clear()
-            _PARSED[key] = RecordCorpus.parse(corpus.text, spec, corpus.val_fraction,
-                                              corpus.name)
-        corpus = _PARSED[key]
+        corpus = RecordCorpus.parse(corpus.raw_text, spec, corpus.val_fraction, corpus.name,
+                                    corpus.min_char_count)
     return corpus.head(config.data_limit)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .novelty import DEFAULT_N
-from .plots import PLOTS, short_value
-from .results import load_tables
+from .plots import PLOTS
+from .results import load_tables, short_value
 from .store import atomic_write_bytes, checkpoint_path
 
 PASSAGE_LENGTH, PASSAGE_SEED, PASSAGE_TEMPERATURE = 1000, 0, 1.0
@@ -189,7 +189,7 @@ def _temperature(info, runs, samples):
                f"temperature differs (lower: more conservative, higher: more varied). "
                f"Novelty: the share of the sample's {n}-grams that never occur in the training "
                f"text (0: every piece copied, 1: all new; empty when shorter than {n})."),
-         ("text_table", (["temperature", "sample", "novelty"], _sample_rows(final, best), 1))]
+         ("table", (["temperature", "sample", "novelty"], _sample_rows(final, best), 1))]
     if len(ranked) > 1 and "novelty" in final:
         stats = final.groupby("temperature")["novelty"].agg(["mean", "min", "max"])
         b.append(("p", f"Novelty per temperature over the {len(ranked)} runs with final "
@@ -277,7 +277,7 @@ def _md_table(header, rows, text_col=None):
 def to_markdown(blocks):
     out = []
     for kind, payload in blocks:
-        if kind in ("h1", "h2", "h3"):
+        if kind in ("h1", "h2"):
             out.append("#" * int(kind[1]) + " " + payload)
         elif kind == "p":
             out.append(payload)
@@ -289,8 +289,6 @@ def to_markdown(blocks):
         elif kind == "pre":
             fence = _fence(payload)
             out.append(f"{fence}text\n{payload}\n{fence}")
-        elif kind == "text_table":
-            out.append(_md_table(*payload))
         elif kind == "details":
             summary, text = payload
             fence = _fence(text)
@@ -320,7 +318,7 @@ def to_html(blocks, title, root):
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
            f"<style>{CSS}</style></head><body>"]
     for kind, payload in blocks:
-        if kind in ("h1", "h2", "h3"):
+        if kind in ("h1", "h2"):
             out.append(f"<{kind}>{esc(payload)}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{_inline_code(esc(payload))}</p>")
@@ -329,7 +327,7 @@ def to_html(blocks, title, root):
             data = base64.b64encode((Path(root) / src).read_bytes()).decode("ascii")
             out.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
                        f"<figcaption>{esc(caption)}</figcaption></figure>")
-        elif kind in ("table", "text_table"):
+        elif kind == "table":
             out.append(_html_table(*payload))
         elif kind == "pre":
             out.append(f"<pre>{esc(payload)}</pre>")

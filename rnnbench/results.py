@@ -16,6 +16,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .store import CHECKPOINT, atomic_write_json, atomic_write_parquet, save_run
@@ -49,8 +50,11 @@ class ResultsDir:
         summary = self.summary(run_id)
         return None if summary is None else summary.get("status")
 
-    def is_finished(self, run_id):
-        return self.status(run_id) in FINISHED
+    def plan(self, runs, force=False):
+        """({run_id: saved status or None}, the RunSpecs to do now: all of ``runs`` with
+        ``force``, else the unfinished ones), reading each summary once."""
+        statuses = {spec.run_id: self.status(spec.run_id) for spec in runs}
+        return statuses, [s for s in runs if force or statuses[s.run_id] not in FINISHED]
 
     # -- writing (parent process only) ----------------------------------------------------
 
@@ -101,6 +105,11 @@ class ResultsDir:
         atomic_write_parquet(self.root / TRACE, _concat(traces))
         atomic_write_parquet(self.root / SAMPLES, _concat(samples))
         return len(runs)
+
+
+def short_value(value):
+    """A number as %g, anything else as str: how field values appear in labels."""
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def run_row(spec, summary):

@@ -19,19 +19,16 @@ FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after trai
 
 @dataclass(frozen=True)
 class CorpusText:
-    """What a worker needs to rebuild a Corpus: the text, not its 8 MB of encoded arrays
-    (joblib would pass those as read-only memory maps, which Numba compiles for anew)."""
+    """What a worker needs to rebuild a Corpus: its class and ``source()`` (the text), not its
+    8 MB of encoded arrays (joblib would pass those as read-only memory maps, which Numba
+    compiles for anew)."""
 
-    name: str
-    text: str
-    val_fraction: float
-    checksum: str
-    min_char_count: int = 0
+    kind: type
+    args: tuple
 
     @classmethod
     def of(cls, corpus):
-        return cls(corpus.name, corpus.text, corpus.val_fraction, corpus.checksum,
-                   corpus.min_char_count)
+        return cls(type(corpus), corpus.source())
 
 
 @dataclass
@@ -49,16 +46,13 @@ class Outcome:
         return self.summary.get("status")
 
 
-_CORPORA = {}  # per worker process: checksum -> Corpus, so a worker encodes each text once
+_CORPORA = {}  # per worker process: CorpusText -> Corpus, so a worker encodes each text once
 
 
 def _corpus(payload):
-    from .data import Corpus
-    key = (payload.checksum, payload.val_fraction, payload.min_char_count)
-    if key not in _CORPORA:
-        _CORPORA[key] = Corpus.from_text(payload.text, payload.val_fraction, payload.name,
-                                         payload.min_char_count)
-    return _CORPORA[key]
+    if payload not in _CORPORA:
+        _CORPORA[payload] = payload.kind(*payload.args)
+    return _CORPORA[payload]
 
 
 def run_one(run_id, config, payload, samples=None):
@@ -99,11 +93,11 @@ def _all_samples(result, samples, corpus):
     frames = [result.samples.assign(kind="training")]
     if samples is not None and result.summary["status"] == "ok":
         seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
-        h = result.optimizer_state["h"][:, 0]  # (state rows, streams, H): stream 0
-        prime, model = samples["prime"], result.model
-        if model.end_symbol:  # records mode: a new record, from a zero state
-            from .records import record_prime
-            prime, h = record_prime(prime, model.end_symbol, model.chars), None
+        from .sampling import start_text
+        model = result.model
+        # stream 0 of (state rows, streams, H); records mode: a new record, from a zero state
+        h = None if model.end_symbol else result.optimizer_state["h"][:, 0]
+        prime = start_text(samples["prime"], model.chars, model.end_symbol)
         index = training_index(corpus, DEFAULT_N)
         rows = []
         for t in samples["temperatures"]:
@@ -190,22 +184,23 @@ class GridRun:
         return sum(1 for s in self.statuses.values() if s == status)
 
 
-def run_grid(grid, results, jobs, backend="loky", scheduler=None, force=False, progress=True):
-    """Run every run of ``grid`` not yet finished in ``results`` (all with ``force``), saving
-    each as it finishes, then rebuild the tables. Ctrl-C keeps every finished run."""
+def run_grid(grid, results, todo, jobs, backend="loky", scheduler=None, progress=True):
+    """Run the runs ``todo`` of ``grid`` (see ResultsDir.plan), saving each as it finishes,
+    then rebuild the tables. Ctrl-C keeps every finished run."""
     from tqdm import tqdm
 
     from .baselines import baselines_table
-
-    specs = [s for s in grid.runs if force or not results.is_finished(s.run_id)]
     from .records import prepare_corpus
-    heads = [prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs]
-    results.prepare(grid, baselines_table(heads, results.cached_baselines()))
-    payloads = {k: CorpusText.of(c) for k, c in grid.corpora.items()}
-    tasks = [(s.run_id, s.config, payloads[s.corpus_key], grid.samples) for s in specs]
-    by_id = {s.run_id: s for s in specs}
-    done = GridRun(len(grid.runs), len(grid.runs) - len(specs), {}, [])
-    bar = tqdm(total=len(specs), unit="run", dynamic_ncols=True, disable=not progress or None)
+
+    # what each run trains on: runs with the same text and settings share one corpus (heads
+    # are built once), which is what their workers rebuild
+    heads = {s.run_id: prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs}
+    results.prepare(grid, baselines_table(heads.values(), results.cached_baselines()))
+    payloads = {id(c): CorpusText.of(c) for c in heads.values()}
+    tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
+    by_id = {s.run_id: s for s in todo}
+    done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
+    bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True, disable=not progress or None)
     try:
         for outcome in run_all(tasks, jobs, backend, scheduler):
             results.save(outcome)

@@ -105,18 +105,26 @@ def novelty_index(source, n=DEFAULT_N):
 
 
 def prime_of(model, prime):
-    """The prime text: ``prime``, or a newline (the first character when there is none); a
-    records model's end symbol goes first, so that the sample starts a record."""
+    """The prime text of ``rnnbench sample``: ``start_text`` of ``prime`` (None: the default)
+    for ``model``, or a SampleError when it is empty or outside the vocabulary."""
     if prime == "":
         raise SampleError("--prime must hold at least one character")
-    if model.end_symbol:
-        prime = model.end_symbol + (prime or "")
-    elif prime is None:
-        prime = "\n" if "\n" in model.chars else model.chars[0]
+    prime = start_text(prime, model.chars, model.end_symbol)
     missing = sorted({c for c in prime if c not in model.chars})
     if missing:
         raise SampleError(f"--prime holds characters not in the model's vocabulary: "
                           f"{''.join(missing)!r}")
+    return prime
+
+
+def start_text(prime, chars, end_symbol=None):
+    """The text a sample starts from: ``prime`` (None: a newline, else the first of ``chars``);
+    a records model's end symbol first (a record starts), then no newline it does not know."""
+    if end_symbol:
+        return end_symbol + ("" if prime is None or (prime == "\n" and "\n" not in chars)
+                             else prime)
+    if prime is None:
+        return "\n" if "\n" in chars else chars[0]
     return prime
 
 

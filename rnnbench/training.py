@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, RunConfig
-from .data import Corpus, CorpusError
+from .data import Corpus, CorpusError, stream_length
 from .model import Model
 from .novelty import DEFAULT_N, training_index
 
@@ -87,10 +87,7 @@ class TrainState:
 
     def _layout(self, data, seq_length, batch_size):
         """The training ids as the loop reads them: B contiguous parts, one row each."""
-        part = len(data) // batch_size
-        if part < seq_length + 1:
-            raise CorpusError(f"the training text has {len(data)} characters: {batch_size} "
-                              f"streams of {part}, fewer than seq_length + 1 = {seq_length + 1}")
+        part = stream_length(len(data), seq_length, batch_size)
         return data[:batch_size * part].reshape(batch_size, part)
 
     @property
@@ -196,9 +193,8 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     t_start = time.perf_counter()
     if corpus is None:
         corpus = Corpus.from_config(config)
-    from .records import RecordCorpus, prepare_corpus
+    from .records import prepare_corpus
     corpus = prepare_corpus(corpus, config)
-    records = isinstance(corpus, RecordCorpus)
     corpus.check_length(config.seq_length, config.batch_size)
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
@@ -209,9 +205,9 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         _check_model(model, config, corpus)
         model = model.copy()
         model.chars = list(corpus.chars)
-    model.end_symbol = corpus.end_symbol if records else None
+    model.end_symbol = corpus.end_symbol
 
-    if records:
+    if corpus.end_symbol:  # records mode
         from .record_training import RecordTrainState
         run = RecordTrainState.from_config(model, corpus, config)
     else:

@@ -116,6 +116,9 @@ def test_min_char_count_maps_rare_characters_to_one_symbol():
     assert "2 characters seen fewer than 2 times mapped to '\ufffd' (2 occurrences)" in (
         c.vocabulary_report())
     assert c.head(5).chars == ["a", "b", UNKNOWN]
+    head = c.head(9)  # "c" is seen twice here too, "~" once: still mapped, and still named
+    assert head.text == "aaabbbcc" + UNKNOWN and head.unknown_chars == "~"
+    assert c.head(9) is head  # built once: the runs of a grid share it
     off = Corpus.from_text("aaabbbcc~d", val_fraction=0.0, min_char_count=1)
     assert off.chars == sorted("abcd~") and off.unknown_chars == ""
 

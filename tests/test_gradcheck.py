@@ -75,3 +75,24 @@ def test_cli_failing_threshold_gives_exit_1():
     code, out, _ = run_cli("gradcheck", "--hidden-size", "5", "--threshold", "1e-15")
     assert code == 1
     assert "FAILED" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden-size", "0"], "hidden_size: Input should be greater than 0"),
+    (["--dropout", "1"], "dropout: Input should be less than 1"),
+    (["--init-scale", "0"], "init_scale: Input should be greater than 0"),
+    (["--seed", "-1"], "seed: Input should be greater than or equal to 0"),
+    (["--cell", "lstm", "--activation", "relu", "--seq-length", "1000000"],
+     "fewer than seq_length + 1 = 1000001"),
+])
+def test_cli_checks_options_as_run_config_does(args, message):
+    code, _, err = run_cli("gradcheck", *args)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_cli_options_are_run_config_fields(capsys):
+    from rnnbench.cli import main
+    with pytest.raises(SystemExit):
+        main(["gradcheck", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "hidden units per layer (default: 5)" in text and "{rnn,lstm,gru}" in text

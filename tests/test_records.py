@@ -8,11 +8,12 @@ import pytest
 
 import rnnbench
 from rnnbench.config import ConfigError, RunConfig
-from rnnbench.data import Corpus, CorpusError
+from rnnbench.data import UNKNOWN, Corpus, CorpusError
 from rnnbench.gradient_check import gradcheck
 from rnnbench.model import Model, load_checkpoint
-from rnnbench.records import RecordCorpus, parse_records, prepare_corpus, record_prime
+from rnnbench.records import RecordCorpus, parse_records, prepare_corpus
 from rnnbench.record_training import RecordTrainState, stream_blocks
+from rnnbench.sampling import start_text
 
 from conftest import run_cli
 
@@ -72,8 +73,49 @@ def test_end_symbol_avoids_the_text_and_data_limit_counts_records():
     head = prepare_corpus(corpus, RunConfig(records="lines", data_limit=2))
     assert head.records == ["one", "two"] and head.n_train == 2
     assert prepare_corpus(corpus, RunConfig(records="lines")).n_train == 4
-    assert record_prime("\n", END, head.chars) == END
-    assert record_prime("t", END, head.chars) == END + "t"
+    assert start_text("\n", head.chars, END) == start_text(None, head.chars, END) == END
+    assert start_text("t", head.chars, END) == END + "t"
+
+
+def test_min_char_count_counts_the_records_and_keeps_what_it_mapped():
+    # the file's JSON keys and quotes are no record characters, "z" is rare in the records
+    text = "".join(json.dumps({"text": t}) + "\n" for t in ("abab", "abz", "ba", "ab"))
+    config = RunConfig(data="x", records="jsonl:text", min_char_count=2, val_fraction=0.0)
+    corpus = prepare_corpus(Corpus.from_text(text, 0.0, "x", 2), config)
+    assert corpus.unknown_chars == "z" and corpus.records == ["abab", "abz", "ba", "ab"]
+    assert corpus.text == f"{END}abab{END}ab{UNKNOWN}{END}ba{END}ab{END}"
+    assert corpus.chars == sorted("ab" + END + UNKNOWN)
+    assert corpus.head(2).unknown_chars == "z" and corpus.head(2) is corpus.head(2)
+    # the end symbol is never rare, however few the records
+    few = RecordCorpus(["ab", "ab"], 0.0, min_char_count=5)
+    assert few.text == END + UNKNOWN * 2 + END + UNKNOWN * 2 + END and few.unknown_chars == "ab"
+
+
+def test_records_files_are_read_once_and_keep_unknown_chars(tmp_path, monkeypatch):
+    path = tmp_path / "names.txt"
+    path.write_text("anna\nbob\nada\nbo~b\nabba\n")
+    built = []
+    real_init = Corpus.__init__
+
+    def init(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Corpus, "__init__", init)
+    config = RunConfig(data=str(path), records="lines", min_char_count=2, updates=4,
+                       hidden_size=4, seq_length=3, sample_every=0, trace_every=2,
+                       eval_every=2)
+    summary = rnnbench.train(config).summary
+    assert built == ["RecordCorpus"] and summary["unknown_chars"] == "d~"
+    grid = tmp_path / "g.yaml"
+    grid.write_text(f"name: rec\ndata: {path}\nbase: {{records: lines, min_char_count: 2, "
+                    f"updates: 4, hidden_size: 4, seq_length: 3, sample_every: 0, "
+                    f"trace_every: 2, eval_every: 2}}\ngrid: {{batch_size: [1, 2]}}\n")
+    code, _, err = run_cli("run", grid, "--jobs", 1, "--out", tmp_path / "out", "--quiet",
+                           "--no-report")
+    assert code == 0, err
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
+    assert list(runs["unknown_chars"]) == ["d~", "d~"]
 
 
 # -- the compiled loop ------------------------------------------------------------------------

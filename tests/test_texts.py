@@ -100,6 +100,17 @@ def test_grid_data_takes_names_paths_and_lists(project):
     assert uniform == pytest.approx([math.log(35), math.log(36)])
 
 
+def test_grid_runs_keep_the_characters_min_char_count_mapped(project):
+    (project / "rare.txt").write_text("abcabc" * 20 + "~!")
+    (project / "g.yaml").write_text("name: rare\ndata: rare.txt\nbase: {updates: 4, "
+                                    "hidden_size: 4, seq_length: 5, sample_every: 0, "
+                                    "min_char_count: 2}\ngrid: {batch_size: [1, 2]}\n")
+    code, _, stderr = run_cli("run", "g.yaml", "--jobs", "1", "--quiet", "--no-report")
+    assert code == 0, stderr
+    runs = pd.read_parquet(project / "results" / "rare" / "runs.parquet")
+    assert list(runs["unknown_chars"]) == ["!~", "!~"]
+
+
 def test_grid_names_a_missing_download(project):
     (project / "g.yaml").write_text("data: [pydoc, gutenberg:12]\n")
     with pytest.raises(GridError, match=r"g.yaml: grid.data: gutenberg:12: not downloaded yet "
