@@ -33,6 +33,13 @@ class Config:
         shape += f" s{self.seq_length}" if self.seq_length != 25 else ""
         return f"{self.cell} {size} {self.dtype.replace('float', 'f')}{shape}"
 
+    @property
+    def updates_per_call(self):
+        """Updates per call of the compiled loop when timing: enough that the call's Python
+        overhead vanishes, few enough that a call of a large model stays short."""
+        size = self.seq_length * self.batch_size * self.hidden_size * self.num_layers / 25
+        return max(1, min(200, int(20000 / size)))
+
 
 RNN100, RNN100_F32, RNN512 = Config("rnn", 100), Config("rnn", 100, dtype="float32"), \
     Config("rnn", 512)
@@ -91,8 +98,7 @@ def contenders(corpus, cfg, names=CONTENDERS):
         steps["torch"] = lambda: (net.step(), 1)[1]
     if "rnnbench" in names:
         fast = TrainState(model.copy(), data, T, batch_size=B)
-        chunk = max(1, min(200, int(20000 / (T * B * cfg.hidden_size * cfg.num_layers / 25))))
-        scratch = np.zeros(chunk)
+        scratch = np.zeros(cfg.updates_per_call)
         steps["rnnbench"] = lambda: fast.run(scratch, scratch)
     for step in steps.values():
         step()  # compile, load or warm up before timing

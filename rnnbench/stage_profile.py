@@ -8,8 +8,8 @@ import numpy as np
 STAGES = ("forward", "softmax", "backward", "optimizer")
 
 
-def per_call_us(fn, *args, target_s=0.02, repeats=5):
-    """Median microseconds of one call of fn(n, *args) (a compiled loop of n calls)."""
+def _calibrate(fn, args, target_s):
+    """How many calls make fn(n, *args) (a compiled loop of n calls) last about target_s."""
     fn(1, *args)
     n, elapsed = 1, 0.0
     while elapsed < target_s / 4:
@@ -17,13 +17,25 @@ def per_call_us(fn, *args, target_s=0.02, repeats=5):
         t0 = time.perf_counter()
         fn(n, *args)
         elapsed = time.perf_counter() - t0
-    n = max(1, int(n * target_s / elapsed))
-    times = []
+    return max(1, int(n * target_s / elapsed))
+
+
+def interleaved_us(timed, target_s=0.02, repeats=7):
+    """Median microseconds per call of each (fn, args) in ``timed``, the loops taking turns so
+    that machine noise hits all alike (stages are differences of these medians)."""
+    ns = [_calibrate(fn, args, target_s) for fn, args in timed]
+    times = [[] for _ in timed]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(n, *args)
-        times.append((time.perf_counter() - t0) / n)
-    return float(np.median(times)) * 1e6
+        for (fn, args), n, out in zip(timed, ns, times):
+            t0 = time.perf_counter()
+            fn(n, *args)
+            out.append((time.perf_counter() - t0) / n)
+    return [float(np.median(t)) * 1e6 for t in times]
+
+
+def per_call_us(fn, *args):
+    """Median microseconds of one call of fn(n, *args)."""
+    return interleaved_us([(fn, args)])[0]
 
 
 def product_operands(form, m, n, k, dtype, rng):
@@ -75,20 +87,22 @@ def stage_profile(corpus, cfg, optimizer="adagrad"):
     targets = np.ascontiguousarray(corpus.train_ids[1:TB + 1], dtype=np.int64)
     theta, grad, state = model.theta, st.grad, st.h.copy()
     ws = workspace(st.dims, cfg.seq_length, theta, 0.0)
-    fwd = per_call_us(repeat_forward, theta, st.dims, ids, state, ws)
-    soft = per_call_us(repeat_softmax, theta, st.dims, ids, targets, state, ws)
-    grads = per_call_us(repeat_gradient, theta, grad, st.dims, ids, targets, state, ws)
+    repeat_forward(1, theta, st.dims, ids, state, ws)
     s1, s2 = np.ones_like(theta), np.ones_like(theta)
-    opt = per_call_us(repeat_optimizer, theta.copy(), grad, s1, s2, OPTIMIZER_CODES[optimizer],
-                      st.hyper)
-    scratch = np.zeros(64)
+    scratch = np.zeros(cfg.updates_per_call)
 
-    def updates(n):  # 64 updates per kernel call, as the bench's chunks do
+    def updates(n):  # n calls of the training loop, as the bench times it
         for _ in range(n):
             st.run(scratch, scratch)
-    update = per_call_us(updates, target_s=0.1) / len(scratch)
+    fwd, soft, grads, opt, update = interleaved_us([
+        (repeat_forward, (theta, st.dims, ids, state, ws)),
+        (repeat_softmax, (ws[9][:TB], targets)),
+        (repeat_gradient, (theta, grad, st.dims, ids, targets, state, ws)),
+        (repeat_optimizer, (theta.copy(), grad, s1, s2, OPTIMIZER_CODES[optimizer], st.hyper)),
+        (updates, ())])
+    update /= len(scratch)
     products = products_us(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers,
                            cfg.seq_length, cfg.batch_size, cfg.dtype)
-    return dict(config=cfg.label, update_us=update, forward_us=fwd, softmax_us=soft - fwd,
-                backward_us=grads - soft, optimizer_us=opt, products_us=products,
+    return dict(config=cfg.label, update_us=update, forward_us=fwd, softmax_us=soft,
+                backward_us=grads - fwd - soft, optimizer_us=opt, products_us=products,
                 products_share=products / update)
