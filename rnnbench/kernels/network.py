@@ -264,8 +264,10 @@ def forward(theta, dims, ids, state, ws, dropout, key):
                 np.dot(Whh, hl[a], hh[0])
             else:
                 np.dot(hl[a:b], Whh.T, hh)
-            if cell == RNN:  # h = act(W_hh h + input term), all B streams as one block
-                act_sum(act, hh.reshape(-1), x[a:b].reshape(-1), hl[b:b + B].reshape(-1))
+            if cell == RNN:  # h = act(W_hh h + input term), a stream at a time (row views:
+                # a reshape calls a C helper, which at batch 1 cost more than the arithmetic)
+                for bb in range(B):
+                    act_sum(act, hh[bb], x[a + bb], hl[b + bb])
             elif cell == LSTM:
                 cell_forward(cell, act, H, B, x[a:b], hh, bhh, hl[a:b], cs[l][a:b], hl[b:b + B],
                              cs[l][b:b + B], acts[l][a:b], aux[l][a:b])
@@ -343,10 +345,11 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
         for t in range(T - 1, -1, -1):
             a, b = t * B, (t + 1) * B
             if cell == RNN:  # d(pre) = act'(h) * (dL/dh from above + from step t + 1)
-                d, dd, up = dx[a:b].reshape(-1), dnext.reshape(-1), dy[a:b].reshape(-1)
-                act_grad(act, hl[b:b + B].reshape(-1), d)
-                for k in range(d.shape[0]):
-                    d[k] *= up[k] + dd[k]
+                for bb in range(B):
+                    d, dd, up = dx[a + bb], dnext[bb], dy[a + bb]
+                    act_grad(act, hl[b + bb], d)
+                    for k in range(H):
+                        d[k] *= up[k] + dd[k]
             elif cell == LSTM:
                 cell_backward(cell, act, H, B, dy[a:b], dnext, dcnext, hl[a:b], cs[l][a:b],
                               acts[l][a:b], aux[l][a:b], dx[a:b], dh_pre[a:b], tmp)
