@@ -16,7 +16,8 @@ def matrix_products(cell, vocab_size, hidden_size, num_layers=1, seq_length=25, 
     form "ab" is a b, "abt" a b^T, "atb" a^T b, "mv" W x and "vm" x^T W (batch 1 recurrences).
 
     Per layer with G gates and TB = seq_length x batch_size rows: W_hh h per step forward, its
-    transpose times d(pre-activation) per step backward, dW_hh over the chunk; layers above the
+    transpose times d(pre-activation) per step backward but the first (truncated BPTT sends
+    nothing past the chunk's start), dW_hh over the chunk; layers above the
     first also W_ih x, dW_ih and the gradient of their input. The output layer: logits, dW_hy
     and dL/dh.
     """
@@ -29,7 +30,7 @@ def matrix_products(cell, vocab_size, hidden_size, num_layers=1, seq_length=25, 
            ("dL/dh", "ab", TB, H, V, 1)]
     for layer in range(num_layers):
         out += [(f"W_hh h (layer {layer})", *step_fwd, T),
-                (f"W_hh^T d (layer {layer})", *step_bwd, T),
+                (f"W_hh^T d (layer {layer})", *step_bwd, T - 1),
                 (f"dW_hh (layer {layer})", "atb", GH, H, TB, 1)]
         if layer > 0:
             out += [(f"W_ih x (layer {layer})", "abt", TB, GH, H, 1),
