@@ -330,7 +330,7 @@ def format_goal(g):
     if v is None:
         shown = "not measured"
     elif g["unit"] == "x":
-        shown = f"{v:.1f}x"
+        shown = f"{v:.2f}x"  # two decimals: 4.98x must not read as a met 5.0x
     elif g["unit"] == "of peak":
         shown = f"{v:.0%}"
     elif g["unit"] == "s":
