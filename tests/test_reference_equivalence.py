@@ -92,12 +92,16 @@ def test_training_through_the_api_reproduces_the_recipe(corpus):
 def test_long_runs_agree_statistically(corpus):
     """Beyond a few dozen updates the recipe is chaotic (differences of 1e-16 grow to 1e-7 by
     update 50 and to whole trajectories by a few hundred), so long runs are compared as samples
-    of the same process: per-character loss in windows of 500 updates, 4 seeds, 2000 updates.
-    Measured here: paired window differences within about 0.06 nats/char, of both signs, which
-    is also how far the compiled loop moves when its weights are scaled by 1 + 1e-15."""
+    of the same process: per-character loss in windows of 500 updates, 8 seeds, 2000 updates.
+
+    The yardstick is the reference against itself with its weights scaled by 1 + 1e-15
+    (measured here, seeds 0-7: paired window differences up to 0.29 nats/char, mean -0.025).
+    The compiled loop measured up to 0.20, mean 0.01. What the mean catches: a learning rate
+    30% low or 40% high moved it to -0.13 and +0.20 (the exact tests above catch the rest).
+    """
     U, W = 2000, 500
     diffs = []
-    for seed in range(4):
+    for seed in range(8):
         model = Model.create("rnn", corpus.vocab_size, 100, seed=seed)
         ref = ReferenceRNN(model.params, corpus.train_ids)
         ref_losses = ref.train(U)
@@ -110,5 +114,5 @@ def test_long_runs_agree_statistically(corpus):
         assert fast_w[-1] < 3.4 and ref_w[-1] < 3.4
         diffs.append(fast_w[1:] - ref_w[1:])
     diffs = np.array(diffs)
-    assert np.abs(diffs).max() < 0.15, diffs
-    assert abs(diffs.mean()) < 0.05, diffs
+    assert np.abs(diffs).max() < 0.35, diffs
+    assert abs(diffs.mean()) < 0.1, diffs

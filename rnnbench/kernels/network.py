@@ -15,6 +15,7 @@ import numpy as np
 
 from .activations import SIGMOID, act_grad, act_inplace, act_sum
 from .jit import inline_kernel, kernel
+from .linalg import matvec
 from .mathfn import ONE
 from .softmax import softmax_xent_rows
 
@@ -261,7 +262,7 @@ def forward(theta, dims, ids, state, ws, dropout, key):
         for t in range(T):
             a, b = t * B, (t + 1) * B
             if B == 1:
-                np.dot(Whh, hl[a], hh[0])
+                matvec(Whh, hl[a], hh[0])
             else:
                 np.dot(hl[a:b], Whh.T, hh)
             if cell == RNN:  # h = act(W_hh h + input term), a stream at a time (row views:

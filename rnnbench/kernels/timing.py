@@ -3,6 +3,7 @@ goes: timing a stage from Python would measure the call overhead instead."""
 import numpy as np
 
 from .jit import kernel
+from .linalg import matvec
 from .network import backward, forward
 from .optim import optimizer_step
 from .softmax import softmax_xent_rows
@@ -44,3 +45,10 @@ def repeat_dot(n, a, b, out):
     """np.dot(a, b, out) n times: one of the update's matrix products, alone."""
     for _ in range(n):
         np.dot(a, b, out)
+
+
+@kernel
+def repeat_matvec(n, a, b, out):
+    """The recurrence's matvec (W h, batch 1) n times, as the forward pass computes it."""
+    for _ in range(n):
+        matvec(a, b, out)
