@@ -17,9 +17,8 @@ def matrix_products(cell, vocab_size, hidden_size, num_layers=1, seq_length=25, 
 
     Per layer with G gates and TB = seq_length x batch_size rows: W_hh h per step forward, its
     transpose times d(pre-activation) per step backward but the first (truncated BPTT sends
-    nothing past the chunk's start), dW_hh over the chunk; layers above the
-    first also W_ih x, dW_ih and the gradient of their input. The output layer: logits, dW_hy
-    and dL/dh.
+    nothing past the chunk's start), dW_hh over the chunk; layers above the first also W_ih x,
+    dW_ih and the gradient of their input. The output layer: logits, dW_hy and dL/dh.
     """
     G, H, V = GATES[cell], hidden_size, vocab_size
     T, B = seq_length, batch_size

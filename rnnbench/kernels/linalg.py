@@ -1,8 +1,8 @@
 """One stream's recurrent matrix-vector product, W_hh h: a loop in float64, BLAS in float32.
 
-At these sizes the product streams W_hh from L2 and OpenBLAS's gemv (Haswell kernels here)
-reaches 80-85% of the cache's bandwidth; a plain loop whose row sums LLVM may reassociate, and
-so vectorise, measured 6-35% faster in float64 (100 x 100 to 512 x 512) and slower in float32.
+At these sizes the product streams W_hh from L2, and the cost of the BLAS call shows: a plain
+loop whose row sums LLVM may reassociate, and so vectorise, measured 6-35% faster than
+OpenBLAS's gemv in float64 (100 x 100 to 512 x 512), and slower in float32.
 Only the order of each row's additions changes (flag "reassoc"; no assumption about NaN or
 Inf, so a NaN still reaches the loss), which is the freedom BLAS takes as well.
 """

@@ -357,11 +357,10 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
             else:
                 cell_backward(cell, act, H, B, dy[a:b], dnext, dcnext, hl[a:b], hl[a:b],
                               acts[l][a:b], aux[l][a:b], dx[a:b], dh_pre[a:b], tmp)
-            # dL/dh_{t-1} = W_hh^T d(pre-activation) (+ the GRU's direct z dh, left in dnext);
-            # not at t = 0: BPTT is truncated at the chunk's start, so dL/dh_{-1} goes nowhere
             if t == 0:
-                pass
-            elif cell == GRU:
+                continue  # BPTT is truncated at the chunk's start: dL/dh_{-1} goes nowhere
+            # dL/dh_{t-1} = W_hh^T d(pre-activation) (+ the GRU's direct z dh, left in dnext)
+            if cell == GRU:
                 if B == 1:
                     np.dot(dh_pre[a], Whh, dcnext[0])
                 else:
