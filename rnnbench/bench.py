@@ -33,6 +33,12 @@ class Config:
         shape += f" s{self.seq_length}" if self.seq_length != 25 else ""
         return f"{self.cell} {size} {self.dtype.replace('float', 'f')}{shape}"
 
+    def model(self, corpus):
+        """The row's model on ``corpus``: tanh, seed 0, the same weights for every contender."""
+        from .model import Model
+        return Model.create(self.cell, corpus.vocab_size, self.hidden_size, self.num_layers,
+                            "tanh", self.dtype, seed=0, chars=corpus.chars)
+
     @property
     def updates_per_call(self):
         """Updates per call of the compiled loop when timing: enough that the call's Python
@@ -79,14 +85,12 @@ def _timed(step_fn, seconds):
 
 def contenders(corpus, cfg, names=CONTENDERS):
     """{name: step function returning updates done} for one configuration, each warmed up."""
-    from .model import Model
     from .reference import ReferenceRNN
     from .reference_cells import ReferenceNetwork
     from .torch_reference import TorchNetwork, available
     from .training import TrainState
 
-    model = Model.create(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers, "tanh",
-                         cfg.dtype, seed=0, chars=corpus.chars)
+    model = cfg.model(corpus)
     T, B, data = cfg.seq_length, cfg.batch_size, corpus.train_ids
     steps = {}
     if "numpy" in names:

@@ -149,6 +149,11 @@ class Corpus:
                 f"train {len(self.train_ids)}, val {len(self.val_ids)})")
 
 
+def missing_chars(text, chars):
+    """The characters of ``text`` not in ``chars``, sorted, as one string ('' when none)."""
+    return "".join(sorted({c for c in text if c not in chars}))
+
+
 def stream_length(n, seq_length, batch_size=1, name=None):
     """The length of each of the batch_size streams that n training ids are cut into, or a
     CorpusError when one cannot hold a chunk of seq_length + 1 (what an update reads)."""

@@ -76,7 +76,7 @@ def get(spec, folder=DATA_DIR, url=None, timeout=TIMEOUT, force=False):
             raise FetchError(f"{spec}: the download from {source} is not UTF-8 text (byte "
                              f"0x{raw[exc.start]:02x} at offset {exc.start})") from None
         raw = strip_gutenberg(text, f"{spec} ({source})").encode("utf-8")
-    digest = hashlib.sha256(raw).hexdigest()
+        digest = hashlib.sha256(raw).hexdigest()
     store(path, raw, digest)
     return path, digest, True
 

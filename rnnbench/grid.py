@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from .config import ConfigError, RunConfig, unknown_key_message
-from .data import Corpus, CorpusError
+from .data import Corpus, CorpusError, missing_chars
 from .results import short_value
 
 TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples")
@@ -181,7 +181,7 @@ def load_grid(path):
     samples = _samples(check, doc.get("samples"))
 
     # Every value is checked where it was written, so the message names that key.
-    base_config = _build(base, f"{path}: base: ")
+    _build(base, f"{path}: base: ")
     for key, values in grid.items():
         for v in values:
             _build({**base, key: v}, f"{path}: grid.{key}: ", key)
@@ -198,7 +198,7 @@ def load_grid(path):
         key = tuple(getattr(config, f) for f in CORPUS_FIELDS)
         corpus = corpora.get(key)
         if corpus is None:
-            corpus = corpora[key] = _load_corpus(check, config, base_config, grid, cases)
+            corpus = corpora[key] = _load_corpus(check, config, grid, cases)
         _check_fits(check, corpus, config, samples, swept, case_label)
         runs.append(RunSpec(run_id(config, corpus.source_checksum, samples), config, key,
                             _label(values, swept, case_label), case_label))
@@ -319,7 +319,7 @@ def _label(values, swept, case_label):
     return ", ".join(parts) or "base"
 
 
-def _load_corpus(check, config, base_config, grid, cases):
+def _load_corpus(check, config, grid, cases):
     key = "data" if "data" not in grid else "grid.data"
     if cases and any("data" in c for c in cases):
         key = "cases.data"
@@ -343,10 +343,10 @@ def _check_fits(check, corpus, config, samples, swept, case_label):
     if samples is not None:
         from .sampling import start_text
         prime = start_text(samples["prime"], head.chars, head.end_symbol)
-        missing = sorted({c for c in prime if c not in head.chars})
+        missing = missing_chars(prime, head.chars)
         if missing:
             check.fail("samples.prime", f"characters not in the vocabulary of {head.name}: "
-                       f"{''.join(missing)!r}")
+                       f"{missing!r}")
 
 
 # Fields added after run ids were first written, at values that compute what runs did before

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import missing_chars
+
 CELLS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -259,9 +261,9 @@ class Model:
         if self.chars is None:
             raise ValueError("this model has no vocabulary (chars); pass character ids")
         index = {c: i for i, c in enumerate(self.chars)}
-        missing = sorted({c for c in text if c not in index})
+        missing = missing_chars(text, index)
         if missing:
-            raise ValueError(f"characters not in the vocabulary: {''.join(missing)!r}")
+            raise ValueError(f"characters not in the vocabulary: {missing!r}")
         return np.array([index[c] for c in text], dtype=np.int64)
 
     def decode(self, ids):

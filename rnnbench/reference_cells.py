@@ -5,6 +5,7 @@ steps with matrix products per step, and with the model's own parameter names an
 """
 import numpy as np
 
+from .data import stream_length
 from .model import layer_suffix
 
 
@@ -131,7 +132,7 @@ class ReferenceNetwork:
     def __init__(self, model, data, seq_length=25, learning_rate=0.1, clip=5.0, batch_size=1):
         self.model = model
         self.params = {k: v.copy() for k, v in model.params.items()}
-        part = len(data) // batch_size
+        part = stream_length(len(data), seq_length, batch_size)
         self.data = np.asarray(data[:part * batch_size]).reshape(batch_size, part)
         self.T, self.lr, self.clip = seq_length, learning_rate, clip
         self.mem = {k: np.zeros_like(v) for k, v in self.params.items()}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .novelty import DEFAULT_N
 from .plots import PLOTS
-from .results import load_tables, short_value
+from .results import ResultsDir, load_tables, short_value
 from .store import atomic_write_bytes, checkpoint_path
 
 PASSAGE_LENGTH, PASSAGE_SEED, PASSAGE_TEMPERATURE = 1000, 0, 1.0
@@ -145,15 +145,15 @@ def _records(c):
 
 
 def _passage(root, info, runs):
-    ok = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char", kind="stable")
+    from .sampling import load_source, prime_of, ranked_ok
+    ok = ranked_ok(runs)
     if ok.empty:
         return []
     best = ok.iloc[0]
-    folder = root / "runs" / best["run_id"]
+    folder = ResultsDir(root).run_folder(best["run_id"])
     if not checkpoint_path(folder).exists():
         return [("h2", "A passage from the best model"),
                 ("p", f"The checkpoint of run {best['run_id']} is missing.")]
-    from .sampling import load_source, prime_of
     src = load_source(folder)  # stream 0's state; a records model: zero state, end symbol
     model = src.model
     text = model.sample(prime_of(model, None), PASSAGE_LENGTH, PASSAGE_TEMPERATURE,

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data import missing_chars
 from .novelty import DEFAULT_N
 
 
@@ -45,15 +46,24 @@ def best_run(root):
     if not is_grid_folder(root):
         raise SampleError(f"{root}: not a grid results folder (no runs.parquet); --best needs "
                           f"one, e.g. results/task4")
-    runs = pd.read_parquet(root / "runs.parquet")
-    ok = runs[(runs["status"] == "ok")] if "status" in runs else runs.iloc[:0]
+    from .results import ResultsDir
+    ok = ranked_ok(pd.read_parquet(root / "runs.parquet"))
     if "final_val_loss_per_char" in ok:
         ok = ok[ok["final_val_loss_per_char"].notna()]
     if ok.empty:
         raise SampleError(f"{root}: no finished runs to choose from (none with status ok in "
                           f"runs.parquet)")
-    row = ok.sort_values("final_val_loss_per_char", kind="stable").iloc[0]
-    return root / "runs" / row["run_id"], row
+    row = ok.iloc[0]
+    return ResultsDir(root).run_folder(row["run_id"]), row
+
+
+def ranked_ok(runs):
+    """The rows of a runs table with status ok, lowest final validation loss first (a stable
+    sort: ties keep the table's order)."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs.iloc[:0]
+    if "final_val_loss_per_char" not in ok:
+        return ok
+    return ok.sort_values("final_val_loss_per_char", kind="stable")
 
 
 def load_source(path, from_zero=False, run_id=None, label=None):
@@ -110,10 +120,10 @@ def prime_of(model, prime):
     if prime == "":
         raise SampleError("--prime must hold at least one character")
     prime = start_text(prime, model.chars, model.end_symbol)
-    missing = sorted({c for c in prime if c not in model.chars})
+    missing = missing_chars(prime, model.chars)
     if missing:
         raise SampleError(f"--prime holds characters not in the model's vocabulary: "
-                          f"{''.join(missing)!r}")
+                          f"{missing!r}")
     return prime
 
 

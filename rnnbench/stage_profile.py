@@ -77,11 +77,9 @@ def stage_profile(corpus, cfg, optimizer="adagrad"):
     from .kernels.optim import OPTIMIZER_CODES
     from .kernels.timing import (repeat_forward, repeat_gradient, repeat_optimizer,
                                  repeat_softmax)
-    from .model import Model
     from .training import TrainState
 
-    model = Model.create(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers, "tanh",
-                         cfg.dtype, seed=0, chars=corpus.chars)
+    model = cfg.model(corpus)
     st = TrainState(model.copy(), corpus.train_ids, cfg.seq_length, batch_size=cfg.batch_size,
                     optimizer=optimizer)
     TB = cfg.seq_length * cfg.batch_size
@@ -89,7 +87,7 @@ def stage_profile(corpus, cfg, optimizer="adagrad"):
     targets = np.ascontiguousarray(corpus.train_ids[1:TB + 1], dtype=np.int64)
     theta, grad, state = model.theta, st.grad, st.h.copy()
     ws = workspace(st.dims, cfg.seq_length, theta, 0.0)
-    repeat_forward(1, theta, st.dims, ids, state, ws)
+    repeat_forward(1, theta, st.dims, ids, state, ws)  # logits for the softmax loop
     s1, s2 = np.ones_like(theta), np.ones_like(theta)
     scratch = np.zeros(cfg.updates_per_call)
 

@@ -8,6 +8,8 @@ pointer, wrap and state reset follow min-char-rnn, like rnnbench.training.TrainS
 """
 import numpy as np
 
+from .data import stream_length
+
 
 def available():
     """True when PyTorch is installed (found without importing it)."""
@@ -37,7 +39,7 @@ class TorchNetwork:
         self.params = [*self.rnn.parameters(), *self.fc.parameters()]
         self.optimizer = torch.optim.Adagrad(self.params, lr=learning_rate, eps=1e-8)
         self.loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
-        part = len(data) // batch_size
+        part = stream_length(len(data), seq_length, batch_size)
         self.data = torch.from_numpy(np.asarray(data[:part * batch_size], dtype=np.int64)
                                      .reshape(batch_size, part))
         self.V, self.T, self.B, self.clip, self.dtype = (model.vocab_size, seq_length, batch_size,

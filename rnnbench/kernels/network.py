@@ -375,6 +375,7 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
         np.dot(dh_pre.T, hl[:TB], dWhh)
         if cell == GRU:
             column_sums(dh_pre, dbhh)
+        column_sums(dx, dbih)
         if l == 0:
             # The one-hot input's weight gradient is a scatter-add into the columns seen.
             dWih[:, :] = 0.0
@@ -382,10 +383,8 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
                 c = ids[r]
                 for j in range(dx.shape[1]):
                     dWih[j, c] += dx[r, j]
-            column_sums(dx, dbih)
         else:
             np.dot(dx.T, layer_output(hs, ys, l - 1, B, TB, dropout), dWih)
-            column_sums(dx, dbih)
             below = dbelow[:TB]
             np.dot(dx, Wih, below)
             dy, below = below, dy
