@@ -1,6 +1,8 @@
 """The rnnbench command line. Numba and pandas are imported only by the commands that need them."""
 import argparse
 import json
+import math
+import re
 import sys
 import time
 import typing
@@ -12,6 +14,7 @@ EXIT_INVALID = 2
 GRADCHECK_FIELDS = ("data", "cell", "activation", "hidden_size", "num_layers", "dropout",
                     "seq_length", "init_scale", "batch_size", "seed")
 GRADCHECK_DEFAULTS = {"hidden_size": 5}
+MAX_JOBS = 4096  # a sane ceiling; the runner lowers --jobs to the runs and cores it has
 
 
 class UsageError(Exception):
@@ -20,7 +23,30 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        # "argument --jobs: must be >= 1, got 0" reads better as "--jobs must be >= 1, got 0"
+        message = re.sub(r"^argument (-[\w-]+)(?:/-[\w-]+)*: must be", r"\1 must be", message)
         raise UsageError(f"{self.prog}: {message}")
+
+
+def _ranged(kind, low, high, low_open=False):
+    """An argparse type: a ``kind`` (int or float, finite) from ``low`` to ``high`` (``low``
+    itself excluded when ``low_open``); anything else is a one-line usage error, exit 2."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if value < low or (low_open and value == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low}, got "
+                                             f"{text}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
 
 
 def _field_options(parser, config_cls, names=None, defaults=None):
@@ -34,6 +60,8 @@ def _field_options(parser, config_cls, names=None, defaults=None):
         ann = info.annotation
         if typing.get_origin(ann) is typing.Union:  # Optional[X]: None means "per optimizer"
             ann = next(a for a in typing.get_args(ann) if a is not type(None))
+        if typing.get_origin(ann) is typing.Annotated:  # config.Int, config.Float
+            ann = typing.get_args(ann)[0]
         kwargs = dict(dest=name, default=defaults.get(name),
                       help=f"{info.description} (default: {defaults.get(name, info.default)})")
         if typing.get_origin(ann) is typing.Literal:
@@ -102,9 +130,11 @@ def build_parser():
                        "dropout (off/on) x batch (1, 3) and prints one table, with "
                        "--init-scale 0.1 unless given, to exercise the nonlinearities.")
     _field_options(p, RunConfig, GRADCHECK_FIELDS, GRADCHECK_DEFAULTS)
-    p.add_argument("--step", type=float, default=1e-2, help="finite-difference step")
-    p.add_argument("--threshold", type=float, default=None, help="largest relative error "
-                   "that passes (default: 1e-7; 1e-6 with --all)")
+    p.add_argument("--step", type=_ranged(float, 0, 1, low_open=True), default=1e-2,
+                   help="finite-difference step, > 0 and <= 1 (default: 0.01)")
+    p.add_argument("--threshold", type=_ranged(float, 0, 1, low_open=True), default=None,
+                   help="largest relative error that passes, > 0 and <= 1 (default: 1e-7; "
+                   "1e-6 with --all)")
     p.add_argument("--all", action="store_true", help="the whole matrix, one table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -121,8 +151,10 @@ def build_parser():
                    help="goals: the rows the speed goals name (default); vanilla: hidden 100 "
                    "RNN in float64 and float32; cells: LSTM and GRU at hidden 128/256, 1-2 "
                    "layers, float64/float32, batch 1/32")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
-    p.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
+    p.add_argument("--repeats", type=_ranged(int, 1, 100), default=3,
+                   help="interleaved repeats (median), 1 to 100 (default: 3)")
+    p.add_argument("--seconds", type=_ranged(float, 0, 600, low_open=True), default=1.0,
+                   help="seconds per measurement, at most 600 (default: 1)")
     p.add_argument("--quick", action="store_true", help="about 20 s: four rows, 3 repeats "
                    "of 0.3 s, warm start, no profile, cold start or scaling")
     p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
@@ -140,8 +172,8 @@ def build_parser():
                        "and report. Exit status: 0 when every run finished (ok or diverged), "
                        "1 when a run failed, 2 for invalid input, 130 when interrupted.")
     p.add_argument("grid", type=Path, help="grid file, e.g. grids/task4.yaml")
-    p.add_argument("--jobs", type=int, default=None, help="runs at once, one process and one "
-                   "core each (default: every core)")
+    p.add_argument("--jobs", type=_ranged(int, 1, MAX_JOBS), default=None, help="runs at "
+                   "once, one process and one core each (default: every core)")
     p.add_argument("--backend", choices=["loky", "dask"], default="loky",
                    help="loky processes on this machine (default) or a dask cluster")
     p.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. "
@@ -188,8 +220,11 @@ def _data_parser(sub):
     p.add_argument("names", nargs="+", metavar="NAME", help="gutenberg:<id> (e.g. "
                    "gutenberg:1342) or tinyshakespeare")
     p.add_argument("--url", default=None, help="download from this URL instead (one NAME)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the "
-                   "server (default: 30)")
+    p.add_argument("--timeout", type=_ranged(float, 0, 3600, low_open=True), default=30.0,
+                   help="seconds to wait for the server at any one time: to connect, or for "
+                   "the next bytes (default: 30)")
+    p.add_argument("--deadline", type=_ranged(float, 0, 86400, low_open=True), default=600.0,
+                   help="seconds the whole download may take (default: 600)")
     p.add_argument("--force", action="store_true", help="download again even if present")
     p = data.add_parser("info", help="a text's length, vocabulary, rarest characters, checksum "
                         "and baselines", description="Read a text as training would and show "
@@ -274,7 +309,7 @@ def cmd_sample(args):
     from . import sampling
     from .novelty import DEFAULT_N
 
-    sampling.check_settings(args.temperature, args.length, args.count, args.top_k)
+    sampling.check_settings(args.temperature, args.length, args.count, args.top_k, args.seed)
     run_id = label = None
     path = args.run
     if args.best:
@@ -373,8 +408,6 @@ def cmd_bench(args):
     suite, scaling_updates, profile = args.suite, 30000, not args.no_profile
     if args.quick:
         suite, args.repeats, args.seconds, scaling_updates, profile = "quick", 3, 0.3, 0, False
-    if args.repeats < 1 or not args.seconds > 0:
-        raise UsageError("rnnbench: --repeats and --seconds must be positive")
 
     def progress(kind, what):
         if kind == "row":
@@ -511,6 +544,9 @@ def _data_list(args):
           f"in {DATA_DIR}/ (relative to {Path.cwd()}): no .txt files; 'rnnbench data get "
           f"gutenberg:<id>' or 'rnnbench data get tinyshakespeare' downloads one")
     for r in rows:
+        if r["bytes"] is None:  # not read: not a regular file, or too big
+            print(f"  {r['name']:<18} {r['state']}")
+            continue
         chars = f"{r['chars']:,} characters" if r["chars"] is not None else "not UTF-8"
         print(f"  {r['name']:<18} {r['bytes']:>12,} bytes  {chars:>20}  sha256 {r['sha256']}  "
               f"{r['state']}")
@@ -522,10 +558,9 @@ def _data_get(args):
 
     if args.url and len(args.names) > 1:
         raise UsageError("rnnbench: --url takes one NAME")
-    if not args.timeout > 0:
-        raise UsageError(f"rnnbench: --timeout must be > 0, got {args.timeout}")
     for name in args.names:
-        path, digest, downloaded = get(name, url=args.url, timeout=args.timeout, force=args.force)
+        path, digest, downloaded = get(name, url=args.url, timeout=args.timeout,
+                                       force=args.force, deadline=args.deadline)
         state = "downloaded" if downloaded else "already there (--force downloads it again)"
         print(f"{name}: {path}, {path.stat().st_size:,} bytes, sha256 {digest}; {state}")
     print(f"use it with --data {args.names[0]} (from this folder) or in a grid's data:")

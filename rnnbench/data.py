@@ -188,21 +188,28 @@ def load_text(spec, encoding="utf-8", newline="normalize"):
 
 def read_text(path, encoding="utf-8", newline="normalize"):
     """The text of ``path`` (a leading byte-order mark dropped, line endings as ``newline``
-    says), or a one-line CorpusError."""
+    says), or a one-line CorpusError. Only a regular file within the text size limit is read
+    (see rnnbench.reading)."""
+    from .reading import UnreadableFile, read_text_file
     path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"{path}: no such file")
-    if path.is_dir():
-        raise CorpusError(f"{path}: is a directory, not a text file")
-    raw = path.read_bytes()
+    try:
+        raw = read_text_file(path, "text")
+    except UnreadableFile as exc:
+        raise CorpusError(str(exc)) from None
     if not raw:
         raise CorpusError(f"{path}: the file is empty")
     codec = check_encoding(encoding)
     utf8 = codec == "utf-8"
     if utf8 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise CorpusError(f"{path}: looks like UTF-16 text (it starts with a UTF-16 byte-order "
-                          f"mark); pass --encoding utf-16")
+        wide = "UTF-32" if raw[:4] == b"\xff\xfe\0\0" else "UTF-16"
+        raise CorpusError(f"{path}: looks like {wide} text (it starts with a {wide} byte-order "
+                          f"mark); pass --encoding {wide.lower()}")
     if utf8 and b"\x00" in raw:
+        guess = wide_encoding(raw)
+        if guess:
+            raise CorpusError(f"{path}: looks like {guess.upper()} text without a byte-order "
+                              f"mark (NUL bytes in a regular pattern); pass --encoding {guess} "
+                              f"(encoding: {guess} in a grid)")
         raise CorpusError(f"{path}: looks like a binary file (it contains NUL bytes), not text")
     try:
         text = raw.decode(encoding)
@@ -218,6 +225,34 @@ def read_text(path, encoding="utf-8", newline="normalize"):
     if not text:
         raise CorpusError(f"{path}: the file is empty")
     return text
+
+
+WIDE_ENCODINGS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+
+
+def wide_encoding(raw, sample=1 << 16):
+    """The UTF-16 or UTF-32 encoding (no byte-order mark) that ``raw`` holds, or None.
+
+    Such text is mostly ASCII or Latin characters, whose high bytes are NUL at fixed offsets
+    (every odd offset in UTF-16-LE). A candidate must decode the file's start without error,
+    give no NUL character, and give printable text (whitespace included); binary data decoded
+    as UTF-16 soon meets an unpaired surrogate or a NUL pair, and gives few ASCII characters.
+    """
+    import codecs
+    head = raw[:sample]
+    # little-endian text has its NUL (high) bytes at odd offsets, big-endian at even ones
+    little = head[1::2].count(0) >= head[0::2].count(0)
+    for name in sorted(WIDE_ENCODINGS, key=lambda e: e.endswith("-le") != little):
+        try:
+            text = codecs.getincrementaldecoder(name)().decode(head, final=len(raw) <= sample)
+        except UnicodeDecodeError:
+            continue
+        printable = sum(c.isprintable() or c.isspace() for c in text)
+        ascii_ = sum(c < "\x80" for c in text)  # newlines, spaces, digits: text has some
+        if (text and "\x00" not in text and printable >= 0.95 * len(text)
+                and ascii_ >= 0.05 * len(text)):
+            return name
+    return None
 
 
 def check_encoding(encoding):

@@ -1,6 +1,8 @@
 """Downloads of named texts into data/: Project Gutenberg books and tinyshakespeare.
 
-Only the standard library (urllib) is used, with a timeout. Each source URL can be pointed
+Only the standard library (urllib) is used, with two limits: ``timeout`` for any one wait on
+the server (connecting, or the next bytes), and ``deadline`` for the whole download, so that a
+server trickling a byte a second cannot hold it forever. Each source URL can be pointed
 elsewhere (a mirror, or a local server in the tests) by an environment variable or ``url=``.
 A text is stored only when it downloaded, verified and stripped cleanly, and atomically.
 """
@@ -8,6 +10,9 @@ import hashlib
 import http.client
 import os
 import re
+import socket
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +29,7 @@ TINYSHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/mast
 TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 ENV_GUTENBERG, ENV_TINYSHAKESPEARE = "RNNBENCH_GUTENBERG_URL", "RNNBENCH_TINYSHAKESPEARE_URL"
 TIMEOUT = 30.0
+DEADLINE = 600.0  # a 20 MB book at 35 kB/s; tinyshakespeare needs 2 kB/s
 MAX_BYTES = 64 * 2**20  # the largest Gutenberg books are under 20 MB
 
 # "*** START OF THE PROJECT GUTENBERG EBOOK PRIDE AND PREJUDICE ***", and older spellings:
@@ -57,13 +63,13 @@ def source_url(spec, url=None):
                      f"gutenberg:1342, or {TINYSHAKESPEARE})")
 
 
-def get(spec, folder=DATA_DIR, url=None, timeout=TIMEOUT, force=False):
+def get(spec, folder=DATA_DIR, url=None, timeout=TIMEOUT, force=False, deadline=DEADLINE):
     """Download ``spec`` into ``folder`` unless it is there; returns (path, sha256, downloaded)."""
     source = source_url(spec, url)
     path = Path(folder) / download_filename(spec)
     if path.exists() and not force:
         return path, sha256_file(path), False
-    raw = download(source, timeout)
+    raw = download(source, timeout, deadline)
     if spec == TINYSHAKESPEARE:
         digest = hashlib.sha256(raw).hexdigest()
         if digest != TINYSHAKESPEARE_SHA256:
@@ -81,13 +87,106 @@ def get(spec, folder=DATA_DIR, url=None, timeout=TIMEOUT, force=False):
     return path, digest, True
 
 
-def download(url, timeout=TIMEOUT):
-    """The bytes at ``url``, or a FetchError that says in one line why not."""
+def download(url, timeout=TIMEOUT, deadline=DEADLINE):
+    """The bytes at ``url``, or a FetchError that says in one line why not.
+
+    The download runs in a thread; past ``deadline`` seconds its sockets are shut down (which
+    ends any wait of that thread at once) and the download is refused.
+    """
+    for name, value in (("timeout", timeout), ("deadline", deadline)):
+        if not 0 < value < float("inf"):
+            raise FetchError(f"{name} must be a number of seconds > 0, got {value}")
+    sockets, outcome = _Sockets(), {}
+
+    def work():
+        try:
+            outcome["raw"] = _download(url, timeout, sockets, deadline)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="rnnbench-download", daemon=True)
+    thread.start()
+    try:
+        thread.join(deadline)
+    finally:
+        if thread.is_alive():  # past the deadline, or interrupted
+            sockets.shut_all()
+    if thread.is_alive():
+        thread.join(5.0)
+        raise _late(url, deadline)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["raw"]
+
+
+class _Sockets:
+    """The sockets of one download; once shut, a socket connected later is shut at once."""
+
+    def __init__(self):
+        self.lock, self.open, self.shut = threading.Lock(), [], False
+
+    def add(self, sock):
+        with self.lock:
+            self.open.append(sock)
+            if self.shut:
+                _shutdown(sock)
+
+    def shut_all(self):
+        with self.lock:
+            self.shut = True
+            for sock in self.open:
+                _shutdown(sock)
+
+
+def _shutdown(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv on it
+    except OSError:
+        pass
+
+
+def _opener(sockets):
+    """A urllib opener whose HTTP(S) connections record their sockets in ``sockets``."""
+    def recording(base):
+        class Connection(base):
+            def connect(self):
+                super().connect()
+                sockets.add(self.sock)
+        return Connection
+
+    class Recording:
+        def do_open(self, http_class, req, **kwargs):
+            return super().do_open(recording(http_class), req, **kwargs)
+
+    class HTTP(Recording, urllib.request.HTTPHandler):
+        pass
+
+    class HTTPS(Recording, urllib.request.HTTPSHandler):
+        pass
+
+    return urllib.request.build_opener(HTTP(), HTTPS())
+
+
+def _download(url, timeout, sockets, deadline):
+    """download's work: each read waits at most ``timeout`` s, and none starts after
+    ``deadline`` s."""
+    end = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={"User-Agent": "rnnbench"})
     host = urllib.parse.urlsplit(url).netloc or url
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(MAX_BYTES + 1)
+        with _opener(sockets).open(request, timeout=timeout) as response:
+            parts, size = [], 0
+            while size <= MAX_BYTES:
+                if time.monotonic() > end:
+                    raise _late(url, deadline)
+                part = response.read1(1 << 16)
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+            raw = b"".join(parts)
+    except FetchError:
+        raise
     except urllib.error.HTTPError as exc:
         raise FetchError(f"{url}: HTTP error {exc.code} ({exc.reason})") from None
     except urllib.error.URLError as exc:
@@ -103,6 +202,11 @@ def download(url, timeout=TIMEOUT):
     if len(raw) > MAX_BYTES:
         raise FetchError(f"{url}: more than {MAX_BYTES // 2**20} MB; not a text to train on")
     return raw
+
+
+def _late(url, deadline):
+    return FetchError(f"{url}: not complete within {deadline:g} s (the deadline of the whole "
+                      f"download); the server is too slow")
 
 
 def _reason(exc):

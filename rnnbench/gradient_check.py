@@ -23,6 +23,7 @@ a kink is still within 3 steps, that element is left out and counted (``skipped`
 loosening the threshold for all. The step is not cut further because rounding noise grows as
 1/h: at h = 1e-4 it alone is about 1e-6 of the floor, the size of the bound.
 """
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +117,7 @@ def gradcheck(model, inputs, targets, h0=None, step=1e-2, threshold=1e-7, floor=
     """
     if model.dtype != np.float64:
         raise ValueError("the gradient check needs a float64 model")
+    check_step_threshold(step, threshold)
     loss, grads, _ = model.loss_and_grads(inputs, targets, h0, dropout, mask_seed)
     if floor is None:
         floor = 1e-6 * abs(loss)
@@ -134,6 +136,14 @@ def gradcheck(model, inputs, targets, h0=None, step=1e-2, threshold=1e-7, floor=
     worst = max(p["max_rel_error"] for p in params.values())
     return GradcheckResult(worst, bool(worst <= threshold), params, threshold, step, floor, loss,
                            int(skipped.sum()))
+
+
+def check_step_threshold(step, threshold):
+    """A step in (0, 1] (the stencil reaches 3 steps; beyond 1 it measures nothing local) and a
+    threshold in (0, 1] (a relative error as defined here never exceeds 1), or ValueError."""
+    for name, value in (("step", step), ("threshold", threshold)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
+            raise ValueError(f"{name} must be > 0 and <= 1, got {value!r}")
 
 
 def format_table(result):
@@ -170,6 +180,7 @@ def gradcheck_matrix(ids, vocab_size, hidden_size=5, seq_length=25, seed=0, init
     holds at least 3 (seq_length + 1) characters; batch B reads B consecutive chunks of it.
     Yields one dict per combination."""
     import itertools
+    check_step_threshold(step, threshold)
     grid = {k: axes.get(k, v) for k, v in MATRIX.items()}
     for combo in itertools.product(*grid.values()):
         c = dict(zip(grid, combo))

@@ -7,13 +7,15 @@ reported as one GridError line naming the file and the key.
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, RunConfig, unknown_key_message
+from .config import (INT64_MAX, MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, ConfigError,
+                     RunConfig, short_repr, unknown_key_message)
 from .data import Corpus, CorpusError, missing_chars
 from .results import short_value
 
@@ -77,12 +79,23 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+GRID_LIMIT = 2**20      # bytes: a grid file is a page of YAML
+MAX_VALUES = 100_000    # values in the document once aliases are expanded
+MAX_RUNS = 100_000      # runs in one grid: days of work even for the tiniest models
+
+
 def _read_yaml(path):
+    from .reading import UnreadableFile, read_bytes
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GridError(f"{path}: no such grid file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = read_bytes(path, "grid file", GRID_LIMIT)
+    except UnreadableFile as exc:
+        message = str(exc)
+        if message.endswith(": no such file"):
+            message = f"{path}: no such grid file"
+        raise GridError(message) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise GridError(f"{path}: cannot read the grid file ({exc})") from None
     try:
         doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 -- a SafeLoader subclass
@@ -91,14 +104,49 @@ def _read_yaml(path):
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise GridError(f"{path}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise GridError(f"{path}: invalid YAML: nested too deeply") from None
     if not isinstance(doc, dict):
         raise GridError(f"{path}: expected a mapping of keys (name, data, base, grid, ...), got "
                         f"{_kind(doc)}")
+    _check_size(path, doc)
     return text, doc
 
 
+def _check_size(path, doc):
+    """Refuse a document that refers to itself or that its aliases (*name) expand past
+    MAX_VALUES values (a 'billion laughs' file): everything after this walks it in full."""
+    sizes, open_ = {}, set()
+
+    def size(node):
+        if not isinstance(node, (list, dict)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise GridError(f"{path}: invalid YAML: a value contains itself (a recursive "
+                            f"alias)")
+        open_.add(key)
+        children = list(node.items()) if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += sum(map(size, child)) if isinstance(node, dict) else size(child)
+            if total > MAX_VALUES:
+                raise GridError(f"{path}: invalid YAML: more than {MAX_VALUES:,} values once "
+                                f"its aliases are expanded")
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        size(doc)
+    except RecursionError:
+        raise GridError(f"{path}: invalid YAML: nested too deeply") from None
+
+
 def _kind(value):
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+    return "nothing" if value is None else f"{type(value).__name__} {short_repr(value)}"
 
 
 # -- checks of the file's own keys -------------------------------------------------------------
@@ -134,9 +182,11 @@ class _Checker:
             self.fail(key, f"expected a non-empty string, got {_kind(value)}")
         return value
 
-    def integer(self, key, value, minimum):
+    def integer(self, key, value, minimum, maximum=INT64_MAX):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self.fail(key, f"expected an integer >= {minimum}, got {_kind(value)}")
+        if value > maximum:
+            self.fail(key, f"expected an integer <= {maximum:,}, got {_kind(value)}")
         return value
 
 
@@ -188,6 +238,10 @@ def load_grid(path):
     for i, case in enumerate(cases or []):
         _build({**base, **case}, f"{path}: cases[{i}]: ")
 
+    n_runs = len(cases or [None]) * math.prod(map(len, grid.values())) * len(seeds)
+    if n_runs > MAX_RUNS:
+        check.fail("grid", f"{n_runs:,} runs (cases x grid values x seeds), more than "
+                   f"{MAX_RUNS:,}")
     runs_values = _expand(base, grid, cases, seeds)
     swept = _swept(grid, cases)
     plot = _plot(check, doc.get("plot"), swept)
@@ -233,12 +287,12 @@ def _seeds(check, doc, base, grid):
     if isinstance(seeds, list):
         check.nonempty_list("seeds", seeds)
         for i, s in enumerate(seeds):
-            check.integer(f"seeds[{i}]", s, 0)
+            check.integer(f"seeds[{i}]", s, 0, SEED_LIMIT - 1)
         if len(set(seeds)) != len(seeds):
             check.fail("seeds", f"a seed is listed twice: {seeds!r}")
         return seeds
     # A count n means the seeds 0 .. n-1: fixed before dispatch, readable in tables and plots.
-    return list(range(check.integer("seeds", seeds, 1)))
+    return list(range(check.integer("seeds", seeds, 1, MAX_RUNS)))
 
 
 def _cases(check, cases, grid):
@@ -264,13 +318,15 @@ def _samples(check, samples):
     if "temperatures" not in samples:
         check.fail("samples", "needs 'temperatures' (a list of numbers > 0)")
     temps = check.nonempty_list("samples.temperatures", samples["temperatures"])
+    low, high = TEMPERATURE_RANGE
     for i, t in enumerate(temps):
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
-            check.fail(f"samples.temperatures[{i}]", f"expected a number > 0, got {_kind(t)}")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not low <= t <= high:
+            check.fail(f"samples.temperatures[{i}]", f"expected a number > 0 (from {low:g} to "
+                       f"{high:g}), got {_kind(t)}")
     out = {**SAMPLE_DEFAULTS, **samples, "temperatures": [float(t) for t in temps]}
     check.text("samples.prime", out["prime"])
-    check.integer("samples.length", out["length"], 1)
-    check.integer("samples.seed", out["seed"], 0)
+    check.integer("samples.length", out["length"], 1, MAX_SAMPLE_LENGTH)
+    check.integer("samples.seed", out["seed"], 0, SEED_LIMIT - 1)
     return out
 
 

@@ -285,6 +285,8 @@ class Model:
         ``arrays`` (name -> array, e.g. optimizer state) and ``info`` (JSON-able dict) ride along
         and come back from ``load_checkpoint``.
         """
+        from .checkpoint import check_extras
+        check_extras(self, arrays)  # what load_checkpoint would refuse is not written
         path = Path(path)
         payload = {"theta": self.theta,
                    "meta": np.array(json.dumps(self.meta())),
@@ -355,15 +357,12 @@ class Model:
 
 
 def load_checkpoint(path):
-    """(Model, extra arrays, info dict) from a file written by ``Model.save``."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        info = json.loads(str(z["info"]))
-        arrays = {k[2:]: z[k] for k in z.files if k.startswith("x_")}
-        model = Model(meta["cell"], meta["vocab_size"], meta["hidden_size"], meta["num_layers"],
-                      meta["activation"], meta["dtype"], z["theta"], meta.get("chars"))
-        model.end_symbol = meta.get("end_symbol")
+    """(Model, extra arrays, info dict) from a file written by ``Model.save``; a file that is
+    not one, or that does not match the model it describes, is a one-line CheckpointError
+    (see rnnbench.checkpoint: members are checked before their data is read)."""
+    from .checkpoint import read_checkpoint
+    meta, theta, arrays, info = read_checkpoint(path)
+    model = Model(meta["cell"], meta["vocab_size"], meta["hidden_size"], meta["num_layers"],
+                  meta["activation"], meta["dtype"], theta, meta.get("chars"))
+    model.end_symbol = meta.get("end_symbol")
     return model, arrays, info

@@ -59,12 +59,17 @@ def _jsonl(lines, field, name):
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{name}: line {number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise CorpusError(f"{name}: line {number}: JSON nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise CorpusError(f"{name}: line {number}: not usable JSON "
+                              f"({str(exc).split(';')[0]})") from None
         if not isinstance(obj, dict):
             raise CorpusError(f"{name}: line {number}: expected a JSON object, got "
                               f"{type(obj).__name__}")
         if field not in obj:
             raise CorpusError(f"{name}: line {number}: no field {field!r} (fields: "
-                              f"{', '.join(map(str, obj)) or 'none'})")
+                              f"{_names(obj)})")
         value = obj[field]
         if not isinstance(value, str):
             raise CorpusError(f"{name}: line {number}: field {field!r} is not a string")
@@ -73,16 +78,40 @@ def _jsonl(lines, field, name):
     return records
 
 
+def _names(keys, limit=20):
+    keys = [str(k) for k in keys]
+    more = f", ... ({len(keys)} in all)" if len(keys) > limit else ""
+    return (", ".join(keys[:limit]) or "none") + more
+
+
 def _csv(text, column, name):
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    """The ``column`` of every row; strict about quoting (a quote never closed is an error,
+    not a record that swallows the rest of the file) and about the number of fields."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # the line a row starts on: a quoted field may span lines
     try:
-        header = reader.fieldnames or []
+        header = next(reader, None) or []
         if column not in header:
-            raise CorpusError(f"{name}: no CSV column {column!r} (columns: "
-                              f"{', '.join(header) or 'none'})")
-        return [row[column] for row in reader if row.get(column)]
+            raise CorpusError(f"{name}: no CSV column {column!r} (columns: {_names(header)})")
+        if header.count(column) > 1:
+            raise CorpusError(f"{name}: line 1: the CSV column {column!r} appears "
+                              f"{header.count(column)} times in the header")
+        at = header.index(column)
+        records = []
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != len(header):
+                raise CorpusError(f"{name}: line {start}: {len(row)} CSV fields, the header "
+                                  f"has {len(header)}")
+            if row and row[at]:
+                records.append(row[at])
+            start = reader.line_num + 1
+        return records
     except csv.Error as exc:
-        raise CorpusError(f"{name}: line {reader.line_num}: bad CSV ({exc})") from None
+        problem = str(exc)
+        if problem == "unexpected end of data":
+            problem = "a quoted field is never closed"
+        raise CorpusError(f"{name}: line {start}: bad CSV ({problem})") from None
 
 
 def end_symbol_for(records):

@@ -30,9 +30,15 @@ class Source:
 
     def describe(self):
         loss = self.summary.get("final_val_loss_per_char")
+        ok = isinstance(loss, (int, float)) and not isinstance(loss, bool) and math.isfinite(loss)
+        corpus = self.summary.get("corpus")
         return dict(path=str(self.path), run_id=self.run_id, label=self.label,
-                    corpus=self.summary.get("corpus"),
-                    final_val_loss_per_char=None if loss is None or math.isnan(loss) else loss)
+                    corpus=corpus if isinstance(corpus, str) else None,
+                    final_val_loss_per_char=loss if ok else None)
+
+
+SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json
+RUNS_LIMIT = 1 << 30           # bytes of a grid's runs.parquet
 
 
 def is_grid_folder(path):
@@ -46,8 +52,17 @@ def best_run(root):
     if not is_grid_folder(root):
         raise SampleError(f"{root}: not a grid results folder (no runs.parquet); --best needs "
                           f"one, e.g. results/task4")
+    from .reading import UnreadableFile, open_regular
     from .results import ResultsDir
-    ok = ranked_ok(pd.read_parquet(root / "runs.parquet"))
+    try:
+        with open_regular(root / "runs.parquet", "runs table", RUNS_LIMIT) as f:
+            runs = pd.read_parquet(f)
+    except UnreadableFile as exc:
+        raise SampleError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 -- pyarrow's errors for a damaged file vary
+        raise SampleError(f"{root / 'runs.parquet'}: cannot read the runs table "
+                          f"({_first_line(exc)})") from None
+    ok = ranked_ok(runs)
     if "final_val_loss_per_char" in ok:
         ok = ok[ok["final_val_loss_per_char"].notna()]
     if ok.empty:
@@ -86,10 +101,30 @@ def load_source(path, from_zero=False, run_id=None, label=None):
         h = h[:, 0]
     summary = info.get("summary") or {}
     if path.is_dir() and (path / "summary.json").exists():
-        summary = json.loads((path / "summary.json").read_text())
+        summary = _read_summary(path / "summary.json")
     if run_id is None and path.is_dir() and path.parent.name == "runs":
         run_id = path.name  # a run folder of a grid's results
     return Source(path, model, h, info.get("config") or {}, summary, run_id, label)
+
+
+def _read_summary(path):
+    """A run's summary.json as a dict, or a one-line SampleError."""
+    from .reading import UnreadableFile, read_bytes
+    try:
+        summary = json.loads(read_bytes(path, "run summary", SUMMARY_LIMIT))
+    except UnreadableFile as exc:
+        raise SampleError(str(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise SampleError(f"{path}: not a run summary (not valid JSON: "
+                          f"{_first_line(exc)})") from None
+    if not isinstance(summary, dict):
+        raise SampleError(f"{path}: not a run summary (a JSON {type(summary).__name__}, not "
+                          f"an object)")
+    return summary
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def novelty_index(source, n=DEFAULT_N):
@@ -103,13 +138,16 @@ def novelty_index(source, n=DEFAULT_N):
     config = source.config
     if "data" not in config:
         return None, "the checkpoint does not say which text it was trained on"
+    expected = source.summary.get("corpus_checksum")
+    if not isinstance(expected, str) or not expected:
+        # the text is read only to be compared with what the run recorded
+        return None, "the run recorded no checksum of its training text"
     try:
         run_config = RunConfig.build(config)
         corpus = prepare_corpus(Corpus.from_config(run_config), run_config)
     except (OSError, ValueError) as exc:
         return None, f"its training text cannot be read ({exc})"
-    expected = source.summary.get("corpus_checksum")
-    if expected and corpus.checksum != expected:
+    if corpus.checksum != expected:
         return None, f"its training text {config['data']} has changed since the run"
     return training_index(corpus, n), None
 
@@ -138,21 +176,58 @@ def start_text(prime, chars, end_symbol=None):
     return prime
 
 
-def check_settings(temperatures, length, count, top_k):
-    """Raise a one-line SampleError for settings no sample can have."""
+MAX_COUNT = 1000            # samples per temperature
+MAX_TEMPERATURES = 100
+MAX_TOTAL = 10**7           # characters drawn in one call, all samples together
+MAX_TOP_K = 2**31 - 1
+
+
+def check_settings(temperatures, length, count, top_k, seed=0):
+    """Raise a one-line SampleError for settings no sample can have, or that would not fit
+    (every number has a range: the kernels take 64-bit integers and 32-bit seeds)."""
+    from .config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE
+    low, high = TEMPERATURE_RANGE
+    if not 1 <= len(temperatures) <= MAX_TEMPERATURES:
+        raise SampleError(f"--temperature takes 1 to {MAX_TEMPERATURES} values, got "
+                          f"{len(temperatures)}")
     for t in temperatures:
+        if _bad_number(t, float):
+            raise SampleError(f"--temperature must be a number, got {t!r}")
         if not t > 0:
             raise SampleError(f"--temperature must be > 0, got {t:g}")
-    for name, value, low in (("length", length, 0), ("count", count, 1), ("top-k", top_k, 0)):
-        if value < low:
-            raise SampleError(f"--{name} must be >= {low}, got {value}")
+        if not low <= t <= high:
+            raise SampleError(f"--temperature must be from {low:g} to {high:g} (--greedy takes "
+                              f"the likeliest character), got {t:g}")
+    for name, value, lo, hi in (("length", length, 0, MAX_SAMPLE_LENGTH),
+                                ("count", count, 1, MAX_COUNT), ("top-k", top_k, 0, MAX_TOP_K),
+                                ("seed", seed, 0, SEED_LIMIT - 1)):
+        if _bad_number(value, int):
+            raise SampleError(f"--{name} must be an integer, got {value!r}")
+        if value < lo:
+            raise SampleError(f"--{name} must be >= {lo}, got {value}")
+        if value > hi:
+            raise SampleError(f"--{name} must be <= {hi}, got {value}")
+    if seed + count - 1 >= SEED_LIMIT:
+        raise SampleError(f"--seed + --count - 1 must be < {SEED_LIMIT} (seeds are 32-bit), "
+                          f"got {seed + count - 1}")
+    total = length * count * len(temperatures)
+    if total > MAX_TOTAL:
+        raise SampleError(f"--length x --count x temperatures is {total:,} characters, more "
+                          f"than {MAX_TOTAL:,} in one call")
+
+
+def _bad_number(value, kind):
+    import numbers
+    if isinstance(value, bool):
+        return True
+    return not isinstance(value, numbers.Integral if kind is int else numbers.Real)
 
 
 def draw(source, prime, length, temperatures, count=1, seed=0, greedy=False, top_k=0,
          stop=None, index=None):
     """[{temperature, seed, text, novelty}]: ``count`` samples (seeds seed .. seed+count-1) per
     temperature, each ``text`` continuing ``prime`` (not included); novelty NaN without index."""
-    check_settings(temperatures, length, count, top_k)
+    check_settings(temperatures, length, count, top_k, seed)
     if stop is not None and stop not in source.model.chars:
         raise SampleError(f"--stop {stop!r} is not one character of the model's vocabulary")
     out = []

@@ -33,7 +33,13 @@ def download_name(filename):
 
 
 def sha256_file(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The sha256 of a regular file, read in blocks (any size), or UnreadableFile."""
+    from .reading import open_regular
+    digest = hashlib.sha256()
+    with open_regular(path, "text") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def sidecar(path):
@@ -47,18 +53,27 @@ def sidecar_line(path, digest):
 
 def recorded_sha256(path):
     """The checksum recorded beside ``path`` when it was stored, or None."""
+    from .reading import UnreadableFile, read_bytes
     try:
-        return sidecar(path).read_text(encoding="ascii").split()[0]
-    except (OSError, UnicodeDecodeError, IndexError):
+        return read_bytes(sidecar(path), "checksum file", 4096).decode("ascii").split()[0]
+    except (UnreadableFile, UnicodeDecodeError, IndexError):
         return None
 
 
 def data_texts(folder=DATA_DIR):
-    """One dict per text file in ``folder``: name, path, bytes, characters, sha256, state."""
+    """One dict per text file in ``folder``: name, path, bytes, characters, sha256, state.
+    A .txt that is not a regular file (a pipe, a device) is listed as such, never read."""
+    from .reading import UnreadableFile, read_text_file
     folder = Path(folder)
     rows = []
     for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
-        raw = path.read_bytes()
+        row = dict(name=download_name(path.name) or str(path), path=path, bytes=None,
+                   chars=None, sha256=None)
+        try:
+            raw = read_text_file(path)
+        except UnreadableFile as exc:
+            rows.append(dict(row, state=str(exc).removeprefix(f"{path}: ")))
+            continue
         digest = hashlib.sha256(raw).hexdigest()
         try:
             chars = len(raw.decode("utf-8").removeprefix("\ufeff"))
@@ -67,6 +82,5 @@ def data_texts(folder=DATA_DIR):
         recorded = recorded_sha256(path)
         state = ("unchecked" if recorded is None else
                  "verified" if recorded == digest else "CHANGED since download")
-        rows.append(dict(name=download_name(path.name) or str(path), path=path, bytes=len(raw),
-                         chars=chars, sha256=digest, state=state))
+        rows.append(dict(row, bytes=len(raw), chars=chars, sha256=digest, state=state))
     return rows
