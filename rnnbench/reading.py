@@ -58,7 +58,9 @@ def _too_big(path, what, size, limit, hint):
 
 
 def _size(n):
-    return f"{n / MB:,.1f} MB" if n >= MB else f"{n:,} bytes"
+    if n and n % MB == 0:
+        return f"{n // MB:,} MB"
+    return f"{n:,} bytes" if n < 10 * MB else f"{n / MB:,.1f} MB"
 
 
 def open_regular(path, what="file", limit=None, hint=""):

@@ -91,7 +91,7 @@ def load_source(path, from_zero=False, run_id=None, label=None):
         raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
                           f"runs/<run_id> folders")
     ckpt = checkpoint_path(path)
-    if not ckpt.is_file():
+    if not ckpt.exists():  # anything else there (a pipe, a device) is refused by name below
         raise SampleError(f"{path}: no checkpoint found (expected a run folder, a "
                           f"checkpoint.npz, or a grid results folder with --best)")
     model, arrays, info = load_checkpoint(ckpt)

@@ -156,3 +156,63 @@ def test_download_errors_are_one_line_and_store_nothing(server, project):
     finally:
         silent.close()
     assert not (project / "data").exists()
+
+
+@pytest.fixture
+def trickle():
+    """URL of a local server that sends its answer one byte every 50 ms: the body (after
+    proper headers) or, with /headers, the status line itself. It gives up after 30 s, so a
+    download without a deadline ends there (and its test fails) instead of hanging."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve(conn):
+        with conn:
+            request = conn.recv(65536).decode("latin-1")
+            body = b"x" * 600
+            answer = (b"HTTP/1.0 200 OK\r\nContent-Length: 600\r\n\r\n" + body
+                      if "/headers" in request else body)
+            if "/headers" not in request:
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 600\r\n\r\n")
+            for byte in answer:
+                if stop.wait(0.05):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:  # the client shut the connection: what the deadline does
+                    return
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("path", ["/body", "/headers"])
+def test_a_trickling_server_meets_the_deadline(trickle, project, path):
+    """Each byte comes well within --timeout, so only the whole download's deadline ends it:
+    one line, nothing stored, and the downloading thread is gone."""
+    code, _, stderr = run_cli("data", "get", "gutenberg:5", "--url", trickle + path,
+                              "--timeout", "5", "--deadline", "1")
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert f"{trickle}{path}: not complete within 1 s (the deadline of the whole download)" \
+        in stderr
+    assert not (project / "data").exists()
+    assert not [t for t in threading.enumerate() if t.name == "rnnbench-download"]
+
+
+def test_download_limits_are_checked():
+    from rnnbench.fetch import download
+    for kwargs in (dict(timeout=0), dict(deadline=float("inf")), dict(deadline=-1)):
+        with pytest.raises(FetchError, match="must be a number of seconds > 0"):
+            download("http://127.0.0.1:9/x", **kwargs)
