@@ -2,6 +2,7 @@
 import difflib
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Annotated, Literal, Optional
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
@@ -163,6 +164,9 @@ class RunConfig(BaseModel):
     @classmethod
     def build(cls, values, where=""):
         """Validate a mapping into a RunConfig, raising ConfigError with one readable line."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where}expected a mapping of RunConfig fields, got "
+                              f"{type(values).__name__}")
         values = dict(values)
         unknown = [k for k in values if k not in cls.model_fields]
         if unknown:

@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .config import (INT64_MAX, MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, ConfigError,
-                     RunConfig, short_repr, unknown_key_message)
+                     RunConfig, unknown_key_message)
 from .data import Corpus, CorpusError, missing_chars
+from .grid_file import GridError, kind, read_yaml
 from .results import short_value
 
 TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples")
@@ -25,10 +24,7 @@ SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 CORPUS_FIELDS = ("data", "val_fraction", "encoding", "newline", "min_char_count", "records")
-
-
-class GridError(ValueError):
-    """An invalid grid file; the message is one line naming the file and the key."""
+MAX_RUNS = 100_000  # runs in one grid: days of work even for the tiniest models
 
 
 @dataclass(frozen=True)
@@ -63,92 +59,6 @@ class Grid:
                     seeds=sorted({r.config.seed for r in self.runs}), n_runs=len(self.runs))
 
 
-# -- YAML --------------------------------------------------------------------------------------
-
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load that refuses a key given twice in one mapping (plain YAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}'", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-GRID_LIMIT = 2**20      # bytes: a grid file is a page of YAML
-MAX_VALUES = 100_000    # values in the document once aliases are expanded
-MAX_RUNS = 100_000      # runs in one grid: days of work even for the tiniest models
-
-
-def _read_yaml(path):
-    from .reading import UnreadableFile, read_bytes
-    try:
-        raw = read_bytes(path, "grid file", GRID_LIMIT)
-    except UnreadableFile as exc:
-        message = str(exc)
-        if message.endswith(": no such file"):
-            message = f"{path}: no such grid file"
-        raise GridError(message) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise GridError(f"{path}: cannot read the grid file ({exc})") from None
-    try:
-        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 -- a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise GridError(f"{path}: invalid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise GridError(f"{path}: invalid YAML: nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise GridError(f"{path}: expected a mapping of keys (name, data, base, grid, ...), got "
-                        f"{_kind(doc)}")
-    _check_size(path, doc)
-    return text, doc
-
-
-def _check_size(path, doc):
-    """Refuse a document that refers to itself or that its aliases (*name) expand past
-    MAX_VALUES values (a 'billion laughs' file): everything after this walks it in full."""
-    sizes, open_ = {}, set()
-
-    def size(node):
-        if not isinstance(node, (list, dict)):
-            return 1
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in open_:
-            raise GridError(f"{path}: invalid YAML: a value contains itself (a recursive "
-                            f"alias)")
-        open_.add(key)
-        children = list(node.items()) if isinstance(node, dict) else node
-        total = 1
-        for child in children:
-            total += sum(map(size, child)) if isinstance(node, dict) else size(child)
-            if total > MAX_VALUES:
-                raise GridError(f"{path}: invalid YAML: more than {MAX_VALUES:,} values once "
-                                f"its aliases are expanded")
-        open_.discard(key)
-        sizes[key] = total
-        return total
-
-    try:
-        size(doc)
-    except RecursionError:
-        raise GridError(f"{path}: invalid YAML: nested too deeply") from None
-
-
-def _kind(value):
-    return "nothing" if value is None else f"{type(value).__name__} {short_repr(value)}"
-
-
 # -- checks of the file's own keys -------------------------------------------------------------
 
 class _Checker:
@@ -162,7 +72,7 @@ class _Checker:
 
     def mapping(self, key, value, valid=None):
         if not isinstance(value, dict):
-            self.fail(key, f"expected a mapping, got {_kind(value)}")
+            self.fail(key, f"expected a mapping, got {kind(value)}")
         for k in value:
             if not isinstance(k, str):
                 self.fail(key, f"keys must be names, got {k!r}")
@@ -172,28 +82,28 @@ class _Checker:
 
     def nonempty_list(self, key, value):
         if not isinstance(value, list):
-            self.fail(key, f"expected a list of values, got {_kind(value)}")
+            self.fail(key, f"expected a list of values, got {kind(value)}")
         if not value:
             self.fail(key, "the list is empty")
         return value
 
     def text(self, key, value):
         if not isinstance(value, str) or not value:
-            self.fail(key, f"expected a non-empty string, got {_kind(value)}")
+            self.fail(key, f"expected a non-empty string, got {kind(value)}")
         return value
 
     def integer(self, key, value, minimum, maximum=INT64_MAX):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(key, f"expected an integer >= {minimum}, got {_kind(value)}")
+            self.fail(key, f"expected an integer >= {minimum}, got {kind(value)}")
         if value > maximum:
-            self.fail(key, f"expected an integer <= {maximum:,}, got {_kind(value)}")
+            self.fail(key, f"expected an integer <= {maximum:,}, got {kind(value)}")
         return value
 
 
 def load_grid(path):
     """Read, check and expand the grid file at ``path``; raises GridError on any problem."""
     path = Path(path)
-    source, doc = _read_yaml(path)
+    source, doc = read_yaml(path)
     check = _Checker(path)
     for key in doc:
         if key not in TOP_KEYS:
@@ -205,7 +115,7 @@ def load_grid(path):
                    f"folder), got {name!r}")
     description = doc.get("description") or ""
     if not isinstance(description, str):
-        check.fail("description", f"expected text, got {_kind(description)}")
+        check.fail("description", f"expected text, got {kind(description)}")
 
     base = dict(check.mapping("base", doc.get("base") or {}, RunConfig.model_fields))
     grid = dict(check.mapping("grid", doc.get("grid") or {}, RunConfig.model_fields))
@@ -322,7 +232,7 @@ def _samples(check, samples):
     for i, t in enumerate(temps):
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not low <= t <= high:
             check.fail(f"samples.temperatures[{i}]", f"expected a number > 0 (from {low:g} to "
-                       f"{high:g}), got {_kind(t)}")
+                       f"{high:g}), got {kind(t)}")
     out = {**SAMPLE_DEFAULTS, **samples, "temperatures": [float(t) for t in temps]}
     check.text("samples.prime", out["prime"])
     check.integer("samples.length", out["length"], 1, MAX_SAMPLE_LENGTH)

@@ -5,6 +5,7 @@ the text it was trained on, so that ``rnnbench sample`` and notebooks draw alike
 """
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Source:
                     final_val_loss_per_char=loss if ok else None)
 
 
+RUN_ID = re.compile(r"[0-9a-f]{12}")  # grid.run_id's form: never a path out of runs/
 SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json
 RUNS_LIMIT = 1 << 30           # bytes of a grid's runs.parquet
 
@@ -69,6 +71,8 @@ def best_run(root):
         raise SampleError(f"{root}: no finished runs to choose from (none with status ok in "
                           f"runs.parquet)")
     row = ok.iloc[0]
+    if not isinstance(row["run_id"], str) or not RUN_ID.fullmatch(row["run_id"]):
+        raise SampleError(f"{root / 'runs.parquet'}: not a run id: {str(row['run_id'])[:40]!r}")
     return ResultsDir(root).run_folder(row["run_id"]), row
 
 

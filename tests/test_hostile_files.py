@@ -22,7 +22,7 @@ from conftest import run_cli
 from rnnbench.checkpoint import CheckpointError
 from rnnbench.config import RunConfig
 from rnnbench.data import Corpus, CorpusError
-from rnnbench.model import Model, load_checkpoint
+from rnnbench.model import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -371,3 +371,11 @@ def test_damaged_runs_table_is_one_line(tmp_path):
     (tmp_path / "runs.parquet").write_bytes(b"PAR1 not really")
     refused(tmp_path, "sample", tmp_path, "--best", message="runs.parquet: cannot read the "
             "runs table")
+
+
+def test_a_runs_table_cannot_point_outside_its_runs(tmp_path):
+    import pandas as pd
+    pd.DataFrame(dict(run_id=["../../elsewhere"], status=["ok"], final_val_loss_per_char=[1.0])
+                 ).to_parquet(tmp_path / "runs.parquet")
+    refused(tmp_path, "sample", tmp_path, "--best", message="runs.parquet: not a run id: "
+            "'../../elsewhere'")

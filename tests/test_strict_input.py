@@ -134,9 +134,10 @@ def test_alias_bombs_recursion_and_deep_nesting_are_one_line(tmp_path, monkeypat
     for name, (text, message) in cases.items():
         path = tmp_path / "g.yaml"
         path.write_bytes(text.encode("utf-8", "surrogateescape"))
-        with pytest.raises(GridError, match="^g.yaml: ") as err:
-            load_grid("g.yaml")
-        assert message in str(err.value) and "\n" not in str(err.value), name
+        if name != "deep nesting":  # (PyYAML takes 2 s to fail on it: once is enough)
+            with pytest.raises(GridError, match="^g.yaml: ") as err:
+                load_grid("g.yaml")
+            assert message in str(err.value) and "\n" not in str(err.value), name
         refused(tmp_path, "run", "g.yaml", message=message)
 
 
