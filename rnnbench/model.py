@@ -236,6 +236,8 @@ class Model:
             raise ValueError(f"length must be >= 0, got {length}")
         if top_k < 0:
             raise ValueError(f"top_k must be >= 0 (0: off), got {top_k}")
+        if not 0 <= seed < 2**32:  # Numba's generator would take it modulo 2**32, or fail
+            raise ValueError(f"seed must be >= 0 and < 2**32, got {seed}")
         if not -1 <= stop_id < self.vocab_size:
             raise ValueError(f"stop_id must be -1 (none) or an id below {self.vocab_size}, "
                              f"got {stop_id}")

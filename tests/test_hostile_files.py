@@ -85,6 +85,7 @@ def test_pipes_devices_and_sockets_are_refused_without_reading(tmp_path, small_m
     os.symlink(tmp_path / "fifo.txt", tmp_path / "link.txt")
     os.symlink("/dev/zero", tmp_path / "zero.txt")
     os.mkfifo(tmp_path / "g.yaml")
+    (tmp_path / "g2.yaml").write_text("data: [pydoc, fifo.txt]\n")
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(tmp_path / "sock.txt"))
     # run folders and a grid folder whose files are pipes
@@ -112,6 +113,7 @@ def test_pipes_devices_and_sockets_are_refused_without_reading(tmp_path, small_m
         "directory": ["train", "--data", "data", "--updates", "1"],
         "records fifo": ["train", "--data", "fifo.txt", "--records", "lines"],
         "grid fifo": ["run", "g.yaml"],
+        "grid text fifo": ["run", "g2.yaml", "--dry-run"],
         "checkpoint fifo": ["sample", "pipe-ckpt"],
         "summary fifo": ["sample", "pipe-summary"],
         "training text fifo": ["sample", "pipe-text", "--length", "20"],
@@ -134,6 +136,7 @@ def test_pipes_devices_and_sockets_are_refused_without_reading(tmp_path, small_m
         "records fifo": "fifo.txt: a named pipe (FIFO)",
         "grid fifo": "g.yaml: a named pipe (FIFO), not a regular file; rnnbench reads a grid "
                      "file only from a regular file",
+        "grid text fifo": "g2.yaml: grid.data: fifo.txt: a named pipe (FIFO)",
         "checkpoint fifo": "checkpoint.npz: a named pipe (FIFO)",
         "summary fifo": "summary.json: a named pipe (FIFO), not a regular file; rnnbench reads "
                         "a run summary only",

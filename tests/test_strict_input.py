@@ -263,6 +263,8 @@ def test_sampling_api_checks_its_settings(small_model):
         settings = {**dict(prime="a", length=5, temperatures=[1.0]), **kwargs}
         with pytest.raises(SampleError, match=message):
             draw(source, **settings)
+    with pytest.raises(ValueError, match="seed must be >= 0 and < 2\\*\\*32"):
+        small_model.sample("a", 5, seed=2**32)
     with pytest.raises(ValueError, match="step must be > 0 and <= 1"):
         from rnnbench.gradient_check import gradcheck
         gradcheck(small_model, [0, 1], [1, 2], step=float("nan"))
