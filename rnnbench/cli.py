@@ -225,7 +225,9 @@ def main(argv=None):
             print(f"rnnbench: error: {exc}", file=sys.stderr)
             return EXIT_INVALID
         if isinstance(exc, OSError):  # I/O that failed; a WriteError names the path
-            print(f"rnnbench: error: {exc}", file=sys.stderr)
+            plain = exc.filename and exc.strerror and type(exc).__str__ is OSError.__str__
+            print(f"rnnbench: error: {f'{exc.filename}: {exc.strerror}' if plain else exc}",
+                  file=sys.stderr)
             return 1
         raise
 
@@ -276,6 +278,8 @@ def _claim_run_folder(args, config, vocab_size):
     from .store import (check_replaceable, check_space, is_run_folder, run_folder_bytes,
                         run_folder_lock)
 
+    if args.out is not None and args.out.name in ("", ".", ".."):
+        raise UsageError(f"rnnbench: --out must name a run folder, got '{args.out}'")
     for out in [args.out] if args.out else _new_run_folders(config):
         lock = run_folder_lock(out)
         try:
@@ -425,6 +429,9 @@ def cmd_bench(args):
         else:
             print("start-up and scaling measured", flush=True)
 
+    from .safe_io import probe_writable
+    args.out.mkdir(parents=True, exist_ok=True)  # a folder it cannot write fails now, not
+    probe_writable(args.out / "bench.parquet")   # after the measurements
     print(HEADER, flush=True)
     rows, goal_rows, info = run_bench(suite, args.repeats, args.seconds,
                                       startup=not args.no_startup,

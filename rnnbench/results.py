@@ -151,26 +151,31 @@ class ResultsDir:
         return len(runs)
 
     def _manifest(self):
+        """{name: records} of manifest.json; None when it is damaged (noted; it is written
+        again with the next files)."""
         try:
             return read_manifest(self.root)
         except DamagedFile as exc:
-            self._tell(f"{exc}; the files it lists are checked by reading them")
-            return {}
+            self._tell(f"{exc}; it is written again")
+            return None
 
     def _write_root(self, files):
         """Write files of the results root and record them in manifest.json: the manifest
         lists old and new while they are replaced, so a kill at any moment leaves each file
         matching an entry."""
-        listed = self._manifest()
+        listed = self._manifest() or {}
         new = {name: [record(data)] for name, data in files.items()}
         atomic_write_bytes(self.root / MANIFEST, manifest_bytes(
-            {**listed, **{name: listed.get(name, [])[-1:] + rec for name, rec in new.items()}}))
+            {**listed, **{name: listed.get(name, []) + rec for name, rec in new.items()}}))
         for name, data in files.items():
             atomic_write_bytes(self.root / name, data)
         atomic_write_bytes(self.root / MANIFEST, manifest_bytes({**listed, **new}))
 
     def _read_root(self, name, reader):
-        return read_root(self.root, name, reader, self._manifest())
+        listed = self._manifest()
+        if listed is None:
+            raise DamagedFile(f"{self.root / name} cannot be checked ({MANIFEST} is damaged)")
+        return read_root(self.root, name, reader, listed)
 
 
 def read_root(root, name, reader, listed):
@@ -178,7 +183,7 @@ def read_root(root, name, reader, listed):
     as is when unlisted: a legacy folder); DamagedFile when it is not intact or does not read."""
     path = Path(root) / name
     if name in listed:
-        check_file(path, f"{path}", listed[name])
+        check_file(path, str(path), listed[name])
     try:
         return reader(path)
     except (OSError, ValueError) as exc:

@@ -5,9 +5,11 @@ place in one step), so a reader, or a process killed part-way, sees the old run 
 never a mix. Its summary.json lists every other file's size and sha256 (``integrity``), so a
 damaged folder is noticed and not trusted.
 """
+import errno
 import io
 import os
 import shutil
+from math import prod
 from pathlib import Path
 
 import pandas as pd
@@ -15,8 +17,7 @@ import pandas as pd
 from .integrity import (CHECKPOINT, CONFIG, ERROR, RUN_FILES, SAMPLES, SUMMARY, TRACE,
                         check_run_folder, sealed, to_json_bytes)
 from .lock import FolderLock
-from .safe_io import (TEMP_PATTERN, WriteError, atomic_write_bytes, probe_writable, sweep_temps,
-                      write_folder)
+from .safe_io import WriteError, atomic_write_bytes, probe_writable, sweep_temps, write_folder
 
 __all__ = ["CHECKPOINT", "WriteError", "atomic_write_bytes", "atomic_write_json",
            "atomic_write_parquet", "save_run", "save_failed", "checkpoint_path", "load_tables"]
@@ -74,9 +75,8 @@ def check_replaceable(folder):
         return
     if not os.path.isdir(folder):
         raise ValueError(f"{folder} is a file, not a run folder")
-    others = sorted(e for e in os.listdir(folder)
-                    if e not in RUN_FILES and not TEMP_PATTERN.match(e) and not
-                    (e.startswith(".") and e.endswith(".tmp")))  # an older version's temp files
+    others = sorted(e for e in os.listdir(folder)  # temp files (.*.tmp) are no one's work
+                    if e not in RUN_FILES and not (e.startswith(".") and e.endswith(".tmp")))
     if others:
         raise ValueError(f"{folder} holds files that are not a run's ({', '.join(others[:3])}"
                          f"{', ...' if len(others) > 3 else ''}); choose another folder")
@@ -99,8 +99,6 @@ def run_folder_lock(folder):
 def run_folder_bytes(config, vocab_size):
     """A generous estimate of the size of a run folder of ``config``: the checkpoint (weights,
     optimizer slots, hidden state) and the tables."""
-    from math import prod
-
     from .model import param_layout
     from .training import SLOT_NAMES
     params = sum(prod(shape) for _, shape in param_layout(
@@ -121,7 +119,7 @@ def check_space(folder, need):
     probe_writable(folder)
     free = shutil.disk_usage(folder.parent).free
     if free < need:
-        raise WriteError(28, f"cannot write {folder}: about {need:,} bytes needed, "
+        raise WriteError(errno.ENOSPC, f"cannot write {folder}: about {need:,} bytes needed, "
                          f"{free:,} free on its device")
 
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -159,9 +158,11 @@ def test_a_legacy_folder_resumes_and_its_damaged_runs_are_redone(grid_file, refe
     assert_same_tables(reference, copy)
 
 
-@pytest.mark.parametrize("damage", [truncate, other_parquet])
-def test_damaged_baselines_are_computed_again(grid_file, reference, copy, damage):
-    damage(copy / "baselines.parquet")
+@pytest.mark.parametrize("name, damage", [("baselines.parquet", truncate),
+                                          ("baselines.parquet", other_parquet),
+                                          ("manifest.json", edit_manifest)])
+def test_damaged_baselines_are_computed_again(grid_file, reference, copy, name, damage):
+    damage(copy / name)
     code, stdout, stderr = rerun(grid_file, copy)
     assert code == 0 and "2 already finished, 0 to run" in stdout
     assert f"rnnbench: note: {copy}/baselines.parquet " in stderr

@@ -49,8 +49,19 @@ def test_report_md_of_a_grid_with_hostile_names(tmp_path):
     grid.write_text(textwrap.dedent(GRID).format(hostile=HOSTILE.replace('"', "'"),
                                                   a=names[0], b=names[1]))
     out = tmp_path / "out"
-    code, _, stderr = run_cli("run", grid, "--out", out, "--jobs", "1", "--quiet")
+    code, _, stderr = run_cli("run", grid, "--out", out, "--jobs", "1", "--quiet", "--no-report")
     assert code == 0, stderr
+    # links planted where the report and a plot go are replaced, never written through
+    planted = [out / "report.md", out / "plots" / "speed.png"]
+    (out / "plots").mkdir()
+    for k, link in enumerate(planted):
+        (tmp_path / f"precious{k}").write_text("keep me")
+        link.symlink_to(tmp_path / f"precious{k}")
+    assert run_cli("report", out)[0] == 0
+    for k, link in enumerate(planted):
+        assert (tmp_path / f"precious{k}").read_text() == "keep me"
+        assert not link.is_symlink() and link.stat().st_size > 0
+
     markdown = (out / "report.md").read_text()
     assert html_outside_fences(markdown) == []
     for shown in ("&lt;script&gt;alert(1)", "a&lt;img src=x onerror=1&gt;.txt",
