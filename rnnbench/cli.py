@@ -1,5 +1,6 @@
 """The rnnbench command line. Numba and pandas are imported only by the commands that need them."""
 import argparse
+import contextlib
 import json
 import math
 import re
@@ -90,6 +91,7 @@ def build_parser():
                        description="Train one model. Every RunConfig field is an option.")
     _field_options(p, RunConfig)
     p.add_argument("--out", type=Path, help="run folder (default: a new folder under results/)")
+    p.add_argument("--force", action="store_true", help="replace the run already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
 
     p = sub.add_parser("sample", help="sample text from a trained run",
@@ -183,6 +185,8 @@ def build_parser():
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; "
                    "run nothing, write nothing")
     p.add_argument("--force", action="store_true", help="redo runs that are already finished")
+    p.add_argument("--wait", action="store_true", help="if another rnnbench writes the results "
+                   "folder, wait for it to finish (default: exit 2, naming it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
                    "plots and report later with 'rnnbench report DIR')")
@@ -239,7 +243,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        with contextlib.ExitStack() as held:
+            args.hold = held.enter_context  # what a command holds until it returns: locks
+            return COMMANDS[args.command](args)
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
@@ -249,9 +255,15 @@ def main(argv=None):
     except Exception as exc:  # noqa: BLE001 -- user-facing errors become one line
         from .config import ConfigError
         from .data import CorpusError
-        if isinstance(exc, (ConfigError, CorpusError, ValueError, FileNotFoundError)):
+        from .lock import FolderBusy
+        if isinstance(exc, (ConfigError, CorpusError, ValueError, FileNotFoundError, FolderBusy)):
             print(f"rnnbench: error: {exc}", file=sys.stderr)
             return EXIT_INVALID
+        if isinstance(exc, OSError):  # I/O that failed; a WriteError names the path
+            plain = exc.filename and exc.strerror and type(exc).__str__ is OSError.__str__
+            print(f"rnnbench: error: {f'{exc.filename}: {exc.strerror}' if plain else exc}",
+                  file=sys.stderr)
+            return 1
         raise
 
 
@@ -264,9 +276,7 @@ def cmd_train(args):
     config = _config(args)
     corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length, config.batch_size)
-    out = args.out or _new_run_folder(config)
-    if out.exists() and any(out.iterdir()) and not (out / "summary.json").exists():
-        raise UsageError(f"rnnbench: {out} exists and is not a run folder; choose another --out")
+    out = _claim_run_folder(args, config, corpus.vocab_size)
     print(f"run folder: {out}")
     print(f"corpus: {corpus.name}, {len(corpus.text):,} characters, vocabulary "
           f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val"
@@ -295,14 +305,46 @@ def _print_sample(row):
                f"{row['prime']}{row['text']}\n-----")
 
 
-def _new_run_folder(config):
+def _claim_run_folder(args, config, vocab_size):
+    """The run folder of ``train``, locked by this command until it returns, checked before
+    training: --out (a run already there is refused unless --force), or a new folder under
+    results/; and room to write it (one line and exit 1 if not)."""
+    from .lock import FolderBusy
+    from .store import (check_replaceable, check_space, is_run_folder, run_folder_bytes,
+                        run_folder_lock)
+
+    if args.out is not None and args.out.name in ("", ".", ".."):
+        raise UsageError(f"rnnbench: --out must name a run folder, got '{args.out}'")
+    for out in [args.out] if args.out else _new_run_folders(config):
+        lock = run_folder_lock(out)
+        try:
+            args.hold(lock)
+        except FolderBusy:
+            if args.out:
+                raise
+            continue  # another train took this name a moment ago
+        if args.out or not out.exists():
+            break
+        lock.release()
+    try:
+        check_replaceable(out)
+    except ValueError as exc:
+        raise UsageError(f"rnnbench: {exc} (--out)") from None
+    if is_run_folder(out) and not args.force:
+        raise UsageError(f"rnnbench: {out} holds a run already; add --force to replace it, or "
+                         f"choose another --out")
+    check_space(out, run_folder_bytes(config, vocab_size))
+    return out
+
+
+def _new_run_folders(config):
+    """results/train-<cell>-h<hidden>-<time>, then -2, -3, ...: the names not taken."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path("results") / f"train-{config.cell}-h{config.hidden_size}-{stamp}"
-    out, k = base, 1
-    while out.exists():
-        k += 1
-        out = base.with_name(f"{base.name}-{k}")
-    return out
+    for k in range(1, 10000):
+        out = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        if not out.exists():
+            yield out
 
 
 def cmd_sample(args):
@@ -420,6 +462,9 @@ def cmd_bench(args):
         else:
             print("start-up and scaling measured", flush=True)
 
+    from .safe_io import probe_writable
+    args.out.mkdir(parents=True, exist_ok=True)  # a folder it cannot write fails now, not
+    probe_writable(args.out / "bench.parquet")   # after the measurements
     print(HEADER, flush=True)
     rows, goal_rows, info = run_bench(suite, args.repeats, args.seconds,
                                       startup=not args.no_startup,
@@ -456,6 +501,8 @@ def cmd_run(args):
     if out.exists() and not out.is_dir():
         raise UsageError(f"rnnbench: {out} is a file, not a results folder; choose another --out")
     results = ResultsDir(out)
+    if not args.dry_run:  # one writer per results folder until this command returns
+        args.hold(results.lock(wait=args.wait))
     statuses, todo = results.plan(grid.runs, args.force)
     if args.dry_run:
         _print_dry_run(grid, out, statuses, todo)

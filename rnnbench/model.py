@@ -287,18 +287,21 @@ class Model:
         ``arrays`` (name -> array, e.g. optimizer state) and ``info`` (JSON-able dict) ride along
         and come back from ``load_checkpoint``.
         """
+        from .store import atomic_write_bytes
+        atomic_write_bytes(Path(path), self.checkpoint_bytes(arrays, info))
+
+    def checkpoint_bytes(self, arrays=None, info=None):
+        """The .npz checkpoint that ``save`` writes, as bytes."""
         from .checkpoint import check_extras
         check_extras(self, arrays)  # what load_checkpoint would refuse is not written
-        path = Path(path)
         payload = {"theta": self.theta,
                    "meta": np.array(json.dumps(self.meta())),
                    "info": np.array(json.dumps(info or {}))}
         for name, arr in (arrays or {}).items():
             payload["x_" + name] = arr
-        from .store import atomic_write_bytes
         buffer = io.BytesIO()
         np.savez(buffer, **payload)
-        atomic_write_bytes(path, buffer.getvalue())
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path):

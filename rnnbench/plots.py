@@ -5,6 +5,7 @@ updates and against characters seen. The first swept field colours the curves, t
 split the figure into columns and rows (the grid's ``plot:`` section can choose), and any
 further ones join the colour's label. Grey lines are count-based baselines on the same split.
 """
+import io
 import math
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from .results import load_tables, short_value  # noqa: E402
+from .store import atomic_write_bytes  # noqa: E402
 
 PLOTS = "plots"
 HUE = "_hue"  # the colour column: one field, or several folded into one label
@@ -45,8 +47,10 @@ def make_plots(root, tables=None):
 
 
 def _save(fig, path):
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    buffer = io.BytesIO()  # written whole, through a temp file: never through a planted link
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

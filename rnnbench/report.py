@@ -256,14 +256,31 @@ def _fence(text):
 
 
 def _md_cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_escape(text).replace("\r", "").replace("\n", " ")
 
 
 def _md_text(text):
     """Literal text in a Markdown table cell: HTML and Markdown syntax escaped, lines as <br>."""
+    return _md_escape(text).replace("\r", "").replace("\n", "<br>")
+
+
+def _md_escape(text):
+    """Text shown as it is in Markdown: HTML escaped (it may come from the user: names,
+    paths, descriptions, primes, samples) and Markdown's inline syntax backslash-escaped."""
     escaped = html.escape(str(text), quote=False)
-    escaped = re.sub(r"([\\`*_\[\]|~#])", r"\\\1", escaped)
-    return escaped.replace("\r", "").replace("\n", "<br>")
+    return re.sub(r"([\\`*_\[\]|~#!])", r"\\\1", escaped)
+
+
+def _md_prose(text):
+    """A paragraph: every character literal (``_md_escape``) except its `code` spans, which
+    become <code> elements of escaped text (a backtick in a name cannot open raw HTML)."""
+    parts = re.split(r"`([^`\n]+)`", str(text))
+    prose = "".join(f"<code>{_md_escape(part)}</code>" if i % 2 else _md_escape(part)
+                    for i, part in enumerate(parts))
+    # no line may start a code block, list, heading underline or numbered item
+    prose = re.sub(r"(?m)^[ \t]+", "", prose)
+    prose = re.sub(r"(?m)^([-+=])", r"\\\1", prose)
+    return re.sub(r"(?m)^(\d+)([.)])", r"\1\\\2", prose)
 
 
 def _md_table(header, rows, text_col=None):
@@ -278,12 +295,12 @@ def to_markdown(blocks):
     out = []
     for kind, payload in blocks:
         if kind in ("h1", "h2"):
-            out.append("#" * int(kind[1]) + " " + payload)
+            out.append("#" * int(kind[1]) + " " + _md_cell(payload))
         elif kind == "p":
-            out.append(payload)
+            out.append(_md_prose(payload))
         elif kind == "img":
             src, caption = payload
-            out.append(f"![{caption}]({src})\n\n*{caption}*")
+            out.append(f"![{_md_cell(caption)}]({src})\n\n*{_md_cell(caption)}*")
         elif kind == "table":
             out.append(_md_table(*payload))
         elif kind == "pre":

@@ -107,12 +107,12 @@ def test_resume_after_sigkill(reference, grid_file, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=Path(__file__).resolve().parents[1])
     deadline = time.monotonic() + 60
-    while not list(out.glob("runs/*/summary.json")) and time.monotonic() < deadline:
+    while not list(out.glob("runs/[!.]*/summary.json")) and time.monotonic() < deadline:
         assert proc.poll() is None, "the grid ended before it could be killed"
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished = {p.parent.name for p in out.glob("runs/*/summary.json")}
+    finished = {p.parent.name for p in out.glob("runs/[!.]*/summary.json")}
     assert 1 <= len(finished) < N_RUNS
     for run in finished:  # every complete-looking folder is really complete
         folder = out / "runs" / run
