@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .results import short_value
-from .stats import CONFIDENCE, MAD_TO_SD, _plain, config_fields, pm, t_quantile, varying_fields
+from .stats import CONFIDENCE, MAD_TO_SD, StatsError, _plain, config_fields, pm, t_quantile, varying_fields
 
 COLUMNS = ["mean", "ci", "low", "high", "df", "n_settings", "n_missing", "n_seeds"]
 FENCE = 5.0  # colour_range: robust standard deviations from the median before clipping
@@ -32,6 +32,16 @@ def swept_fields(configs, fields=None):
 
 def _key(row, fields):
     return tuple(_plain(row[f]) for f in fields)
+
+
+def _check(configs, names, metric):
+    """One-line errors for a field or metric the configs table lacks."""
+    for name in names:
+        if name not in configs.columns:
+            raise StatsError(f"configs table: no field column {name!r}")
+    for column in (f"{metric}_mean", f"{metric}_sd", "n"):
+        if column not in configs.columns:
+            raise StatsError(f"configs table: missing column {column!r} (metric {metric!r})")
 
 
 def _settings(configs, metric):
@@ -79,6 +89,7 @@ def cell_means(configs, by, fields=None, metric="final_val", confidence=CONFIDEN
     (settings of the other fields with ok runs), n_missing (settings run without an ok one)
     and n_seeds."""
     by = list(by)
+    _check(configs, by, metric)
     others = [f for f in swept_fields(configs, fields) if f not in by]
     ok = _settings(configs, metric)
     planned = {}
@@ -112,6 +123,7 @@ def paired_difference(configs, field, a, b, given=None, fields=None, metric="fin
     fields that have ok runs for both (restricted to ``given``, a {field: value} mapping):
     dict(diff, ci, low, high, df, n_settings)."""
     given = dict(given or {})
+    _check(configs, [field, *given], metric)
     others = [f for f in swept_fields(configs, fields) if f != field and f not in given]
     ok = _settings(configs, metric)
     for g, u in given.items():
@@ -175,7 +187,7 @@ def effect_sentence(configs, field, fields=None, metric="final_val", confidence=
             for v in middle)
     for g in others:
         text += _flips(configs, field, best, worst, g, d["diff"], fields, metric, confidence)
-    return text + "."
+    return text + _flagged(configs, field, list(marg[field])) + "."
 
 
 def _diff_text(d):
@@ -210,6 +222,19 @@ def _flips(configs, field, best, worst, g, overall, fields, metric, confidence):
     parts = ([f"better at {listed(better)}"] if better else []) + \
             ([f"worse at {listed(worse)}"] if worse else [])
     return f"; by {g}: " + ", ".join(parts)
+
+
+def _flagged(configs, field, values):
+    """'; the means include seeds flagged as far from their siblings (1 at 0)' or ''."""
+    if "n_outliers" not in configs.columns:
+        return ""
+    parts = []
+    for v in values:
+        k = int(configs.loc[configs[field].map(_plain) == _plain(v), "n_outliers"].sum())
+        if k:
+            parts.append(f"{k} at {short_value(v)}")
+    return (f"; the means include seeds flagged as far from their siblings ({', '.join(parts)})"
+            if parts else "")
 
 
 def _both_ran(configs, field, a, b, others):

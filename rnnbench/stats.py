@@ -315,10 +315,11 @@ def judge_seeds(groups):
     max(MAD * 1.4826, typical) from its configuration's median (on either side). With 2 seeds
     it cannot be told which one strays: the pair is flagged when its gap exceeds PAIR_GAP *
     typical, and the higher loss (a plateau or a late blow-up only ever raises it) is named.
-    One seed: no rule. On clean data (equal normal seed noise; seeded simulation, 5,000 grids)
-    the pair rule flags 1.5% of configurations in a 4-configuration grid, 0.1% with 9 and
-    none with 27; the 3-seed rule 0.5%, 0.1% and 0.02%. Where seed noise differs between
-    configurations the noisiest are flagged more often: their seeds disagree unusually.
+    One seed: no rule. False alarms on clean data (normal seed noise, 2,000 seeded grids
+    each): with equal noise everywhere the pair rule flags 1.6% of configurations in grids of
+    4 configurations (5% of grids), 0.1% with 9 and none with 27; the 3-seed rule 0.65%,
+    0.12% and 0.02%. Where the seed sd differs between configurations (up to 3x either way)
+    0.6-4% are flagged, the noisiest ones: their seeds do disagree unusually.
     """
     sds = np.array([seed_sd(x) for x in groups])
     out = []

@@ -8,8 +8,8 @@ from scipy import stats as sps
 from rnnbench.effects import (cell_means, colour_range, combine, effect_sentence,
                               effect_sentences, interactions, marginal_means, paired_difference,
                               swept_fields)
-from rnnbench.stats import configs_table
-from stats_tables import grid, ok_values, runs_table
+from rnnbench.stats import StatsError, configs_table
+from stats_tables import dropout_grid, grid, ok_values, runs_table
 
 # A 2x2 grid whose hidden_size effect flips sign with the learning rate: 128 is 0.2 better at
 # 0.03, 0.1 worse at 0.3, 0.05 better on average.
@@ -106,6 +106,13 @@ def test_within_noise_one_seed_and_missing_settings_are_said():
         "for one of them)" in text
 
 
+def test_a_flagged_seed_is_named_in_the_sentence():
+    text = effect_sentence(configs_table(dropout_grid()), "dropout")
+    assert text.startswith("dropout 0.25 is 0.923 ± 10.105 nats/char better than 0, within seed "
+                           "noise")
+    assert text.endswith("; the means include seeds flagged as far from their siblings (1 at 0).")
+
+
 def test_fields_that_never_vary_apart_cannot_be_separated():
     runs = runs_table([dict(optimizer=o, learning_rate=lr, hidden_size=h, seed=s,
                             final=m + h / 1e4 + s / 100)
@@ -149,3 +156,16 @@ def test_combine_edges():
     assert combine([0.5, 0.5], [1.0, 2.0], [0.0, 0.0], [1, 1]) == (1.5, 0.0, math.inf)
     est, half, df = combine([1.0], [1.0], [np.nan], [0])
     assert est == 1.0 and math.isnan(half) and math.isnan(df)
+
+
+def test_unknown_fields_and_metrics_are_one_line_errors():
+    configs = configs_table(flip_grid())
+    with pytest.raises(StatsError, match="configs table: no field column 'dropout'"):
+        marginal_means(configs, "dropout")
+    with pytest.raises(StatsError, match="no field column 'seq_length'"):
+        paired_difference(configs, "hidden_size", 32, 128, {"seq_length": 25})
+    with pytest.raises(StatsError, match="missing column 'speed_mean' \\(metric 'speed'\\)"):
+        marginal_means(configs, "hidden_size", metric="speed")
+    speed = marginal_means(configs, "hidden_size", metric="chars_per_s")
+    assert speed["mean"].tolist() == [25000.0, 25000.0] and speed["ci"].tolist() == [0.0, 0.0]
+    assert effect_sentences(configs.iloc[:0]) == []
