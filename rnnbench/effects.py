@@ -22,7 +22,7 @@ from .results import short_value
 from .stats import CONFIDENCE, MAD_TO_SD, StatsError, _plain, config_fields, pm, t_quantile, varying_fields
 
 COLUMNS = ["mean", "ci", "low", "high", "df", "n_settings", "n_missing", "n_seeds"]
-FENCE = 5.0  # colour_range: robust standard deviations from the median before clipping
+FENCE = 3.0  # colour_range: robust standard deviations from the median before clipping
 
 
 def swept_fields(configs, fields=None):

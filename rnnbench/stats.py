@@ -72,6 +72,10 @@ def prepare_runs(runs, fields=None):
     for column in REQUIRED:
         if column not in runs.columns:
             raise StatsError(f"runs table: missing column {column!r}")
+    for column in METRICS.values():
+        if column in runs.columns and not (pd.api.types.is_numeric_dtype(runs[column])
+                                           or runs[column].isna().all()):
+            raise StatsError(f"runs table: column {column!r} is not numeric")
     fields = config_fields(runs) if fields is None else list(fields)
     missing = [f for f in fields if f not in runs.columns]
     if missing:

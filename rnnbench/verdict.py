@@ -48,7 +48,7 @@ def _names(rows, with_p=False):
     names = [f"{r['label']}" + (f" (p = {r['p_holm']:.2g})" if with_p else "")
              for _, r in rows.head(LISTED).iterrows()]
     more = f" and {len(rows) - LISTED} more" if len(rows) > LISTED else ""
-    return ", ".join(names) + more
+    return "; ".join(names) + more  # labels hold commas
 
 
 def _comparisons(configs, alpha):
@@ -91,8 +91,12 @@ def _add_seeds(configs, alpha):
     seeds = sorted(set(configs.iloc[:top]["n"]))
     each = f"{seeds[0]} seeds each" if len(seeds) == 1 else "their seeds"
     spread = configs.iloc[top - 1]["diff"]
-    text = (f"The top {top} cannot be told apart with {each}: they differ by at most "
-            f"{num(spread)} nats/char, within seed noise. Add seeds")
+    if top == int(configs["rank"].notna().sum()):
+        text = (f"With {each} no configuration can be told apart from the best: the "
+                f"differences, up to {num(spread)} nats/char, are within seed noise. Add seeds")
+    else:
+        text = (f"The top {top} cannot be told apart with {each}: they differ by at most "
+                f"{num(spread)} nats/char, within seed noise. Add seeds")
     n = seeds_needed(second["diff"], best["final_val_sd"], second["final_val_sd"], alpha)
     if np.isfinite(n):
         n = max(n, max(seeds) + 1)

@@ -107,3 +107,17 @@ def test_bad_input_and_empty_traces():
     runs.loc[runs["hidden_size"] == 128, "updates_per_s"] = 0.0     # no speed: no seconds
     assert list(budget_winners(runs, trace, "seconds")["label"]) == ["hidden_size=32"]
     assert pd.isna(losses_at(runs, trace, [1e9])["mean"]).tolist() == [False, True]
+
+
+def test_analyse_gives_every_table_and_sentence():
+    from rnnbench.analysis import analyse
+    runs, trace = made_up()
+    a = analyse(runs, trace)
+    assert a.configs["hidden_size"].tolist() == [128, 32] and a.swept == ["hidden_size"]
+    assert len(a.outliers) == 4 and not a.outliers["outlier"].any()
+    assert a.verdict[0].startswith("Best: hidden_size=128, final validation loss 1.500 ± ")
+    assert list(a.marginals) == ["hidden_size"] and a.interactions == {}
+    assert a.effects[0].startswith("hidden_size 128 is 0.500 ± ")
+    assert list(a.budgets) == ["seconds", "chars", "updates"]
+    assert a.budget_sentences["seconds"].startswith("A budget of training seconds changes")
+    assert analyse(runs).budgets == {}

@@ -220,6 +220,9 @@ def test_bad_tables_are_one_line_errors():
         summarise(runs, fields=["dropout"])
     with pytest.raises(StatsError, match="expected a DataFrame, got list"):
         configs_table([1, 2])
+    runs["chars_per_s"] = runs["chars_per_s"].astype(str)
+    with pytest.raises(StatsError, match="runs table: column 'chars_per_s' is not numeric"):
+        configs_table(runs)
 
 
 def test_empty_tables_and_parquet_round_trip(tmp_path):
@@ -316,7 +319,7 @@ def test_the_top_three_cannot_be_told_apart_add_seeds():
                        "(mean of 2 seeds, 95% interval).")
     assert text[1].startswith("2 configurations are indistinguishable from the best at the 5% "
                               "level (Welch's t test on the final validation loss over seeds, "
-                              "Holm-corrected over 3 comparisons): hidden_size=64 (p = 1), "
+                              "Holm-corrected over 3 comparisons): hidden_size=64 (p = 1); "
                               "hidden_size=128 (p = 1).")
     assert text[3] == ("1 configuration is worse than the best beyond seed noise "
                        "(Holm-adjusted p < 0.05).")
@@ -339,3 +342,11 @@ def test_seeds_needed_gives_the_power_it_promises():
         b = rng.normal(0.05, 0.06, (4000, k))
         return (sps.ttest_ind(a, b, axis=1, equal_var=False).pvalue < 0.05).mean()
     assert power(n) >= 0.77 and power(n - 1) < 0.8
+
+
+def test_when_no_configuration_can_be_told_from_the_best():
+    runs = grid({(("hidden_size", 32),): 1.80, (("hidden_size", 64),): 1.85}, [-0.05, 0.05])
+    text = verdict(configs_table(runs))
+    assert text[2].startswith("With 2 seeds each no configuration can be told apart from the "
+                              "best: the differences, up to 0.050 nats/char, are within seed "
+                              "noise. Add seeds: about ")
