@@ -159,7 +159,7 @@ def effect_sentence(configs, field, fields=None, metric="final_val", confidence=
     marg = marg[np.isfinite(marg["mean"])]
     if marg.empty:
         return None
-    name = lambda v: short_value(v)  # noqa: E731
+    name = short_value
     if len(marg) == 1:
         return f"{field}: only {name(marg[field].iloc[0])} has ok runs, nothing to compare."
     best = marg.loc[marg["mean"].idxmin(), field]
@@ -169,12 +169,13 @@ def effect_sentence(configs, field, fields=None, metric="final_val", confidence=
     if d["n_settings"] == 0:
         tied = [g for g in others if _separate(configs, field, best, worst, g)]
         return (f"{field}: {name(best)} and {name(worst)} never ran at the same settings of "
-                f"the other fields ({', '.join(tied) or 'they'} change with it), so its "
-                f"effect cannot be separated.")
+                f"the other fields ({', '.join(tied) or 'they'} "
+                f"{'changes' if len(tied) == 1 else 'change'} with it), so its effect cannot "
+                f"be separated.")
     text = f"{field} {name(best)} is {_diff_text(d)} than {name(worst)}"
     if others:
-        k, lacking = d["n_settings"], _both_ran(configs, field, best, worst, others) - \
-            d["n_settings"]
+        k = d["n_settings"]
+        lacking = _both_ran(configs, field, best, worst, others) - k
         text += (f" on average over {k} settings of {', '.join(others)}" if k > 1 else
                  f" at the one setting of {', '.join(others)} where both have ok runs")
         if lacking > 0:

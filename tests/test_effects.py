@@ -122,7 +122,7 @@ def test_fields_that_never_vary_apart_cannot_be_separated():
     assert swept_fields(configs) == ["hidden_size", "learning_rate", "optimizer"]
     text = effect_sentence(configs, "optimizer")
     assert text == ("optimizer: adam and adagrad never ran at the same settings of the other "
-                    "fields (learning_rate change with it), so its effect cannot be separated.")
+                    "fields (learning_rate changes with it), so its effect cannot be separated.")
     assert effect_sentence(configs, "hidden_size").startswith("hidden_size 32 is 0.003")
 
 
