@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .results import short_value
-from .stats import CONFIDENCE, MAD_TO_SD, StatsError, _plain, config_fields, pm, t_quantile, varying_fields
+from .stats import (CONFIDENCE, MAD_TO_SD, StatsError, config_fields, plain_value, pm,
+                    t_quantile, varying_fields)
 
 COLUMNS = ["mean", "ci", "low", "high", "df", "n_settings", "n_missing", "n_seeds"]
 FENCE = 3.0  # colour_range: robust standard deviations from the median before clipping
@@ -31,7 +32,12 @@ def swept_fields(configs, fields=None):
 
 
 def _key(row, fields):
-    return tuple(_plain(row[f]) for f in fields)
+    return tuple(plain_value(row[f]) for f in fields)
+
+
+def _rows(table, field, value):
+    """The rows of ``table`` whose ``field`` is ``value`` (100 and 100.0 alike)."""
+    return table[table[field].map(plain_value) == plain_value(value)]
 
 
 def _check(configs, names, metric):
@@ -77,7 +83,7 @@ def _average(rows, confidence):
 
 def _order(values):
     """Distinct values: numbers ascending, anything else in the table's order (best first)."""
-    unique = list(dict.fromkeys(_plain(v) for v in values))
+    unique = list(dict.fromkeys(plain_value(v) for v in values))
     numeric = all(isinstance(v, (int, float)) for v in unique if v is not None)
     return sorted(unique, key=lambda v: (v is None, v if v is not None else 0)) \
         if numeric else unique
@@ -127,9 +133,8 @@ def paired_difference(configs, field, a, b, given=None, fields=None, metric="fin
     others = [f for f in swept_fields(configs, fields) if f != field and f not in given]
     ok = _settings(configs, metric)
     for g, u in given.items():
-        ok = ok[ok[g].map(_plain) == _plain(u)]
-    side = {v: {_key(r, others): r for _, r in ok[ok[field].map(_plain) == _plain(v)].iterrows()}
-            for v in (a, b)}
+        ok = _rows(ok, g, u)
+    side = {v: {_key(r, others): r for _, r in _rows(ok, field, v).iterrows()} for v in (a, b)}
     common = [k for k in side[a] if k in side[b]]
     k = len(common)
     if k == 0:
@@ -231,7 +236,7 @@ def _flagged(configs, field, values):
         return ""
     parts = []
     for v in values:
-        k = int(configs.loc[configs[field].map(_plain) == _plain(v), "n_outliers"].sum())
+        k = int(_rows(configs, field, v)["n_outliers"].sum())
         if k:
             parts.append(f"{k} at {short_value(v)}")
     return (f"; the means include seeds flagged as far from their siblings ({', '.join(parts)})"
@@ -240,15 +245,13 @@ def _flagged(configs, field, values):
 
 def _both_ran(configs, field, a, b, others):
     """How many settings of ``others`` were run (whatever their status) with both values."""
-    keys = [{_key(r, others) for _, r in configs[configs[field].map(_plain) == _plain(v)]
-             .iterrows()} for v in (a, b)]
+    keys = [{_key(r, others) for _, r in _rows(configs, field, v).iterrows()} for v in (a, b)]
     return len(keys[0] & keys[1])
 
 
 def _separate(configs, field, a, b, g):
     """Whether ``g`` takes disjoint values where ``field`` is ``a`` and where it is ``b``."""
-    va = set(configs.loc[configs[field].map(_plain) == _plain(a), g].map(_plain))
-    vb = set(configs.loc[configs[field].map(_plain) == _plain(b), g].map(_plain))
+    va, vb = (set(_rows(configs, field, v)[g].map(plain_value)) for v in (a, b))
     return not (va & vb)
 
 

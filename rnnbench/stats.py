@@ -45,7 +45,7 @@ def config_fields(runs):
     return fields + (["corpus_checksum"] if "corpus_checksum" in runs.columns else [])
 
 
-def _plain(value):
+def plain_value(value):
     """A value as JSON sees it, the same whatever column dtype held it (100 == 100.0)."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -58,7 +58,7 @@ def _plain(value):
 
 def config_id(values):
     """A 12-hex-digit id of a configuration's field values (a mapping)."""
-    blob = json.dumps({k: _plain(v) for k, v in values.items()}, sort_keys=True, default=str)
+    blob = json.dumps({k: plain_value(v) for k, v in values.items()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -94,7 +94,7 @@ def prepare_runs(runs, fields=None):
 
 def varying_fields(table, fields):
     """The ``fields`` that take more than one value in ``table`` (None and NaN one value)."""
-    return [f for f in fields if table[f].map(_plain).astype(str).nunique() > 1]
+    return [f for f in fields if table[f].map(plain_value).astype(str).nunique() > 1]
 
 
 def labels(table, fields):
@@ -104,7 +104,7 @@ def labels(table, fields):
     if not shown:
         return pd.Series("base", index=table.index)
     return table[shown].apply(
-        lambda r: ", ".join(f"{f}={short_value(_plain(r[f]))}" for f in shown), axis=1)
+        lambda r: ", ".join(f"{f}={short_value(plain_value(r[f]))}" for f in shown), axis=1)
 
 
 # -- the numbers -------------------------------------------------------------------------------
@@ -181,15 +181,15 @@ def summarise(runs, fields=None, confidence=CONFIDENCE):
     for cid, group in runs.groupby("config_id", sort=False):
         ok = group[group["status"] == "ok"]
         used = ok[np.isfinite(ok[FINAL].astype(float))]  # the seeds every mean is over
-        row = dict(config_id=cid, **{f: _plain(group[f].iloc[0]) for f in fields})
+        row = dict(config_id=cid, **{f: plain_value(group[f].iloc[0]) for f in fields})
         row.update(n_runs=len(group), n_ok=len(ok), n=len(used),
                    n_diverged=int((group["status"] == "diverged").sum()),
                    n_failed=int((group["status"] == "failed").sum()),
                    n_repeated=int(group["_repeats"].sum()),
-                   seeds=", ".join(str(_plain(s)) for s in sorted(used["seed"].tolist())))
+                   seeds=", ".join(str(plain_value(s)) for s in sorted(used["seed"].tolist())))
         ranked = used.sort_values(FINAL, kind="stable")
         row.update(best_run_id=ranked["run_id"].iloc[0] if len(ranked) else None,
-                   best_seed=_plain(ranked["seed"].iloc[0]) if len(ranked) else None)
+                   best_seed=plain_value(ranked["seed"].iloc[0]) if len(ranked) else None)
         for name, column in METRICS.items():
             values = used[column].astype(float) if column in used else []
             _, mean, sd, half = t_interval(values, confidence)
@@ -303,7 +303,7 @@ def seed_outliers(runs, fields=None, column=FINAL):
     rows = []
     for g, verdicts in zip(groups, judged):
         for r, v in zip(g.itertuples(), verdicts):
-            rows.append(dict(config_id=r.config_id, run_id=r.run_id, seed=_plain(r.seed), **v))
+            rows.append(dict(config_id=r.config_id, run_id=r.run_id, seed=plain_value(r.seed), **v))
     columns = ["config_id", "run_id", "seed", "value", "median", "scale", "score", "outlier",
                "reason"]
     return pd.DataFrame(rows, columns=columns).astype({"outlier": bool})
