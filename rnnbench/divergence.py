@@ -14,6 +14,11 @@ median, not a mean, because healthy runs can spike: a vanilla ReLU RNN with AdaG
 reaches 1.5e7 nats per character for two or three updates, recovers at once, and ends among
 the best; a mean over 100 updates would condemn it. A run must stay above the threshold for
 more than half of the window.
+
+Measured (README, "Divergence"): over every run of the shipped grids the median never passed
+1.12 x ln V (0.37 of the threshold); over 660 runs at learning rates 1e3 and 1e30 (every cell,
+activation, optimizer, clip mode and dtype, records mode too) it was at least 742 nats per
+character (53 times the threshold) when the rule fired, at the first check.
 """
 import math
 from dataclasses import dataclass

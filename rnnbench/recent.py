@@ -18,6 +18,14 @@ def kept_updates(config):
     return max(1, min(config.updates, max(min(config.trace_every, MAX_WINDOW), WINDOW)))
 
 
+def buffer_bytes(config, chunk=250):
+    """What the driver allocates per run for per-update values: losses (float64) of the kept
+    updates with room for a chunk of ``chunk`` (MAX_CHUNK), the chunk's smooth losses, and in
+    records mode the target counts (int64) likewise; for an estimate made before training."""
+    losses = 8 * (2 * kept_updates(config) + chunk)
+    return losses + 8 * chunk + (losses if config.records else 0)
+
+
 class RecentValues:
     """The last ``keep`` values of a per-update series and those of the chunk being written,
     in one contiguous array, so that any window ending at the newest update is a view: a mean

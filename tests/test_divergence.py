@@ -223,3 +223,15 @@ def test_train_command_of_a_diverging_config(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["status"], summary["diverged_at"], summary["diverged_rule"]) == \
         ("diverged", 100, "above_guessing")
+
+
+def test_buffers_follow_the_trace_window_not_the_updates():
+    from rnnbench.config import RunConfig
+    from rnnbench.recent import MAX_WINDOW, buffer_bytes, kept_updates
+    assert kept_updates(RunConfig(updates=10**9)) == WINDOW  # trace_every 100
+    assert kept_updates(RunConfig(updates=10**9, trace_every=5000)) == 5000
+    assert kept_updates(RunConfig(updates=10**9, trace_every=10**9)) == MAX_WINDOW
+    assert kept_updates(RunConfig(updates=30)) == 30 and kept_updates(RunConfig(updates=0)) == 1
+    assert buffer_bytes(RunConfig(updates=10**9)) == 8 * (200 + 250) + 8 * 250
+    assert buffer_bytes(RunConfig(updates=10**9, trace_every=10**9, records="lines")) \
+        < 40e6  # two arrays of 2 x 1e6 values at most
