@@ -5,7 +5,6 @@ updates and against characters seen. The first swept field colours the curves, t
 split the figure into columns and rows (the grid's ``plot:`` section can choose), and any
 further ones join the colour's label. Grey lines are count-based baselines on the same split.
 """
-import math
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
-from .plot_status import (column, diverged_note, failed_note, final_values,  # noqa: E402
+from .plot_status import (diverged_note, failed_note, final_values,  # noqa: E402
                           mark_diverged, status_text, uniform_loss, y_range)
 from .results import load_tables, short_value  # noqa: E402
 
@@ -193,7 +192,11 @@ def _no_curves(info, runs, trace, x, xlabel, ylim):
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.set(ylim=ylim, xlabel=xlabel, ylabel="loss (nats per character)")
     mark_diverged(ax, trace, runs, x, ylim[1])
-    ax.set_xlim(0, max(float(trace[x].max()) if len(trace) else 0.0, 1.0) * 1.05)
+    extent = float(trace[x].max()) if len(trace) and trace[x].notna().any() else 0.0
+    if {"updates", "seq_length", "batch_size"} <= set(runs):  # the runs' budget
+        per = 1 if x == "update" else runs["seq_length"] * runs["batch_size"]
+        extent = max(extent, float((runs["updates"] * per).max()))
+    ax.set_xlim(0, max(extent, 1.0) * 1.05)
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.set_title(f"{info['name']}: loss per character against {xlabel}", fontweight="bold")
     ax.text(0.5, 0.5, f"no finite loss to draw ({status_text(runs) or 'no runs'})",
