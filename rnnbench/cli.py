@@ -287,14 +287,19 @@ def cmd_train(args):
                    on_sample=None if args.quiet else _print_sample)
     save_run(result, out)
     s = result.summary
-    print(f"{s['updates']:,} updates in {s['wall_s']:.1f} s ({s['updates_per_s']:,.0f} "
-          f"updates/s); smooth loss {s['final_smooth_loss']:.2f} per chunk = "
-          f"{s['final_smooth_loss_per_char']:.3f} nats/char; validation "
-          f"{s['final_val_loss_per_char']:.3f} nats/char = "
-          f"{s['final_val_bits_per_char']:.3f} bits/char")
+    speed = (f"{s['updates']:,} updates in {s['wall_s']:.1f} s ({s['updates_per_s']:,.0f} "
+             f"updates/s)")
+    if s["status"] == "ok":
+        print(f"{speed}; smooth loss {s['final_smooth_loss']:.2f} per chunk = "
+              f"{s['final_smooth_loss_per_char']:.3f} nats/char; validation "
+              f"{s['final_val_loss_per_char']:.3f} nats/char = "
+              f"{s['final_val_bits_per_char']:.3f} bits/char")
+    else:
+        print(f"{speed}; diverged at update {s['diverged_at']:,} ({s['diverged_rule']})")
     print(f"saved: {out}")
     if s["status"] != "ok":
-        print(f"rnnbench: run diverged: {s['error']} (tables kept in {out})", file=sys.stderr)
+        print(f"rnnbench: run diverged at update {s['diverged_at']:,}: {s['error']} (tables "
+              f"kept in {out})", file=sys.stderr)
         return 1
     return 0
 

@@ -6,7 +6,6 @@ split the figure into columns and rows (the grid's ``plot:`` section can choose)
 further ones join the colour's label. Grey lines are count-based baselines on the same split.
 """
 import io
-import math
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +17,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
+from .plot_status import (diverged_note, failed_note, final_values,  # noqa: E402
+                          mark_diverged, status_text, uniform_loss, y_range)
 from .results import load_tables, short_value  # noqa: E402
 from .store import atomic_write_bytes  # noqa: E402
 
@@ -34,16 +35,35 @@ def make_plots(root, tables=None):
     info, runs, trace, _, baselines = tables or load_tables(root)
     out = root / PLOTS
     out.mkdir(exist_ok=True)
-    roles = Roles(info, runs)
-    runs = roles.add_hue(runs)
     sns.set_theme(style="whitegrid", context="notebook")
+    figures = {
+        "loss_vs_updates.png": lambda r, rs: loss_curves(info, r, rs, trace, baselines, "update"),
+        "loss_vs_chars.png": lambda r, rs: loss_curves(info, r, rs, trace, baselines,
+                                                       "chars_seen"),
+        "final_val_loss.png": lambda r, rs: final_loss(info, r, rs, baselines),
+        "speed.png": lambda r, rs: speed(info, r, rs)}
     paths = []
-    for x in ("update", "chars_seen"):
-        paths.append(_save(loss_curves(info, roles, runs, trace, baselines, x),
-                           out / f"loss_vs_{'updates' if x == 'update' else 'chars'}.png"))
-    paths.append(_save(final_loss(info, roles, runs, baselines), out / "final_val_loss.png"))
-    paths.append(_save(speed(info, roles, runs), out / "speed.png"))
+    for name, draw in figures.items():
+        if runs.empty or "seed" not in runs:  # no run finished yet
+            fig = _empty_figure(info, name[:-4].replace("_", " "), "no run has finished")
+        else:
+            fig = _drawn(info, name, draw, runs)
+        paths.append(_save(fig, out / name))
     return paths
+
+
+def _drawn(info, name, draw, runs):
+    """The figure ``draw`` makes; should it fail, a figure that says so (the other plots and
+    the report are still made, and the error is printed)."""
+    import sys
+    try:
+        roles = Roles(info, runs)
+        return draw(roles, roles.add_hue(runs))
+    except Exception as exc:  # noqa: BLE001 -- one plot must not cost the grid its report
+        plt.close("all")
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"rnnbench: warning: {name} could not be drawn: {why}", file=sys.stderr)
+        return _empty_figure(info, name[:-4].replace("_", " "), f"could not be drawn: {why}")
 
 
 def _save(fig, path):
@@ -125,12 +145,17 @@ def _order(values):
 # -- loss curves -------------------------------------------------------------------------------
 
 def loss_curves(info, roles, runs, trace, baselines, x):
-    """Training and validation loss per character of every run against ``x``."""
+    """Training and validation loss per character of every run against ``x``; the y range is
+    set by the runs that finished, and each diverged run is an x where it stopped."""
     keep = ["run_id", HUE, "seed", *roles.facets]
-    ok = runs[runs["status"] != "failed"][keep]
-    long = _long_losses(trace).merge(ok, on="run_id")
+    drawn = runs[runs["status"] != "failed"][keep]
+    long = _long_losses(trace).merge(drawn, on="run_id")
+    long = long[long["loss"].notna()]
+    uniform = _baselines_for(baselines, runs).get("uniform") or uniform_loss(runs)
+    bottom, top = y_range(long, runs, uniform)
+    xlabel = "updates" if x == "update" else "characters seen"
     if long.empty:
-        return _empty_figure(info, "loss curves", "no run has a loss trace yet")
+        return _no_curves(info, runs, trace, x, xlabel, (bottom, top))
     g = sns.relplot(data=long, kind="line", x=x, y="loss", hue=HUE, hue_order=roles.hue_order,
                     palette=roles.palette(), style="split", dashes=SPLIT_DASHES,
                     style_order=["training", "validation"], units="run_id", estimator=None,
@@ -143,15 +168,13 @@ def loss_curves(info, roles, runs, trace, baselines, x):
         for line in ax.lines:
             dashed = line.get_linestyle() not in ("-", "solid")
             line.set(linewidth=1.8 if dashed else 0.9, alpha=1.0 if dashed else 0.6)
-    top = _y_top(long, baselines, runs)
-    bottom = max(0.0, math.floor(np.nanmin(long["loss"]) * 10) / 10 - 0.1)
     g.set(ylim=(bottom, top))
     for (row_val, col_val), ax in zip(_facet_keys(g), g.axes.flat):
         facet_runs = _facet_runs(runs, roles, row_val, col_val)
-        _mark_diverged(ax, long, facet_runs, x, top)
+        mark_diverged(ax, trace, facet_runs, x, top)
         _baseline_lines(ax, baselines, facet_runs)
         _per_text_baselines(ax, baselines, facet_runs, roles)
-    xlabel = "updates" if x == "update" else "characters seen"
+        ax.set_ylim(bottom, top)
     g.set_axis_labels(xlabel, "loss (nats per character)")
     for ax in g.axes.flat:
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
@@ -160,10 +183,30 @@ def loss_curves(info, roles, runs, trace, baselines, x):
                       fontweight="bold")
     _note(g.figure, "solid: training (mean of the last trace_every updates); dashed: "
           "validation on the held-out tail; dotted: count-based baselines on the same "
-          "split (grey; when the texts differ, each text's bigram baseline in its colour); "
-          "x: diverged." + _baselines_note(baselines, runs, (bottom, top))
-          + _not_shown(runs))
+          "split (grey; when the texts differ, each text's bigram baseline in its colour). "
+          "The y range follows the runs that finished; higher values are cut off."
+          + _baselines_note(baselines, runs, (bottom, top))
+          + diverged_note(runs) + failed_note(runs))
     return g.figure
+
+
+def _no_curves(info, runs, trace, x, xlabel, ylim):
+    """No run has a finite loss to draw (all diverged at once, or failed): the diverged runs'
+    x marks on an empty axis, and the note saying what happened to each run."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.set(ylim=ylim, xlabel=xlabel, ylabel="loss (nats per character)")
+    mark_diverged(ax, trace, runs, x, ylim[1])
+    extent = float(trace[x].max()) if len(trace) and trace[x].notna().any() else 0.0
+    if {"updates", "seq_length", "batch_size"} <= set(runs):  # the runs' budget
+        per = 1 if x == "update" else runs["seq_length"] * runs["batch_size"]
+        extent = max(extent, float((runs["updates"] * per).max()))
+    ax.set_xlim(0, max(extent, 1.0) * 1.05)
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.set_title(f"{info['name']}: loss per character against {xlabel}", fontweight="bold")
+    ax.text(0.5, 0.5, f"no finite loss to draw ({status_text(runs) or 'no runs'})",
+            transform=ax.transAxes, ha="center", va="center", color="crimson")
+    _note(fig, "The y range is that of guessing." + diverged_note(runs) + failed_note(runs))
+    return fig
 
 
 def _long_losses(trace):
@@ -193,34 +236,6 @@ def _facet_runs(runs, roles, row_val, col_val):
     if roles.col:
         sel = sel[sel[roles.col] == col_val]
     return sel
-
-
-def _y_top(long, baselines, runs):
-    """Just above the curves (at most 1.5 nats above the uniform baseline, since a run that
-    diverges can climb to any height before it stops)."""
-    uniform = _baselines_for(baselines, runs).get("uniform", np.inf)
-    finite = long["loss"].dropna()
-    high = float(finite.quantile(0.99)) if len(finite) else 1.0
-    return math.ceil((min(high, uniform + 1.5) + 0.15) * 10) / 10
-
-
-def _mark_diverged(ax, long, facet_runs, x, top):
-    """An x where each diverged run's curve ends; a note for those that ended at once."""
-    diverged = facet_runs[facet_runs["status"] == "diverged"]
-    early = 0
-    for r in diverged.itertuples():
-        pts = long[(long["run_id"] == r.run_id) & (long["split"] == "training")].dropna()
-        if len(pts):
-            last = pts.iloc[-1]
-            ax.plot(last[x], min(last["loss"], top - 0.05), marker="x", color="crimson",
-                    markersize=9, markeredgewidth=2, zorder=5)
-        else:
-            early += 1
-    if early:
-        runs = "1 run" if early == 1 else f"{early} runs"
-        ax.text(0.5, 0.97, f"{runs} diverged before the first trace point",
-                transform=ax.transAxes, ha="center", va="top", color="crimson", fontsize=8.5,
-                bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none", alpha=0.8))
 
 
 def _baselines_for(baselines, runs):
@@ -284,14 +299,6 @@ def _legend(g, roles):
     g.legend.set_title(None)
 
 
-def _not_shown(runs):
-    failed = runs[runs["status"] == "failed"]
-    if failed.empty:
-        return ""
-    names = "; ".join(f"{r.label} seed {r.seed}" for r in failed.itertuples())
-    return f" Failed (no curve): {names}."
-
-
 def _note(fig, text):
     """A caption under everything already drawn (tick labels and axis titles included)."""
     fig.canvas.draw()
@@ -318,36 +325,47 @@ def final_loss(info, roles, runs, baselines):
 
 
 def _heatmap(info, runs, swept, baselines):
+    """Mean final validation loss of the ok runs per cell; the colours span their finite
+    values only. A cell without one says why (diverged, failed); one with some runs missing
+    says how many."""
     rows_f, cols_f = swept
-    table = runs.assign(v=runs["final_val_loss_per_char"].where(runs["status"] == "ok"))
+    table = runs.assign(v=final_values(runs))
     grid = table.pivot_table(index=rows_f, columns=cols_f, values="v", aggfunc="mean",
                              dropna=False)
     grid = grid.reindex(index=_order(runs[rows_f]),
                         columns=_order(runs[cols_f]))
     n_seeds = runs.groupby([rows_f, cols_f])["seed"].nunique().max()
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * grid.shape[1], 1.4 + 0.75 * grid.shape[0]))
+    finite = grid.to_numpy()[np.isfinite(grid.to_numpy())]
     sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", ax=ax, linewidths=0.5,
+                vmin=finite.min() if finite.size else 0.0,
+                vmax=finite.max() if finite.size else 1.0, cbar=bool(finite.size),
                 cbar_kws=dict(label="nats per character (lower is better)"))
     for i, r in enumerate(grid.index):
         for j, c in enumerate(grid.columns):
+            cell = runs[(runs[rows_f] == r) & (runs[cols_f] == c)]
+            missing = cell[cell["status"] != "ok"]
             if np.isnan(grid.loc[r, c]):
-                cell = runs[(runs[rows_f] == r) & (runs[cols_f] == c)]
                 ax.add_patch(plt.Rectangle((j, i), 1, 1, color="0.85"))
                 ax.text(j + 0.5, i + 0.5, "/".join(sorted(set(cell["status"]))) or "not run",
                         ha="center", va="center", fontsize=9, color="crimson")
+            elif len(missing):  # the mean is of the ok seeds only: say how many are not
+                statuses = "/".join(sorted(set(missing["status"])))
+                ax.text(j + 0.5, i + 0.85, f"+{len(missing)} {statuses}", ha="center",
+                        va="center", fontsize=7, color="crimson")
     ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
     seeds = f"mean of {n_seeds} seeds" if n_seeds > 1 else "one seed"
     ax.set_title(f"{info['name']}: final validation loss ({seeds})", fontweight="bold")
     base = _baselines_for(baselines, runs)
-    if base:
-        _note(fig, "baselines on the same split: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + " nats/char")
+    _note(fig, "Ok runs only (a diverged run has no final loss)."
+          + (" Baselines on the same split: " + ", ".join(f"{k} {v:.3f}" for k, v in base.items())
+             + " nats/char." if base else "") + diverged_note(runs, False) + failed_note(runs))
     return fig
 
 
 def _points(info, roles, runs, baselines):
     x = roles.hue_fields[0] if roles.hue_fields else "seed"
-    data = runs.assign(val=runs["final_val_loss_per_char"].where(runs["status"] == "ok"))
+    data = runs.assign(val=final_values(runs))
     hue = roles.col
     col = roles.row
     x_order = _order(data[x])
@@ -366,7 +384,8 @@ def _points(info, roles, runs, baselines):
                     aspect=2.0 if len(x_order) >= 6 else 1.3 if col else 1.7,
                     markers="o", linestyles="-" if numeric_x else "none", **kw)
     n_seeds = data.groupby([c for c in (x, hue, col) if c])["seed"].nunique().max()
-    ylim = _padded(data["val"])
+    ylim = _padded(data["val"], _baselines_for(baselines, runs).get("uniform")
+                   or uniform_loss(runs))
     g.set(ylim=ylim)
     for ax, (col_val, sub) in zip(g.axes.flat, _by(data, col)):
         _baseline_lines(ax, baselines, sub)
@@ -385,15 +404,17 @@ def _points(info, roles, runs, baselines):
               else "one seed per configuration")
     g.figure.suptitle(f"{info['name']}: final validation loss by {x}", y=1.02,
                       fontweight="bold")
-    _note(g.figure, f"{spread}. Grey: count-based baselines on the same split."
-          + _baselines_note(baselines, data, ylim) + _not_shown(runs))
+    _note(g.figure, f"{spread}; ok runs only. Grey: count-based baselines on the same split."
+          + _baselines_note(baselines, data, ylim) + diverged_note(runs, False)
+          + failed_note(runs))
     return g.figure
 
 
-def _padded(values):
+def _padded(values, uniform=None):
+    """Just around the finite values; without any, from 0 to a little above guessing."""
     finite = values[np.isfinite(values)] if len(values) else values
     if not len(finite):
-        return (0.0, 5.0)
+        return (0.0, (uniform or 5.0) + 0.5)
     low, high = float(finite.min()), float(finite.max())
     pad = max(0.05, 0.15 * (high - low))
     return (low - pad, high + pad)

@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from .training import TrainState
+from .recent import RecentValues, kept_updates
+from .training import MAX_CHUNK, TrainState
 
 
 def stream_blocks(n_records, batch_size):
@@ -17,21 +18,34 @@ def stream_blocks(n_records, batch_size):
 class RecordTrainState(TrainState):
     """TrainState for a RecordCorpus: ``cursors`` (B x [record, offset, wraps]) say where each
     stream is; ``counters`` = [records finished, updates done, epoch]. Chunks hold a variable
-    number of real targets, counted per update so that losses per character stay exact."""
+    number of real targets, counted per update so that losses per character stay exact: the
+    counts of the last ``keep`` updates (what a trace window needs) and their running total."""
 
-    def __init__(self, model, corpus, *args, **kwargs):
+    def __init__(self, model, corpus, *args, keep=MAX_CHUNK, **kwargs):
         self.corpus = corpus
         super().__init__(model, corpus.train_ids, *args, **kwargs)
         self.blocks = stream_blocks(corpus.n_train, self.batch_size)
         self.cursors = np.zeros((self.batch_size, 3), dtype=np.int64)
         self.cursors[:, 0] = self.blocks[:, 0]
-        self.target_counts = np.zeros(1024, dtype=np.int64)
+        self.counts = RecentValues(keep, MAX_CHUNK, np.int64, 0)
+        self.total_targets = 0
         # The recipe starts the smooth loss at a chunk's uniform loss; here a chunk holds, on
         # average over an epoch, (targets) / (chunks) characters, not seq_length.
         lengths = np.diff(corpus.train_bounds)
         chunks = -(-lengths // self.seq_length)
         self.smooth = math.log(model.vocab_size) * lengths.sum() / chunks.sum()
         self._log = np.zeros((0, 2, 0), dtype=np.int64)
+
+    @classmethod
+    def from_config(cls, model, corpus, config):
+        run = super().from_config(model, corpus, config)
+        run.counts = RecentValues(kept_updates(config), MAX_CHUNK, np.int64, 0)
+        return run
+
+    @property
+    def target_counts(self):
+        """Real targets (all streams) of each update still kept, from update counts.base."""
+        return self.counts.view(self.counts.base, self.counts.end)
 
     def _layout(self, data, seq_length, batch_size):
         self.corpus.check_length(seq_length, batch_size)
@@ -41,19 +55,15 @@ class RecordTrainState(TrainState):
         """As TrainState.run; ``log`` (len(losses), 2, T*B), if given, receives each update's
         input ids and targets (-1: padding), for tests of the chunk schedule."""
         from .kernels.record_loop import record_updates
-        n0 = self.updates
-        counts = np.zeros(len(losses), dtype=np.int64)
+        counts = self.counts.space(len(losses))
         done, self.smooth = record_updates(
             self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
             self.corpus.train_bounds, self.blocks, self.seq_length, self.corpus.end_id,
             self.hyper, *self.codes, self.dropout, self.seed, self.h, self.counters,
             self.cursors, self.smooth, len(losses), losses, smooths, counts,
             self._log if log is None else log)
-        if n0 + done > len(self.target_counts):
-            grown = np.zeros(max(2 * len(self.target_counts), n0 + done), dtype=np.int64)
-            grown[:len(self.target_counts)] = self.target_counts
-            self.target_counts = grown
-        self.target_counts[n0:n0 + done] = counts[:done]
+        self.counts.commit(done)
+        self.total_targets += int(counts[:done].sum())
         return done
 
     def next_input(self):
@@ -70,11 +80,18 @@ class RecordTrainState(TrainState):
         return float(total), int(n)
 
     def chars_in(self, lo, hi):
-        return int(self.target_counts[lo:hi].sum())
+        """Real targets of updates lo .. hi - 1: from the running total when lo is 0, else
+        from the kept counts."""
+        if lo == 0:
+            return self.total_targets - int(self.counts.view(hi, self.counts.end).sum())
+        return int(self.counts.view(lo, hi).sum())
 
     def loss_per_char(self, window, lo, hi):
         chars = self.chars_in(lo, hi)
         return float(np.sum(window)) * self.batch_size / chars if chars else float("nan")
+
+    def losses_per_char(self, window, lo, hi):
+        return window * self.batch_size / self.counts.view(lo, hi)
 
     def chars_per_stream_update(self):
         n = self.updates

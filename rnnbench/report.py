@@ -114,10 +114,10 @@ def _best(info, runs):
     rows = []
     for r in grouped.head(10).itertuples(index=False):
         d = r._asdict()
-        spread = f" ± {d['val_sd']:.3f}" if d["seeds"] > 1 else ""
+        spread = f" ± {_num(d['val_sd'])}" if d["seeds"] > 1 else ""
         rows.append([short_value(d[k]) for k in keys]
-                    + [f"{d['val']:.3f}{spread}", f"{d['val'] / math.log(2):.3f}",
-                       f"{d['best']:.3f}", f"{d['train']:.3f}", f"{d['chars_s']:,.0f}",
+                    + [f"{_num(d['val'])}{spread}", _num(d["val"] / math.log(2)),
+                       _num(d["best"]), _num(d["train"]), _num(d["chars_s"], 0, 1e12),
                        str(d["seeds"]), d["run_id"]])
     more = f" (the best 10 of {len(grouped)})" if len(grouped) > 10 else ""
     return [("h2", "Best configurations"),
@@ -127,13 +127,29 @@ def _best(info, runs):
 
 
 def _failures(runs):
+    """Every run that diverged (the update and the rule that stopped it) or failed."""
+    from .divergence import FACTOR, WINDOW
     bad = runs[runs["status"] != "ok"]
     if bad.empty:
         return []
-    rows = [[r.label, str(r.seed), r.status, r.error or "", r.run_id]
-            for r in bad.itertuples()]
-    return [("h2", "Diverged and failed runs"),
-            ("table", (["run", "seed", "status", "error", "run id"], rows))]
+    at = bad["diverged_at"] if "diverged_at" in bad else pd.Series(np.nan, index=bad.index)
+    rule = bad["diverged_rule"] if "diverged_rule" in bad else pd.Series(None, index=bad.index)
+    rows = [[r.label, str(r.seed), r.status, f"{int(u):,}" if pd.notna(u) else "",
+             k if isinstance(k, str) else "", r.error or "", r.run_id]
+            for r, u, k in zip(bad.itertuples(), at, rule)]
+    b = [("h2", "Diverged and failed runs")]
+    if (bad["status"] == "diverged").any():
+        b.append(("p", "A run diverges when its loss becomes NaN or infinite (rule non_finite), "
+                       f"or when the median of its last {WINDOW} updates' training losses per "
+                       f"character is above {FACTOR:g} x ln V, {FACTOR:g} times what uniform "
+                       "guessing gives, or above that many times its first update's loss if "
+                       "that is higher (rule above_guessing). It stops at that update; its "
+                       "losses are left out of the tables' rankings and of every plot's scale."))
+    if (bad["status"] == "failed").any():
+        b.append(("p", "A failed run raised an error (its error.txt holds the traceback); the "
+                       "next `rnnbench run` of the grid tries it again."))
+    b.append(("table", (["run", "seed", "status", "update", "rule", "error", "run id"], rows)))
+    return b
 
 
 def _records(c):
@@ -161,7 +177,7 @@ def _passage(root, info, runs):
     return [("h2", "A passage from the best model"),
             ("p", f"{PASSAGE_LENGTH:,} characters from run {best['run_id']} ({best['label']}, "
                   f"seed {best['seed']}; final validation loss "
-                  f"{best['final_val_loss_per_char']:.3f} nats/char), sampled from its "
+                  f"{_num(best['final_val_loss_per_char'])} nats/char), sampled from its "
                   f"checkpoint at temperature {PASSAGE_TEMPERATURE:g} with seed "
                   f"{PASSAGE_SEED}, " + ("starting a record from the end symbol and a zero "
                   "state." if model.end_symbol else "continuing from the hidden state training "
@@ -183,7 +199,7 @@ def _temperature(info, runs, samples):
     n = _novelty_n(final)
     b = [("h2", "Temperature"),
          ("p", f"The final model of run {best['run_id']} ({best['label']}, seed {best['seed']}; "
-               f"the lowest final validation loss, {best['final_val_loss_per_char']:.3f} "
+               f"the lowest final validation loss, {_num(best['final_val_loss_per_char'])} "
                f"nats/char) at each temperature: {settings.get('length')} characters after the "
                f"prime {settings.get('prime')!r}, all with the same seed so that only the "
                f"temperature differs (lower: more conservative, higher: more varied). "
@@ -214,6 +230,17 @@ def _sample_rows(final, run):
 def _novelty_n(samples):
     ns = samples["novelty_n"].dropna().unique() if "novelty_n" in samples else []
     return int(ns[0]) if len(ns) else DEFAULT_N
+
+
+def _num(value, decimals=3, big=1e6):
+    """A number for a table: ``decimals`` decimals, three significant digits with an exponent
+    from ``big`` up (never a 24-digit number), empty when missing."""
+    if value is None or pd.isna(value):
+        return ""
+    value = float(value)
+    if not math.isfinite(value) or abs(value) >= big:
+        return f"{value:.3g}"
+    return f"{value:,.{decimals}f}" if decimals == 0 else f"{value:.{decimals}f}"
 
 
 def _novelty(value):

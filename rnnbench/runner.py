@@ -224,6 +224,10 @@ def finished_line(spec, summary):
     head = f"{spec.run_id}  {spec.label}, seed={spec.config.seed}: {summary['status']}"
     if summary["status"] == "failed":
         return f"{head}: {summary['error']}"
+    if summary["status"] == "diverged":
+        at, rule = summary.get("diverged_at"), summary.get("diverged_rule")
+        where = f" at update {at:,} ({rule})" if at is not None else ""
+        return f"{head}{where}, {summary['wall_s']:.1f} s: {summary['error']}"
     return (f"{head}, val {summary['final_val_loss_per_char']:.3f} nats/char, train "
             f"{summary['final_loss_per_char']:.3f}, {summary['updates_per_s']:,.0f} updates/s, "
             f"{summary['wall_s']:.1f} s")

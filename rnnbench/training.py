@@ -15,6 +15,7 @@ from .config import ConfigError, RunConfig
 from .data import Corpus, CorpusError, stream_length
 from .model import Model
 from .novelty import DEFAULT_N, training_index
+from .recent import MAX_WINDOW, RecentValues, kept_updates
 
 LN2 = math.log(2.0)
 MAX_CHUNK = 250  # updates per kernel call between progress refreshes
@@ -137,6 +138,10 @@ class TrainState:
         """Mean chunk loss of updates lo .. hi - 1 (``window``) per character."""
         return float(np.mean(window)) / self.seq_length
 
+    def losses_per_char(self, window, lo, hi):
+        """Each chunk loss of updates lo .. hi - 1 (``window``) per character."""
+        return window / self.seq_length
+
     def chars_per_stream_update(self):
         return self.seq_length
 
@@ -186,8 +191,9 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
 
     ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
     fresh one from ``config.seed``. ``progress`` shows a progress bar; ``on_sample(row)`` sees
-    each sample. Returns a RunResult; a NaN or infinite loss ends the run with status
-    "diverged" instead of raising.
+    each sample. Returns a RunResult; a run that diverges (``divergence``: a non-finite loss,
+    or a loss per character that stays far above guessing) stops there with status "diverged"
+    instead of raising.
     """
     config = _as_config(config, overrides)
     t_start = time.perf_counter()
@@ -212,15 +218,30 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         run = RecordTrainState.from_config(model, corpus, config)
     else:
         run = TrainState.from_config(model, corpus.train_ids, config)
-    losses = np.full(config.updates, np.nan)
-    smooths = np.full(config.updates, np.nan)
     rec = _Recorder(config, corpus, model, on_sample)
-    run.run(losses[:0], smooths[:0])  # compile or load from cache before the clock starts
-    status, error = "ok", None
+    verdict, train_s = _loop(config, run, rec, progress)
+    wall_s = time.perf_counter() - t_start
+    trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
+    samples = pd.DataFrame(rec.sample_rows, columns=SAMPLE_COLUMNS)
+    summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, wall_s, train_s)
+    return RunResult(config, trace, samples, summary, model, run.arrays())
+
+
+def _loop(config, run, rec, progress):
+    """Call the compiled loop in chunks until ``config.updates`` are done or the run diverges;
+    returns (the Divergence or None, seconds spent in the loop).
+
+    Per-update losses are kept only as far back as a trace row or the divergence rule looks
+    (``recent.kept_updates``), smooth losses only for the chunk in hand.
+    """
+    from .divergence import WINDOW, DivergenceCheck
+    losses = RecentValues(kept_updates(config), MAX_CHUNK)
+    smooths = np.full(MAX_CHUNK, np.nan)
+    rule = DivergenceCheck(run.model.vocab_size)
+    run.run(losses.space(0), smooths[:0])  # compile or load from cache before the clock starts
     bar = _progress_bar(config.updates) if progress else None
     t0 = time.perf_counter()
-    train_s = 0.0
-    n = 0
+    train_s, n, verdict = 0.0, 0, None
     while True:
         if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
             first_id, h_next = run.next_input()
@@ -231,20 +252,31 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
                    _next_multiple(n, config.eval_every),
                    _next_multiple(n, config.sample_every) if config.sample_every else n + MAX_CHUNK)
         t1 = time.perf_counter()
-        done = run.run(losses[n:stop], smooths[n:stop])
+        done = run.run(losses.space(stop - n), smooths[:stop - n])
         train_s += time.perf_counter() - t1
-        if done < stop - n:
-            n += done - 1
-            status, error = "diverged", f"loss became {losses[n]} at update {n + 1}"
-            rec.trace_rows.append(_trace_row(n + 1, run, losses, smooths, config, np.nan,
+        losses.commit(done)
+        if n == 0 and done:
+            rule.start(run.loss_per_char(losses.view(0, 1), 0, 1))
+        last_smooth = smooths[done - 1] if done else np.nan
+        if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
+            n += done
+            verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
+            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
                                              time.perf_counter() - t0))
             break
         n = stop
-        evaluate = n % config.eval_every == 0 or n == config.updates
-        if evaluate or n % config.trace_every == 0:
+        if n >= min(WINDOW, config.updates):  # a full window (or the whole of a short run)
+            first = max(0, n - WINDOW)
+            with np.errstate(over="ignore", invalid="ignore"):
+                recent = np.median(run.losses_per_char(losses.view(first, n), first, n))
+            verdict = rule.check(n, float(recent), first + 1)
+        evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
+        if evaluate or verdict is not None or n % config.trace_every == 0:
             val = rec.val_loss_per_char(run) if evaluate else np.nan
-            rec.trace_rows.append(_trace_row(n, run, losses, smooths, config, val,
+            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
                                              time.perf_counter() - t0))
+        if verdict is not None:
+            break
         if bar is not None:
             bar.update(stop - bar.n)
             bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
@@ -252,12 +284,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
                             updates_s=f"{n / max(train_s, 1e-9):,.0f}", refresh=False)
     if bar is not None:
         bar.close()
-    wall_s = time.perf_counter() - t_start
-    trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
-    samples = pd.DataFrame(rec.sample_rows, columns=SAMPLE_COLUMNS)
-    summary = _summary(config, corpus, status, error, run, trace, rec.val_losses, wall_s,
-                       train_s)
-    return RunResult(config, trace, samples, summary, model, run.arrays())
+    return verdict, train_s
 
 
 def _as_config(config, overrides):
@@ -286,12 +313,15 @@ def _next_multiple(n, k):
     return (n // k + 1) * k
 
 
-def _trace_row(n, run, losses, smooths, config, val, elapsed):
-    lo = max(0, n - config.trace_every)
+def _trace_row(n, run, losses, smooth, config, val, elapsed):
+    """The trace row of update n: ``losses`` (RecentValues) holds the window's losses, ``smooth``
+    is the smooth loss after update n."""
+    lo = max(0, n - min(config.trace_every, MAX_WINDOW))
+    window = losses.view(lo, n)
     with np.errstate(over="ignore", invalid="ignore"):
-        per_char = run.loss_per_char(losses[lo:n], lo, n)
+        per_char = run.loss_per_char(window, lo, n)
     return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
-                loss=float(losses[n - 1]), smooth_loss=float(smooths[n - 1]),
+                loss=float(window[-1]), smooth_loss=float(smooth),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
                 val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
 
@@ -311,15 +341,18 @@ def corpus_fields(corpus):
         rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, train_s):
+def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
+    """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
+    no final validation loss, since its model is not worth one; its best one before, if any)."""
     updates_done, smooth = run.updates, run.smooth
     chars = run.chars_in(0, updates_done)
     last = trace.iloc[-1] if len(trace) else None
     finite_val = [v for v in val_losses if np.isfinite(v)]
-    final_val = val_losses[-1] if val_losses else float("nan")
+    final_val = val_losses[-1] if val_losses and verdict is None else float("nan")
     best_val = min(finite_val) if finite_val else float("nan")
     return dict(
-        status=status, error=error, updates=updates_done,
+        status="ok" if verdict is None else "diverged",
+        error=None if verdict is None else verdict.error, updates=updates_done,
         chars_seen=chars, epochs=run.epoch, final_smooth_loss=float(smooth),
         final_smooth_loss_per_char=float(smooth) / run.chars_per_stream_update(),
         final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
@@ -328,6 +361,8 @@ def _summary(config, corpus, status, error, run, trace, val_losses, wall_s, trai
         wall_s=wall_s, train_s=train_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
         chars_per_s=chars / train_s if train_s > 0 else float("nan"),
+        diverged_at=None if verdict is None else verdict.update,
+        diverged_rule=None if verdict is None else verdict.rule,
         **corpus_fields(corpus))
 
 

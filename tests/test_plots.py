@@ -1,5 +1,6 @@
 """Baselines, plots and the report, drawn from a results folder's tables alone."""
 import math
+import re
 import shutil
 import textwrap
 
@@ -142,3 +143,184 @@ def test_report_passage_from_a_batched_run(tmp_path):
     assert code == 0, stdout
     md = (tmp_path / "out" / "report.md").read_text()
     assert "## A passage from the best model" in md and "1,000 characters from run" in md
+
+
+# -- runs that diverged or failed: every grid ends with its tables, plots and report ------------
+
+def _grid(tmp_path, name, text):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _assert_drawn(out):
+    for name in PLOTS:
+        assert (out / "plots" / name).read_bytes().startswith(b"\x89PNG"), name
+    for name in ("runs.parquet", "trace.parquet", "samples.parquet", "report.md",
+                 "report.html"):
+        assert (out / name).exists(), name
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_a_grid_whose_runs_all_diverge_ends_with_plots_and_report(tmp_path):
+    # the issue's grid: seaborn's "Could not interpret value _y for y", exit 2, no report
+    grid = _grid(tmp_path, "alldiv", """
+        name: alldiv
+        data: pydoc
+        base: {activation: relu, clip_mode: none, learning_rate: 1.0e+30, hidden_size: 8,
+               updates: 300, sample_every: 100}
+        seeds: 2
+        """)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("run", grid, "--jobs", "1", "--out", out)
+    assert code == 0, stderr
+    assert "done: 0 ok, 2 diverged, 0 failed" in stdout and "warning" not in stderr
+    assert stdout.count("diverged at update ") == 2  # the finished-run lines
+    _assert_drawn(out)
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert (runs["status"] == "diverged").all() and runs["diverged_at"].notna().all()
+    assert set(runs["diverged_rule"]) <= {"non_finite", "above_guessing"}
+    md = (out / "report.md").read_text().replace("\\_", "_")  # report.md may escape _
+    assert "2 of 2 runs finished (2 diverged)" in md and "## Best configurations" not in md
+    for r in runs.itertuples():
+        assert f"| base | {r.seed} | diverged | {r.diverged_at:,} | {r.diverged_rule} |" in md
+
+
+def test_a_grid_whose_runs_all_fail_ends_with_plots_and_report(tmp_path, monkeypatch):
+    import rnnbench.training
+
+    def train(config, **kw):
+        raise RuntimeError("no luck")
+
+    monkeypatch.setattr(rnnbench.training, "train", train)
+    grid = _grid(tmp_path, "allfail", """
+        name: allfail
+        data: pydoc
+        base: {updates: 10}
+        grid: {hidden_size: [8, 12], learning_rate: [0.1, 0.2]}
+        """)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("run", grid, "--jobs", "1", "--out", out, "--quiet")
+    assert code == 1  # a KeyError traceback once
+    assert "done: 0 ok, 0 diverged, 4 failed" in stdout and "warning" not in stderr
+    assert stderr.count("RuntimeError: no luck") == 4
+    _assert_drawn(out)
+    assert (pd.read_parquet(out / "runs.parquet")["status"] == "failed").all()
+    md = (out / "report.md").read_text()
+    assert md.count("| failed |") == 4 and "4 of 4 runs finished (4 failed)" in md
+
+
+def test_one_run_that_diverges_with_a_finite_loss(tmp_path):
+    grid = _grid(tmp_path, "one", """
+        name: one
+        data: pydoc
+        base: {learning_rate: 1000.0, optimizer: sgd, hidden_size: 8, updates: 400,
+               sample_every: 0}
+        """)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("run", grid, "--jobs", "1", "--out", out, "--quiet")
+    assert code == 0 and "done: 0 ok, 1 diverged" in stdout, stderr
+    _assert_drawn(out)
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert list(runs["diverged_rule"]) == ["above_guessing"] and list(runs["updates_done"]) == [100]
+    md = (out / "report.md").read_text().replace("\\_", "_")
+    assert "above_guessing" in md and not re.search(r"\d{12}", md)  # no 24-digit numbers
+
+
+# -- scales: synthetic tables with exploded values ---------------------------------------------
+
+V = 100  # vocabulary: ln V = 4.605
+
+
+def _tables(diverged_value=1e24):
+    """Two swept fields x 2 seeds: ok runs near 2 nats/char; one ok run with a transient spike
+    of 1e5 in its first trace row (as task 2's ReLU RNN); one diverged run that climbs to
+    ``diverged_value``, one that diverged at once (no finite loss)."""
+    runs, trace = [], []
+    for i, (h, lr, seed) in enumerate((h, lr, s) for h in (8, 16) for lr in (0.1, 1.0)
+                                      for s in (0, 1)):
+        diverged = lr == 1.0 and h == 16
+        run_id = f"r{i}"
+        status = "diverged" if diverged else "ok"
+        final = diverged_value if diverged else 2.0 + 0.1 * i
+        runs.append(dict(run_id=run_id, status=status, label=f"h={h}, lr={lr}", seed=seed,
+                         hidden_size=h, learning_rate=lr, final_val_loss_per_char=final,
+                         vocab_size=V, corpus_checksum="c", val_fraction=0.1,
+                         chars_per_s=1e5, diverged_at=300 if diverged else None,
+                         diverged_rule="above_guessing" if diverged else None))
+        losses = [4.6, 3.0, 2.5] if not diverged else [4.6, 1e3, diverged_value]
+        if i == 0:
+            losses[0] = 1e5
+        if diverged and seed == 1:
+            losses = [math.nan]
+        for k, loss in enumerate(losses):
+            u = 100 * (k + 1) if len(losses) > 1 else 2
+            trace.append(dict(run_id=run_id, update=u, chars_seen=25 * u, loss_per_char=loss,
+                              val_loss_per_char=loss if u == 300 else math.nan))
+    baselines = pd.DataFrame(dict(corpus_checksum="c", val_fraction=0.1, vocab_size=V,
+                                  baseline=["uniform", "bigram"],
+                                  loss_per_char=[math.log(V), 2.4]))
+    info = dict(name="fake", swept=["hidden_size", "learning_rate"], plot={}, seeds=[0, 1])
+    return info, pd.DataFrame(runs), pd.DataFrame(trace), baselines
+
+
+def _roles(info, runs):
+    from rnnbench.plots import Roles
+    roles = Roles(info, runs)
+    return roles, roles.add_hue(runs)
+
+
+def test_diverged_values_never_set_a_scale():
+    import matplotlib.pyplot as plt
+
+    from rnnbench.plots import final_loss, loss_curves
+    info, runs, trace, baselines = _tables()
+    roles, runs = _roles(info, runs)
+    for x in ("update", "chars_seen"):
+        fig = loss_curves(info, roles, runs, trace, baselines, x)
+        marks = []
+        for ax in fig.axes:
+            if not ax.has_data():
+                continue
+            bottom, top = ax.get_ylim()
+            assert 0 <= bottom < 2.5 and 3.0 < top <= math.log(V) + 1.5 + 0.2, (x, top)
+            marks += [ln for ln in ax.lines if ln.get_marker() == "x"]
+        assert len(marks) == 2 and all(ln.get_ydata()[0] == top for ln in marks)
+        assert "Diverged (2; x where each stopped" in fig.texts[-1].get_text()
+        plt.close(fig)
+    fig = final_loss(info, roles, runs, baselines)  # a heat map: two swept fields
+    low, high = fig.axes[0].collections[0].get_clim()
+    assert 2.0 <= low < high < 3.0
+    assert "diverged" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+    one_field = dict(info, swept=["hidden_size"])
+    roles, runs1 = _roles(one_field, runs.drop(columns="_hue"))
+    fig = final_loss(one_field, roles, runs1, baselines)  # points with the seeds' range
+    low, high = fig.axes[0].get_ylim()
+    assert 1.5 < low and high < 3.5
+    plt.close(fig)
+
+
+def test_no_finite_loss_at_all_still_draws_every_view():
+    import matplotlib.pyplot as plt
+
+    from rnnbench.plots import final_loss, loss_curves, speed
+    info, runs, trace, baselines = _tables(math.inf)
+    runs["status"], runs["diverged_at"] = "diverged", 2
+    trace["loss_per_char"] = trace["val_loss_per_char"] = math.nan
+    roles, runs = _roles(info, runs)
+    fig = loss_curves(info, roles, runs, trace, baselines, "update")
+    assert fig.axes[0].get_ylim()[1] <= math.log(V) + 1.7
+    assert "no finite loss to draw (8 diverged)" in [t.get_text() for t in fig.axes[0].texts]
+    fig2 = final_loss(info, roles, runs, baselines)
+    assert len(fig2.axes) == 1  # no colour bar: no value to colour
+    fig3 = speed(info, roles, runs)
+    plt.close("all")
+    assert fig and fig2 and fig3
+
+
+def test_report_numbers_stay_readable():
+    from rnnbench.report import _num
+    assert _num(1.251583e24) == "1.25e+24" and _num(2.0415) == "2.042" and _num(None) == ""
+    assert _num(float("nan")) == "" and _num(float("inf")) == "inf"
+    assert _num(1234567.8, 0, 1e12) == "1,234,568"
