@@ -20,11 +20,13 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import CancelledError
 
 from .pools import GridPoolError, Lost, Pool, death_cause, longest_first
 from .workers import ctrl_c_blocked, read_markers, run_task
 
 WAIT_S = 0.5
+QUIET_LOGGERS = ("distributed", "distributed.client")  # dask's config gives the client its own
 CLOSE_S = 5.0  # the longest the client or the cluster may take to close
 
 
@@ -84,10 +86,16 @@ class DaskPool(Pool):
         self.scheduler, self.connect_timeout = scheduler, connect_timeout
         self.client = self.cluster = self.markers = None
         self._procs = {}  # worker address -> its process (local cluster): its pid, exit code
-        self.cores = None
+        self.cores, self._log_levels = None, {}
 
     def connect(self):
         """Reach the given scheduler; the cores (threads) of its workers."""
+        # a lost scheduler is rnnbench's one line, not the client's logged tracebacks (after
+        # the import: importing distributed sets its loggers' levels from dask's config)
+        import distributed  # noqa: F401
+        self._log_levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         self.client = connect(self.scheduler, self.connect_timeout)
         self.cores = sum(self.client.nthreads().values())
         return self.cores
@@ -148,14 +156,17 @@ class DaskPool(Pool):
                     done = wait(list(inflight), WAIT_S, return_when="FIRST_COMPLETED").done
             except TimeoutError:  # none finished yet: look at the workers again
                 continue
+            except CancelledError:  # FuturesCancelledError: the scheduler went away
+                done = [f for f in inflight if f.status == "cancelled"]
             for future in done:
                 task = inflight.pop(future)
                 if future.status == "finished":
                     yield future.result()
-                elif future.status == "cancelled":  # the scheduler forgot us: it went away
+                elif future.status == "cancelled":
                     raise GridPoolError(f"rnnbench: lost the dask scheduler"
                                         f"{' at ' + self.scheduler if self.scheduler else ''}"
-                                        f" while runs were in flight")
+                                        f" with {len(inflight) + 1} runs in flight; run the "
+                                        f"same command again to do them")
                 else:
                     lost = self._lost(task, future.exception())
                     if lost is None:
@@ -198,6 +209,9 @@ class DaskPool(Pool):
                 pass
             kill_processes([p.pid for p in self._note_workers() if p.pid])  # one starting
         self.client = self.cluster = None
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._log_levels = {}
         if self.markers:
             import shutil
             shutil.rmtree(self.markers, ignore_errors=True)
