@@ -420,3 +420,29 @@ def test_a_break_nobody_is_found_to_blame_for_reruns_once_then_fails(tmp_path):
     assert not queue and sorted((x.task[0], x.cause) for x in lost) == [
         (t, "the worker pool broke 2 times while it ran, no run was found to blame (last: "
             "worker killed by signal 9; out of memory?)") for t in ("a", "b")]
+
+
+def test_what_a_dask_error_says(tmp_path):
+    """A remote worker killed (dask gave up after its retries) or any other error of the
+    cluster: a failed run with the cause in one line; a task that was only queued on a local
+    worker that died while running another run is to run again (None)."""
+    pytest.importorskip("dask.distributed")
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    from rnnbench.dask_pool import DaskPool
+
+    pool, task = DaskPool("tcp://10.0.0.1:8786"), ("r1", None, None, None)
+    lost = pool._lost(task, KilledWorker("k", SimpleNamespace(address="tcp://10.0.0.5:4"), 3))
+    assert lost.cause == ("dask worker killed (4 workers died running it, the last "
+                          "tcp://10.0.0.5:4); out of memory?")
+    assert pool._lost(task, ModuleNotFoundError("No module named\n'rnnbench'")).cause == \
+        "ModuleNotFoundError: No module named 'rnnbench'"
+    pool.markers = str(tmp_path)
+    (tmp_path / "77").write_text("r2")  # the dead local worker was running r2, not r1
+    pool._procs["tcp://127.0.0.1:5"] = SimpleNamespace(pid=77, exitcode=-9)
+    dead = KilledWorker("k", SimpleNamespace(address="tcp://127.0.0.1:5"), 0)
+    assert pool._lost(task, dead) is None
+    assert pool._lost(("r2",) + task[1:], dead).cause == \
+        "worker killed by signal 9; out of memory?"
