@@ -416,6 +416,19 @@ def cmd_warmup(args):
 
 
 def cmd_run(args):
+    from .interrupts import exit_status, sigterm_interrupts
+
+    try:
+        with sigterm_interrupts():  # SIGTERM stops a grid as Ctrl-C does
+            return _run_command(args)
+    except KeyboardInterrupt as exc:  # before the runs started (once started: run_grid's)
+        print("rnnbench: interrupted; the runs finished so far are kept", file=sys.stderr)
+        return exit_status(exc)
+
+
+def _run_command(args):
+    import contextlib
+
     from .grid import load_grid
     from .results import ResultsDir
 
@@ -440,30 +453,25 @@ def cmd_run(args):
         if importlib.util.find_spec("distributed") is None:
             raise UsageError("rnnbench: --backend dask needs dask.distributed: pip install "
                              "'rnnbench[dask]'")
-    from .interrupts import exit_status, sigterm_interrupts
     from .pools import GridPoolError, open_pool
     from .runner import run_grid
 
     try:
-        with sigterm_interrupts():  # SIGTERM stops the grid as Ctrl-C does
-            # a dask scheduler is reached (or refused) here, before anything is written
-            pool, note = open_pool(args.backend, args.jobs, len(todo), args.scheduler,
-                                   args.connect_timeout)
-            if note:
-                print(f"rnnbench: note: {note}", file=sys.stderr)
-            on = f" {pool.describe()}" if pool else ""
-            print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - len(todo)} "
-                  f"already finished, {len(todo)} to run{on}; results in {out}")
+        # a dask scheduler is reached (or refused) here, before anything is written
+        pool, note = open_pool(args.backend, args.jobs, len(todo), args.scheduler,
+                               args.connect_timeout)
+        if note:
+            print(f"rnnbench: note: {note}", file=sys.stderr)
+        on = f" {pool.describe()}" if pool else ""
+        print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - len(todo)} "
+              f"already finished, {len(todo)} to run{on}; results in {out}")
+        with pool or contextlib.nullcontext():  # closed (workers killed) however it ends
             done = run_grid(grid, results, todo, pool, progress=not args.quiet)
-            if not done.interrupted and not args.no_report:
-                _draw(out, report=True)
     except GridPoolError as exc:
         print(exc, file=sys.stderr)
         return exc.status
-    except KeyboardInterrupt as exc:
-        print(f"rnnbench: interrupted; the runs finished so far are kept in {out}",
-              file=sys.stderr)
-        return exit_status(exc)
+    if not done.interrupted and not args.no_report:
+        _draw(out, report=True)
     if done.interrupted:
         print(f"rnnbench: interrupted; {len(done.statuses)} runs finished now are kept in "
               f"{out}; run the same command again to do the rest", file=sys.stderr)

@@ -23,7 +23,7 @@ import uuid
 from concurrent.futures import CancelledError
 
 from .pools import GridPoolError, Lost, Pool, death_cause, longest_first
-from .workers import ctrl_c_blocked, read_markers, run_task
+from .workers import read_markers, run_task, signals_held
 
 WAIT_S = 0.5
 QUIET_LOGGERS = ("distributed", "distributed.client")  # dask's config gives the client its own
@@ -110,8 +110,9 @@ class DaskPool(Pool):
         from .pools import markers_folder
         self.markers = markers_folder()
         # the cluster's event-loop thread, which starts every worker, inherits the blocked
-        # Ctrl-C: the workers start deaf to it (workers.ctrl_c_blocked)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), ctrl_c_blocked():
+        # signals: the workers start deaf to Ctrl-C (workers.signals_held); and a SIGTERM
+        # waits until the cluster is up (half-built, it fails as it is collected)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), signals_held():
             # a dead worker is reported by rnnbench's own line: dask's log lines are noise
             # on 127.0.0.1 only; the scheduler's HTTP routes on a free port (the default, 8787,
             # may be taken: a warning); preload: workers.dask_setup

@@ -20,7 +20,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from functools import partial
 
-from .workers import ONE_THREAD_ENV, ctrl_c_blocked, init_worker, read_markers, run_task
+from .workers import ONE_THREAD_ENV, init_worker, read_markers, run_task, signals_held
 
 UNEXPLAINED_BREAKS = 2  # a run in flight when the pool broke this often, no cause found, fails
 WAIT_S = 0.5            # the longest the parent blocks before it looks around again
@@ -154,7 +154,7 @@ class LocalPool(Pool):
             while queue and len(inflight) < self.jobs:
                 executor = self._executor()
                 try:
-                    with ctrl_c_blocked():  # the workers a submit starts: deaf to Ctrl-C
+                    with signals_held():  # the workers a submit starts start deaf to Ctrl-C
                         future = executor.submit(run_task, self.markers, *queue[0])
                 except BrokenProcessPool:  # it broke since the last look: start a new one
                     self._drop(executor)

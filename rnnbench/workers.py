@@ -21,23 +21,29 @@ ONE_THREAD_ENV = {name: "1" for name in (
 _markers = None  # the markers folder this worker last wrote to
 
 
+HELD = {signal.SIGINT, signal.SIGTERM}  # what a start of workers holds back
+
+
 @contextmanager
-def ctrl_c_blocked():
-    """Block SIGINT in this thread (and the threads and processes it starts) for the block.
+def signals_held():
+    """Block SIGINT and SIGTERM in this thread (and in the threads and processes it starts)
+    for the block, to start workers: the parent gets a signal of the block after it, not
+    half-way through starting them.
 
     A terminal's Ctrl-C reaches the whole process group, workers included, and is the
-    parent's to handle. A worker started in this block inherits the blocked signal through
-    fork and exec, so it is deaf to Ctrl-C from its first instruction, until it ignores the
-    signal itself (``ignore_ctrl_c``); the parent receives a Ctrl-C of the block after it.
+    parent's to handle. A worker inherits the blocked signals through fork and exec, so it is
+    deaf to Ctrl-C from its first instruction, until it ignores SIGINT itself and unblocks
+    both (``ignore_ctrl_c``).
     """
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    # multiprocessing's resource tracker, as it starts, unblocks SIGINT (Python 3.11 restores
-    # no mask, it unblocks); loky and dask start it with their first worker: start it now
+    # multiprocessing's resource tracker, as it starts, unblocks SIGINT and SIGTERM (Python
+    # 3.11 unblocks them, it does not restore the mask); loky and dask start it with their
+    # first worker: start it now
     from multiprocessing import resource_tracker
     resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
     try:
         yield
     finally:
@@ -45,10 +51,10 @@ def ctrl_c_blocked():
 
 
 def ignore_ctrl_c():
-    """In a worker: ignore SIGINT (then unblock it: one pending is dropped)."""
+    """In a worker: ignore SIGINT (a pending one is dropped), unblock SIGTERM again."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
 
 
 def init_worker(parent_pid):
