@@ -23,6 +23,7 @@ import pytest
 from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+FINISHED = "runs/[!.]*/summary.json"  # run folders (a dot: a folder being written)
 WAIT = 90  # seconds: the longest any step may take on a loaded machine (a hang fails)
 GONE = 5   # seconds within which every process of a finished rnnbench must be gone
 
@@ -179,7 +180,7 @@ def test_killed_worker_fails_its_run_and_only_it(grids, tmp_path):
 
     # a run that dies every time: the rerun runs it alone (still in a worker), fails it again
     # and names it; the finished runs are left as they are
-    finished = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")
+    finished = {p: p.stat().st_mtime_ns for p in out.glob(FINISHED)
                 if p.parent.name != target}
     again = Rnnbench(tmp_path, "run", grid, "--jobs", "2", "--out", out, "--no-report")
     again.wait_for(lambda: target in again.markers().values(), "the run again")
@@ -204,7 +205,7 @@ def _start_signal_grid(tmp_path, grids, *extra):
     run = Rnnbench(tmp_path, "run", grids / "signals.yaml", "--jobs", "2", "--out", out,
                    "--no-report", *extra)
     # both short runs done, the long one in flight on a worker
-    run.wait_for(lambda: len(list(out.glob("runs/*/summary.json"))) == 2
+    run.wait_for(lambda: len(list(out.glob(FINISHED))) == 2
                  and len(run.markers()) >= 1, "two finished runs")
     return run, out
 
@@ -238,7 +239,7 @@ def test_sigkill_of_the_parent_leaves_no_process(grids, tmp_path):
     code, _, _ = run.finish()
     assert code == -signal.SIGKILL
     no_markers_left(run)  # the workers remove their markers on the way out
-    summaries = [json.loads(p.read_text()) for p in out.glob("runs/*/summary.json")]
+    summaries = [json.loads(p.read_text()) for p in out.glob(FINISHED)]
     assert [s["status"] for s in summaries] == ["ok", "ok"]
 
 
@@ -258,7 +259,7 @@ def test_dask_killed_worker_then_ctrl_c(grids, tmp_path):
     run.wait_for(lambda: len(set(run.markers().values())) == 2, "two runs in flight")
     victim, target = next((p, r) for p, r in run.markers().items() if updates[r] == 3000)
     os.kill(victim, signal.SIGKILL)
-    run.wait_for(lambda: len(list(out.glob("runs/*/summary.json"))) == 3, "three runs done")
+    run.wait_for(lambda: len(list(out.glob(FINISHED))) == 3, "three runs done")
     os.killpg(run.proc.pid, signal.SIGINT)
     code, stdout, stderr = run.finish()
     assert code == 130, stderr
