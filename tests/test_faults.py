@@ -53,6 +53,12 @@ def grids(tmp_path_factory):
     # 40 kB of the built-in text: quick to read, count and sample against
     pydoc = (ROOT / "rnnbench" / "corpora" / "pydoc_topics.txt").read_text(encoding="utf-8")
     (folder / "text.txt").write_text(pydoc[:40_000], encoding="utf-8")
+    # the kernels these runs use, compiled (or loaded) once here: run alone on a cold cache,
+    # every worker would compile them for itself, each time, for longer than the waits allow
+    import rnnbench
+    rnnbench.train(rnnbench.RunConfig(data=str(folder / "text.txt"), hidden_size=8,
+                                      updates=20, eval_every=10, sample_every=10,
+                                      sample_length=5))
     for name, grid in (("faults", GRID), ("signals", SIGNAL_GRID)):
         (folder / f"{name}.yaml").write_text(grid.replace("TEXT", str(folder / "text.txt")))
     return folder
