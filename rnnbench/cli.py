@@ -172,14 +172,19 @@ def build_parser():
                        description="Run every run of a grid file, in parallel, skipping those "
                        "already finished in the results folder; then write the tables, plots "
                        "and report. Exit status: 0 when every run finished (ok or diverged), "
-                       "1 when a run failed, 2 for invalid input, 130 when interrupted.")
+                       "1 when a run failed (its worker died, too) or the dask scheduler "
+                       "cannot be reached, 2 for invalid input, 130 when interrupted "
+                       "(Ctrl-C), 143 when terminated (SIGTERM).")
     p.add_argument("grid", type=Path, help="grid file, e.g. grids/task4.yaml")
     p.add_argument("--jobs", type=_ranged(int, 1, MAX_JOBS), default=None, help="runs at "
-                   "once, one process and one core each (default: every core)")
+                   "once, one process and one core each (default: every core; never more than "
+                   "the runs to do or the cores; 1 with loky: in this process)")
     p.add_argument("--backend", choices=["loky", "dask"], default="loky",
                    help="loky processes on this machine (default) or a dask cluster")
     p.add_argument("--scheduler", default=None, help="dask scheduler address, e.g. "
                    "tcp://host:8786 (default: a local cluster of --jobs workers)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for the --scheduler to answer (default: 10)")
     p.add_argument("--out", type=Path, default=None, help="results folder (default: "
                    "results/<grid name>/)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; "
@@ -494,6 +499,19 @@ def cmd_warmup(args):
 
 
 def cmd_run(args):
+    from .interrupts import exit_status, sigterm_interrupts
+
+    try:
+        with sigterm_interrupts():  # SIGTERM stops a grid as Ctrl-C does
+            return _run_command(args)
+    except KeyboardInterrupt as exc:  # before the runs started (once started: run_grid's)
+        print("rnnbench: interrupted; the runs finished so far are kept", file=sys.stderr)
+        return exit_status(exc)
+
+
+def _run_command(args):
+    import contextlib
+
     from .grid import load_grid
     from .results import ResultsDir
 
@@ -502,6 +520,9 @@ def cmd_run(args):
         raise UsageError(f"rnnbench: --jobs must be >= 1, got {args.jobs}")
     if args.scheduler and args.backend != "dask":
         raise UsageError("rnnbench: --scheduler needs --backend dask")
+    if not 0 < args.connect_timeout < float("inf"):
+        raise UsageError(f"rnnbench: --connect-timeout must be > 0 seconds, got "
+                         f"{args.connect_timeout}")
     out = args.out or Path("results") / grid.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"rnnbench: {out} is a file, not a results folder; choose another --out")
@@ -517,21 +538,29 @@ def cmd_run(args):
         if importlib.util.find_spec("distributed") is None:
             raise UsageError("rnnbench: --backend dask needs dask.distributed: pip install "
                              "'rnnbench[dask]'")
-    from .runner import default_jobs, run_grid
+    from .pools import GridPoolError, open_pool
+    from .runner import run_grid
 
-    jobs = args.jobs or default_jobs()
-    print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - len(todo)} already "
-          f"finished, {len(todo)} to run on {jobs} "
-          f"{'dask' if args.backend == 'dask' else 'local'} worker{'s' if jobs > 1 else ''}; "
-          f"results in {out}")
-    done = run_grid(grid, results, todo, jobs, args.backend, args.scheduler,
-                    progress=not args.quiet)
+    try:
+        # a dask scheduler is reached (or refused) here, before anything is written
+        pool, note = open_pool(args.backend, args.jobs, len(todo), args.scheduler,
+                               args.connect_timeout)
+        if note:
+            print(f"rnnbench: note: {note}", file=sys.stderr)
+        on = f" {pool.describe()}" if pool else ""
+        print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - len(todo)} "
+              f"already finished, {len(todo)} to run{on}; results in {out}")
+        with pool or contextlib.nullcontext():  # closed (workers killed) however it ends
+            done = run_grid(grid, results, todo, pool, progress=not args.quiet)
+    except GridPoolError as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
+    if not done.interrupted and not args.no_report:
+        _draw(out, report=True)
     if done.interrupted:
         print(f"rnnbench: interrupted; {len(done.statuses)} runs finished now are kept in "
               f"{out}; run the same command again to do the rest", file=sys.stderr)
-        return 130
-    if not args.no_report:
-        _draw(out, report=True)
+        return done.interrupted
     counts = ", ".join(f"{done.count(s)} {s}" for s in ("ok", "diverged", "failed"))
     wrote = "tables" if args.no_report else "tables, plots and report"
     print(f"done: {counts} (and {done.skipped} finished before); {wrote} in {out}")

@@ -1,19 +1,19 @@
-"""Runs a grid's runs in parallel: joblib over loky processes, or over a dask cluster.
+"""Runs a grid's runs in parallel, on loky processes or a dask cluster (see pools.py).
 
 The worker function ``run_one`` is pure: a config, the corpus text and the sampling settings
-in, an Outcome out; it writes nothing. The parent receives outcomes as they finish and hands
-each to a callback (which saves it). Each worker keeps Numba and BLAS to one thread, so N
-workers use N cores and do not fight over them.
+in, an Outcome out; it writes nothing. The parent receives outcomes as they finish and saves
+each. Each worker keeps Numba and BLAS to one thread, so N workers use N cores and do not
+fight over them. A run whose worker process died is a failed run; Ctrl-C and SIGTERM keep
+the runs finished so far.
 """
-import os
 import traceback
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from .pools import cost, default_jobs  # noqa: F401 -- their old home: bench imports them here
 from .threads import one_thread
 
-BACKENDS = ("loky", "dask")
 FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after training
 
 
@@ -72,14 +72,15 @@ def run_one(run_id, config, payload, samples=None):
 
 
 def failed_summary(config, corpus, exc):
-    """What is known of a run that raised: the error in one line, the corpus, the versions."""
+    """What is known of a run that raised (``exc``) or whose worker died (``exc``: the cause
+    in words): the error in one line, the corpus, the versions."""
     from .records import prepare_corpus
     from .training import corpus_fields
     try:
         head = prepare_corpus(corpus, config)
     except ValueError:
         head = corpus
-    message = " ".join(f"{type(exc).__name__}: {exc}".split())
+    message = " ".join((exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}").split())
     return dict(status="failed", error=message, **corpus_fields(head))
 
 
@@ -109,65 +110,24 @@ def _all_samples(result, samples, corpus):
     return pd.concat(frames, ignore_index=True)
 
 
-def cost(config):
-    """A rough relative cost of a run, to start the longest ones first (shorter wall time)."""
-    per_step = config.hidden_size * (config.hidden_size + 2 * 100) * config.num_layers
-    return config.updates * config.seq_length * config.batch_size * per_step
-
-
 def run_all(tasks, jobs, backend="loky", scheduler=None):
-    """Yield an Outcome per task (run_id, config, CorpusText, samples) as each finishes.
+    """Yield an Outcome per task (run_id, config, CorpusText, samples) as each finishes, on
+    ``jobs`` workers (with 1 and loky, in this process); a run whose worker died is failed."""
+    from .pools import open_pool
 
-    ``jobs`` workers (one process each; with 1 and loky the runs happen in this process).
-    """
-    from joblib import Parallel, delayed, parallel_config
-
-    tasks = sorted(tasks, key=lambda t: -cost(t[1]))
-    calls = (delayed(run_one)(*task) for task in tasks)
-    if backend == "loky":
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            parallel = Parallel(n_jobs=jobs, return_as="generator_unordered",
-                                max_nbytes=None, pre_dispatch="n_jobs")
-        yield from parallel(calls)
-    elif backend == "dask":
-        with dask_client(scheduler, jobs):
-            with parallel_config(backend="dask"):
-                parallel = Parallel(return_as="generator_unordered", pre_dispatch="n_jobs")
-                yield from parallel(calls)
-    else:
-        raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    pool, _ = open_pool(backend, jobs, len(tasks), scheduler)
+    if pool is None:
+        return
+    with pool:
+        for item in pool.run(tasks):
+            yield item if isinstance(item, Outcome) else lost_outcome(item, _corpus(item.task[2]))
 
 
-class dask_client:
-    """A dask.distributed Client on ``scheduler``, or on a local cluster of ``jobs``
-    single-threaded worker processes when no address is given."""
-
-    def __init__(self, scheduler, jobs):
-        self.scheduler, self.jobs = scheduler, jobs
-
-    def __enter__(self):
-        import logging
-
-        from dask.distributed import Client, LocalCluster
-        self.cluster = None
-        if self.scheduler:
-            self.client = Client(self.scheduler, timeout="20s")
-        else:
-            self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1,
-                                        processes=True, dashboard_address=None,
-                                        silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
-        return self.client
-
-    def __exit__(self, *exc):
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-        return False
-
-
-def default_jobs():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+def lost_outcome(lost, corpus):
+    """The failed Outcome of a run whose worker died (``lost``: a pools.Lost) on ``corpus``."""
+    run_id, config = lost.task[:2]
+    return Outcome(run_id, config, None, failed_summary(config, corpus, lost.cause),
+                   f"The worker process that ran this run died: {lost.cause}\n")
 
 
 @dataclass
@@ -178,18 +138,20 @@ class GridRun:
     skipped: int
     statuses: dict        # run_id -> status, for the runs done now
     failed: list          # (label, seed, error) of the runs that failed now
-    interrupted: bool = False
+    interrupted: int = 0  # the exit status when Ctrl-C (130) or SIGTERM (143) stopped it
 
     def count(self, status):
         return sum(1 for s in self.statuses.values() if s == status)
 
 
-def run_grid(grid, results, todo, jobs, backend="loky", scheduler=None, progress=True):
-    """Run the runs ``todo`` of ``grid`` (see ResultsDir.plan), saving each as it finishes,
-    then rebuild the tables. Ctrl-C keeps every finished run."""
+def run_grid(grid, results, todo, pool, progress=True):
+    """Run the runs ``todo`` of ``grid`` (see ResultsDir.plan) on ``pool`` (pools.open_pool;
+    None when ``todo`` is empty), saving each as it finishes, then rebuild the tables. Ctrl-C
+    or SIGTERM keeps every finished run; the pool is closed (its workers killed) either way."""
     from tqdm import tqdm
 
     from .baselines import baselines_table
+    from .interrupts import exit_status, held_back
     from .records import prepare_corpus
 
     # what each run trains on: runs with the same text and settings share one corpus (heads
@@ -202,20 +164,25 @@ def run_grid(grid, results, todo, jobs, backend="loky", scheduler=None, progress
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
     bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True, disable=not progress or None)
     try:
-        for outcome in run_all(tasks, jobs, backend, scheduler):
-            results.save(outcome)
+        for outcome in pool.run(tasks) if todo else ():
+            if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
+                outcome = lost_outcome(outcome, grid.corpora[by_id[outcome.task[0]].corpus_key])
             spec = by_id[outcome.run_id]
+            results.save(outcome)
             done.statuses[outcome.run_id] = outcome.status
             if outcome.status == "failed":
                 done.failed.append((spec.label, spec.config.seed, outcome.summary["error"]))
             bar.update(1)
             if progress:
                 bar.write(finished_line(spec, outcome.summary))
-    except KeyboardInterrupt:
-        done.interrupted = True
+    except KeyboardInterrupt as exc:
+        done.interrupted = exit_status(exc)
     finally:
-        bar.close()
-        results.write_tables(grid)
+        with held_back(done.interrupted):  # a second signal does not cut the cleanup short
+            if pool is not None:
+                pool.close()
+            bar.close()
+            results.write_tables(grid)
     return done
 
 
