@@ -516,8 +516,6 @@ def _run_command(args):
     from .results import ResultsDir
 
     grid = load_grid(args.grid)
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"rnnbench: --jobs must be >= 1, got {args.jobs}")
     if args.scheduler and args.backend != "dask":
         raise UsageError("rnnbench: --scheduler needs --backend dask")
     if not 0 < args.connect_timeout < float("inf"):
