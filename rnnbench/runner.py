@@ -168,10 +168,12 @@ def run_grid(grid, results, todo, pool, progress=True):
             if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
                 outcome = lost_outcome(outcome, grid.corpora[by_id[outcome.task[0]].corpus_key])
             spec = by_id[outcome.run_id]
-            results.save(outcome)
-            done.statuses[outcome.run_id] = outcome.status
-            if outcome.status == "failed":
-                done.failed.append((spec.label, spec.config.seed, outcome.summary["error"]))
+            with held_back():  # a run saved is a run counted: a signal waits for both
+                results.save(outcome)
+                done.statuses[outcome.run_id] = outcome.status
+                if outcome.status == "failed":
+                    done.failed.append((spec.label, spec.config.seed,
+                                        outcome.summary["error"]))
             bar.update(1)
             if progress:
                 bar.write(finished_line(spec, outcome.summary))
