@@ -154,6 +154,8 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
                    "plots and report later with 'rnnbench report DIR')")
+    p.add_argument("--no-baselines", action="store_true", help="skip the count-based baselines "
+                   "(as 'baselines: false' in the grid file; earlier ones are kept)")
 
     _data_parser(sub)
 
@@ -223,17 +225,19 @@ def main(argv=None):
 def cmd_train(args):
     from .data import Corpus
     from .records import prepare_corpus
+    from .resources import check_run
     from .store import save_run
     from .training import train
 
     config = _config(args)
     corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length, config.batch_size)
+    check_run(config, corpus)  # before any folder is made or weight allocated
     out = args.out or _new_run_folder(config)
     if out.exists() and any(out.iterdir()) and not (out / "summary.json").exists():
         raise UsageError(f"rnnbench: {out} exists and is not a run folder; choose another --out")
     print(f"run folder: {out}")
-    print(f"corpus: {corpus.name}, {len(corpus.text):,} characters, vocabulary "
+    print(f"corpus: {corpus.name}, {len(corpus):,} characters, vocabulary "
           f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val"
           + (f" ({corpus.n_train:,} / {corpus.n_val:,} records, end symbol "
              f"{corpus.end_symbol!r})" if config.records else ""))
@@ -422,6 +426,7 @@ def cmd_run(args):
     out = args.out or Path("results") / grid.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"rnnbench: {out} is a file, not a results folder; choose another --out")
+    grid.baselines = grid.baselines and not args.no_baselines
     results = ResultsDir(out)
     statuses, todo = results.plan(grid.runs, args.force)
     if args.dry_run:
@@ -435,6 +440,8 @@ def cmd_run(args):
     from .runner import default_jobs, run_grid
 
     jobs = args.jobs or default_jobs()
+    from .resources import check_grid_jobs
+    check_grid_jobs(grid, todo, jobs)
     print(f"grid {grid.name}: {len(grid.runs)} runs, {len(grid.runs) - len(todo)} already "
           f"finished, {len(todo)} to run on {jobs} "
           f"{'dask' if args.backend == 'dask' else 'local'} worker{'s' if jobs > 1 else ''}; "
@@ -537,7 +544,7 @@ def _data_info(args):
     from .data import Corpus
 
     corpus = Corpus.from_config(_config(args))
-    print(f"{corpus.name}: {len(corpus.text):,} characters, {len(corpus.train_ids):,} train / "
+    print(f"{corpus.name}: {len(corpus):,} characters, {len(corpus.train_ids):,} train / "
           f"{len(corpus.val_ids):,} validation; sha256 of the text as read (UTF-8) "
           f"{corpus.checksum}")
     print(corpus.vocabulary_report())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import missing_chars
+from .data import as_ids, missing_chars
 
 CELLS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
@@ -216,7 +216,9 @@ class Model:
     def eval_loss(self, ids, h0=None):
         """(summed loss, predicted characters) of reading ``ids`` from state ``h0`` (zero if None)."""
         from .kernels.network import eval_loss
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        ids = as_ids(ids, self.vocab_size)
+        if ids.ndim != 1:
+            raise ValueError("ids must be a 1-D sequence of character ids")
         if ids.size < 2:
             return 0.0, 0
         total, n = eval_loss(self.theta, self.dims(), ids, self._state(h0), 256)

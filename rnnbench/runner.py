@@ -19,9 +19,9 @@ FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after trai
 
 @dataclass(frozen=True)
 class CorpusText:
-    """What a worker needs to rebuild a Corpus: its class and ``source()`` (the text), not its
-    8 MB of encoded arrays (joblib would pass those as read-only memory maps, which Numba
-    compiles for anew)."""
+    """What a worker needs to rebuild a Corpus from its text: its class and ``source()``.
+    Pickled with every task, so used only where workers cannot reach this machine's memory (a
+    remote dask scheduler) and by the benchmarks' small texts."""
 
     kind: type
     args: tuple
@@ -29,6 +29,49 @@ class CorpusText:
     @classmethod
     def of(cls, corpus):
         return cls(type(corpus), corpus.source())
+
+    def build(self):
+        return self.kind(*self.args)
+
+
+@dataclass(frozen=True, eq=False)
+class SharedCorpus:
+    """What a worker needs to rebuild a Corpus without its text: the class, the small settings
+    of ``Corpus.encoded()`` and references to its encoded arrays in shared memory (a few kB
+    pickled, whatever the size of the text). Equal by ``token``: one per corpus and grid."""
+
+    kind: type
+    settings: dict
+    arrays: dict     # name -> shared.SharedArray
+    token: str
+
+    @classmethod
+    def of(cls, corpus, shared):
+        settings, arrays = corpus.encoded()
+        refs = {name: shared.put(a) for name, a in arrays.items()}
+        return cls(type(corpus), settings, refs, f"{shared.token}:{refs['ids'].offset}")
+
+    def build(self):
+        return self.kind.from_encoded(self.settings,
+                                      {name: ref.load() for name, ref in self.arrays.items()})
+
+    def __eq__(self, other):
+        return isinstance(other, SharedCorpus) and other.token == self.token
+
+    def __hash__(self):
+        return hash(self.token)
+
+
+def worker_payloads(corpora, backend="loky", scheduler=None):
+    """({id(corpus): payload}, SharedArrays or None) for the corpora a grid's runs train on:
+    each corpus's encoded arrays copied once into shared memory, which the caller closes when
+    the runs are done; a remote dask scheduler's workers get the text (CorpusText) instead."""
+    corpora = {id(c): c for c in corpora}  # runs that share a corpus share its payload
+    if backend == "dask" and scheduler:
+        return {key: CorpusText.of(c) for key, c in corpora.items()}, None
+    from .shared import SharedArrays
+    shared = SharedArrays()
+    return {key: SharedCorpus.of(c, shared) for key, c in corpora.items()}, shared
 
 
 @dataclass
@@ -46,12 +89,14 @@ class Outcome:
         return self.summary.get("status")
 
 
-_CORPORA = {}  # per worker process: CorpusText -> Corpus, so a worker encodes each text once
+_CORPORA = {}  # per worker process: payload -> Corpus, so a worker builds each corpus once
 
 
 def _corpus(payload):
     if payload not in _CORPORA:
-        _CORPORA[payload] = payload.kind(*payload.args)
+        if len(_CORPORA) >= 4:  # a long-lived worker lets older grids' corpora go
+            _CORPORA.pop(next(iter(_CORPORA)))
+        _CORPORA[payload] = payload.build()
     return _CORPORA[payload]
 
 
@@ -195,8 +240,9 @@ def run_grid(grid, results, todo, jobs, backend="loky", scheduler=None, progress
     # what each run trains on: runs with the same text and settings share one corpus (heads
     # are built once), which is what their workers rebuild
     heads = {s.run_id: prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs}
-    results.prepare(grid, baselines_table(heads.values(), results.cached_baselines()))
-    payloads = {id(c): CorpusText.of(c) for c in heads.values()}
+    results.prepare(grid, baselines_table(heads.values(), results.cached_baselines(),
+                                          compute=grid.baselines))
+    payloads, shared = worker_payloads([heads[s.run_id] for s in todo], backend, scheduler)
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
@@ -215,6 +261,8 @@ def run_grid(grid, results, todo, jobs, backend="loky", scheduler=None, progress
         done.interrupted = True
     finally:
         bar.close()
+        if shared is not None:
+            shared.close()
         results.write_tables(grid)
     return done
 
