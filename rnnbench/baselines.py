@@ -39,17 +39,29 @@ def uniform(train_ids, val_ids, vocab_size):
 def unigram(train_ids, val_ids, vocab_size):
     counts = bincount(train_ids, vocab_size).astype(np.float64)
     logp = np.log(counts + 1.0) - math.log(len(train_ids) + vocab_size)
-    return float(-logp[val_ids[1:]].mean())
+    return _mean_loss(len(val_ids) - 1, lambda lo, hi: logp[val_ids[lo + 1:hi + 1]])
 
 
 def bigram(train_ids, val_ids, vocab_size):
     V = vocab_size
     keys, pairs = ngram_counts(train_ids, 2, V)
     context = bincount(train_ids[:-1], V)
-    a, c = np.asarray(val_ids[:-1], np.int64), np.asarray(val_ids[1:], np.int64)
-    n = lookup(keys, pairs, (a * V + c).astype(np.uint64))
-    logp = np.log(n + 1.0) - np.log(context[a] + V)
-    return float(-logp.mean())
+
+    def logp(lo, hi):
+        a, c = np.asarray(val_ids[lo:hi], np.int64), np.asarray(val_ids[lo + 1:hi + 1], np.int64)
+        n = lookup(keys, pairs, (a * V + c).astype(np.uint64))
+        return np.log(n + 1.0) - np.log(context[a] + V)
+    return _mean_loss(len(val_ids) - 1, logp)
+
+
+def _mean_loss(n, logp):
+    """-mean(logp(0, n)), with logp(lo, hi) computed a chunk at a time into one array (so the
+    mean adds up exactly as over the whole array at once)."""
+    out = np.empty(max(n, 0))
+    for lo in range(0, n, ngrams.CHUNK):
+        hi = min(lo + ngrams.CHUNK, n)
+        out[lo:hi] = logp(lo, hi)
+    return float(-out.mean())
 
 
 def kneser_ney(train_ids, val_ids, vocab_size, order=5):
@@ -101,17 +113,35 @@ def _interpolate(p, val, k, V, keys, n):
     D = _discount(n)
     contexts = keys // np.uint64(V)  # sorted, as keys are: each context's k-grams adjacent
     starts = np.flatnonzero(np.r_[True, contexts[1:] != contexts[:-1]]) if len(keys) else []
-    h_keys = contexts[starts]
     total = np.add.reduceat(n, starts) if len(keys) else n
     types = np.add.reduceat((n > 0).astype(np.float64), starts) if len(keys) else n
+    count_of = _table(keys, V ** k, n)
+    context_of = _table(contexts[starts], V ** (k - 1), total, types)
     for lo in range(k - 1, len(val), ngrams.CHUNK):
         g = window_keys(val[lo - k + 1:lo + ngrams.CHUNK], k, V)  # the k-gram ending at each j
-        h = g // np.uint64(V)
-        at = np.minimum(np.searchsorted(h_keys, h), max(len(h_keys) - 1, 0))
-        ok = np.flatnonzero(h_keys[at] == h) if len(h_keys) else np.zeros(0, np.int64)
-        count = lookup(keys, n, g[ok])
+        h_total, h_types = context_of(g // np.uint64(V))
+        ok = np.flatnonzero(h_total > 0)  # a context never seen passes p through
+        (count,) = count_of(g[ok])
         j = lo - 1 + ok  # p[j] is the estimate of val[j + 1]
-        p[j] = (np.maximum(count - D, 0) + D * types[at[ok]] * p[j]) / total[at[ok]]
+        p[j] = (np.maximum(count - D, 0) + D * h_types[ok] * p[j]) / h_total[ok]
+
+
+def _table(keys, space, *values):
+    """A function: query keys -> the ``values`` arrays at those keys (0 where absent); a dense
+    array for a key space of up to ngrams.DENSE entries, else a binary search in ``keys``."""
+    if space <= ngrams.DENSE:
+        dense = [np.zeros(space, v.dtype) for v in values]
+        for d, v in zip(dense, values):
+            d[keys.astype(np.int64)] = v
+        return lambda q: [d[q.astype(np.int64)] for d in dense]
+    if not len(keys):
+        return lambda q: [np.zeros(len(q), v.dtype) for v in values]
+
+    def at(q):
+        i = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        found = keys[i] == q
+        return [np.where(found, v[i], 0) for v in values]
+    return at
 
 
 def kneser_ney_dense(train_ids, val_ids, vocab_size, order=5):

@@ -1,11 +1,12 @@
 """Corpus: a text, its sorted character vocabulary, encoding, and the train/validation split."""
 import codecs
-import hashlib
 from collections import Counter
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from .charids import IDS, MAX_VOCAB, char_counts, codepoints, decode_ids, encode_text
 
 BUILTIN = {
     "pydoc": ("pydoc_topics.txt",
@@ -21,37 +22,6 @@ NEWLINES = ("normalize", "keep")
 
 class CorpusError(ValueError):
     """A text that cannot be used; the message is one line naming the file and the problem."""
-
-
-IDS = np.uint16  # encoded text: 2 bytes a character, vocabularies of up to 65,536 symbols
-MAX_VOCAB = int(np.iinfo(IDS).max) + 1
-CHUNK = 1 << 20  # characters converted at a time: bounds the temporaries of a big text
-
-
-def codepoints(text):
-    """The code points of ``text`` as uint32 (a lone surrogate as itself)."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
-def char_counts(text):
-    """(sorted code points, their counts) of ``text``, counted a chunk at a time."""
-    total = np.zeros(0, dtype=np.int64)
-    for i in range(0, len(text), CHUNK):
-        counts = np.bincount(codepoints(text[i:i + CHUNK]))
-        if len(counts) > len(total):
-            total = np.concatenate([total, np.zeros(len(counts) - len(total), np.int64)])
-        total[:len(counts)] += counts
-    present = np.flatnonzero(total)
-    return present.astype(np.uint32), total[present]
-
-
-def as_ids(ids, vocab_size, what="ids"):
-    """``ids`` as the kernels read text: a contiguous IDS array (no copy when it is one),
-    checked to lie in [0, vocab_size)."""
-    ids = np.asarray(ids)
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(f"{what} holds ids outside [0, {vocab_size})")
-    return np.ascontiguousarray(ids, dtype=IDS)
 
 
 class Corpus:
@@ -72,15 +42,20 @@ class Corpus:
     end_symbol = None  # plain text has no end-of-record symbol (see records.RecordCorpus)
 
     def __init__(self, text, val_fraction=0.1, name="<text>", min_char_count=0, keep=""):
-        if not 0 <= val_fraction < 1:
-            raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction}")
         if not text:
             raise CorpusError(f"{name}: the text is empty")
+        self._raw_text = text  # before min_char_count: what head() and source() start from
+        self._encode(lambda: (text,), len(text), val_fraction, name, min_char_count, keep)
+
+    def _encode(self, pieces, length, val_fraction, name, min_char_count, keep):
+        """Vocabulary, ids, checksum and split of the text of ``length`` characters that
+        ``pieces()`` yields in order (called twice: counted, then encoded)."""
+        if not 0 <= val_fraction < 1:
+            raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.name = name
         self.min_char_count = min_char_count
-        self._raw_text = text  # before min_char_count: what head() and source() start from
         self._heads = {}
-        points, counts = char_counts(text)
+        points, counts = char_counts(pieces())
         chars = [chr(c) for c in points]
         rare = {c for c, n in zip(chars, counts.tolist())
                 if n < min_char_count and c not in keep}
@@ -99,14 +74,7 @@ class Corpus:
         lut = np.zeros(int(points[-1]) + 1, dtype=IDS)
         lut[points] = [self._index[UNKNOWN if c in rare else c] for c in chars]
         self._mapped = {ord(c): UNKNOWN for c in rare}
-        digest = hashlib.sha256()
-        ids = np.empty(len(text), dtype=IDS)
-        for i in range(0, len(text), CHUNK):
-            part = text[i:i + CHUNK]
-            ids[i:i + len(part)] = lut[codepoints(part)]
-            digest.update((part.translate(self._mapped) if rare else part)
-                          .encode("utf-8", "surrogatepass"))
-        self.checksum = digest.hexdigest()
+        ids, self.checksum = encode_text(pieces(), length, lut, self._mapped)
         self.source_checksum = self.checksum  # what a grid's run ids name (see RecordCorpus)
         self._split(ids)
 
@@ -231,13 +199,7 @@ class Corpus:
         return ids.astype(np.int64)
 
     def decode(self, ids):
-        """The text of character ids (a list or an array), a chunk at a time."""
-        ids = np.asarray(ids)
-        if ids.size == 0:
-            return ""
-        return "".join(self._points[ids[i:i + CHUNK]].tobytes().decode("utf-32-le",
-                                                                        "surrogatepass")
-                       for i in range(0, len(ids), CHUNK))
+        return decode_ids(self._points, ids)
 
     def rarest(self, n=10):
         """The ``n`` rarest characters of the text as (character, count), rarest first."""

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import as_ids, missing_chars
+from .charids import as_ids
+from .data import missing_chars
 
 CELLS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")

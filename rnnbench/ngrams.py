@@ -65,10 +65,11 @@ def merge(runs):
     keys = np.concatenate([r[0] for r in runs])
     counts = np.concatenate([r[1] for r in runs]) if with_counts else None
     runs.clear()
+    # a stable sort is a merge sort, linear over a concatenation of sorted runs
     if not with_counts:
-        keys.sort()  # in place: no second copy
+        keys.sort(kind="stable")  # in place: no second copy
         return distinct(keys, False)
-    order = np.argsort(keys)
+    order = np.argsort(keys, kind="stable")
     keys, counts = keys[order], counts[order]
     del order
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])

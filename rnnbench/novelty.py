@@ -8,14 +8,11 @@ import math
 
 import numpy as np
 
+from .charids import codepoints as _codepoints
 from .ngrams import bincount, ngram_counts, window_keys
 
 DEFAULT_N = 8
 _MIXER = np.uint64(0x9E3779B97F4A7C15)  # odd, so a wrapped polynomial hash still uses every id
-
-
-def _codepoints(text):
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 class NgramIndex:

@@ -87,12 +87,18 @@ def _csv(text, column, name):
 
 def end_symbol_for(records):
     """The first candidate END character that no record contains."""
-    used = set().union(*map(set, records))
     for c in END_CANDIDATES:
-        if c not in used:
+        if not any(c in r for r in records):  # no set per record: millions of records fit
             return c
     raise CorpusError("no free end-of-record symbol: the records use "
                       + ", ".join(repr(c) for c in END_CANDIDATES))
+
+
+def _stream(records, end, group=4096):
+    """The stream END r1 END r2 ... END, as strings of ``group`` records at a time."""
+    yield end
+    for i in range(0, len(records), group):
+        yield end.join(records[i:i + group]) + end
 
 
 class RecordCorpus(Corpus):
@@ -112,12 +118,12 @@ class RecordCorpus(Corpus):
         end = end or end_symbol_for(records)
         if any(end in r for r in records):
             raise CorpusError(f"{name}: the end symbol {end!r} occurs in a record")
-        super().__init__(end + end.join(records) + end, val_fraction, name, min_char_count,
-                         keep=end)
-        self._raw_text = None  # the stream is its records joined: not kept twice
+        self._raw_text = None  # the stream is its records joined: encoded, never built
+        lengths = np.fromiter(map(len, records), np.int64, len(records)) + 1
+        self._encode(lambda: _stream(records, end), int(lengths.sum()) + 1, val_fraction, name,
+                     min_char_count, keep=end)
         self.records, self.spec, self.end_symbol = records, spec, end
-        bounds = np.cumsum([0] + [len(r) + 1 for r in records]).astype(np.int64)
-        self._split_records(self.ids, bounds)
+        self._split_records(self.ids, np.concatenate([[0], np.cumsum(lengths)]))
 
     def _split_records(self, ids, bounds):
         """Training and validation streams, split by records, and their END offsets."""

@@ -8,8 +8,8 @@ A run's peak is the largest of its phases, each a sum of parts (bytes):
   every layer's activations, gates and logits), or the validation pass's (256 steps) if larger;
 - text: the text as read (1, 2 or 4 bytes a character, as Python stores it) and its encoding
   (2 bytes a character);
-- novelty index: 8 bytes per distinct 8-gram of the training text (at most one per position)
-  and the merge that builds it;
+- novelty index: 8 bytes per distinct 8-gram of the training text and the merge that builds
+  it (counted on the first million positions, extrapolated beyond);
 - trace: the recorded rows and samples, and the driver's per-update loss buffers;
 - saving: writing the checkpoint (or sending the result to a grid's parent) holds the weights
   and optimizer state twice more.
@@ -30,6 +30,7 @@ EVAL_BLOCK = 256          # steps per forward call of the validation loss (model
 ROW_BYTES = 1 * KB        # one trace or sample row kept as a Python dict until the end
 LOSS_BUFFER = 16          # bytes per update: the driver's per-update loss and smooth loss
 INDEX_FACTOR = 2          # the novelty index and its build, per 8 bytes of distinct 8-grams
+HEAPS = 0.9               # distinct n-grams grow as (text length) ** HEAPS: 0.6-0.85 measured
 FIELDS = {"parameters": "hidden_size", "saving": "hidden_size", "text": "data",
           "novelty index": "data", "trace": "updates"}
 
@@ -109,8 +110,7 @@ def run_memory(config, corpus, saving=True):
     slots = SLOTS[c.optimizer]
     state = L * (2 if c.cell == "lstm" else 1) * c.batch_size * H * itemsize
     common = {"text": text_bytes(corpus)}
-    windows = max(len(corpus.train_ids) - 7, 0) if c.sample_every else 0
-    common["novelty index"] = INDEX_FACTOR * 8 * windows
+    common["novelty index"] = INDEX_FACTOR * 8 * distinct_ngrams(corpus) if c.sample_every else 0
     rows = c.updates // c.trace_every + c.updates // c.eval_every + 2
     samples = c.updates // c.sample_every + 1 if c.sample_every else 0
     common["trace"] = (LOSS_BUFFER * c.updates + rows * ROW_BYTES
@@ -136,6 +136,22 @@ def run_memory(config, corpus, saving=True):
                                    + (" and optimizer state" if slots else ""),
                      "saving": "the checkpoint, twice, while it is written"}
     return Estimate(parts, fields, resident=common["text"], notes=notes, stored=stored)
+
+
+def distinct_ngrams(corpus, n=8, sample=1 << 20):
+    """The distinct n-grams of ``corpus``'s training text (what its novelty index keeps):
+    counted when the text has up to ``sample`` of them, else extrapolated from its first
+    ``sample`` by Heaps' law, D(N) = D(s) (N / s) ** HEAPS, at most one per position. Kept on
+    the corpus: the runs of a grid share it."""
+    cached = getattr(corpus, "_distinct_ngrams", None)
+    if cached is not None:
+        return cached
+    from .novelty import NgramIndex
+    windows = max(len(corpus.train_ids) - n + 1, 0)
+    seen = len(NgramIndex.from_ids(corpus.train_ids[:sample + n - 1], corpus.chars, n).keys)
+    count = seen if windows <= sample else min(windows, int(seen * (windows / sample) ** HEAPS))
+    corpus._distinct_ngrams = count
+    return count
 
 
 def text_bytes(corpus):

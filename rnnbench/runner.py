@@ -34,46 +34,6 @@ class CorpusText:
         return self.kind(*self.args)
 
 
-@dataclass(frozen=True, eq=False)
-class SharedCorpus:
-    """What a worker needs to rebuild a Corpus without its text: the class, the small settings
-    of ``Corpus.encoded()`` and references to its encoded arrays in shared memory (a few kB
-    pickled, whatever the size of the text). Equal by ``token``: one per corpus and grid."""
-
-    kind: type
-    settings: dict
-    arrays: dict     # name -> shared.SharedArray
-    token: str
-
-    @classmethod
-    def of(cls, corpus, shared):
-        settings, arrays = corpus.encoded()
-        refs = {name: shared.put(a) for name, a in arrays.items()}
-        return cls(type(corpus), settings, refs, f"{shared.token}:{refs['ids'].offset}")
-
-    def build(self):
-        return self.kind.from_encoded(self.settings,
-                                      {name: ref.load() for name, ref in self.arrays.items()})
-
-    def __eq__(self, other):
-        return isinstance(other, SharedCorpus) and other.token == self.token
-
-    def __hash__(self):
-        return hash(self.token)
-
-
-def worker_payloads(corpora, backend="loky", scheduler=None):
-    """({id(corpus): payload}, SharedArrays or None) for the corpora a grid's runs train on:
-    each corpus's encoded arrays copied once into shared memory, which the caller closes when
-    the runs are done; a remote dask scheduler's workers get the text (CorpusText) instead."""
-    corpora = {id(c): c for c in corpora}  # runs that share a corpus share its payload
-    if backend == "dask" and scheduler:
-        return {key: CorpusText.of(c) for key, c in corpora.items()}, None
-    from .shared import SharedArrays
-    shared = SharedArrays()
-    return {key: SharedCorpus.of(c, shared) for key, c in corpora.items()}, shared
-
-
 @dataclass
 class Outcome:
     """One finished run: the RunResult (None when the run failed) and its summary."""
@@ -242,6 +202,7 @@ def run_grid(grid, results, todo, jobs, backend="loky", scheduler=None, progress
     heads = {s.run_id: prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs}
     results.prepare(grid, baselines_table(heads.values(), results.cached_baselines(),
                                           compute=grid.baselines))
+    from .shared import worker_payloads
     payloads, shared = worker_payloads([heads[s.run_id] for s in todo], backend, scheduler)
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
     by_id = {s.run_id: s for s in todo}

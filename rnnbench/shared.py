@@ -8,6 +8,9 @@ more compile), yet no page is copied, since nothing writes. Nothing is left in /
 the memory goes when the parent closes its descriptor and the last worker unmaps it, even when
 the parent is killed. Where memfd or /proc is missing, a temporary file (deleted on close)
 takes its place.
+
+A grid's worker gets its corpus as a SharedCorpus: the corpus's small settings and references to
+its encoded arrays, a few kB pickled whatever the size of the text.
 """
 import mmap
 import os
@@ -103,10 +106,10 @@ class SharedArrays:
                            array.shape)
 
     def close(self):
-        if self.fd is not None:
+        if getattr(self, "fd", None) is not None:
             os.close(self.fd)
             self.fd = None
-        if self.temp_path is not None:
+        if getattr(self, "temp_path", None) is not None:
             try:
                 os.unlink(self.temp_path)
             except FileNotFoundError:
@@ -122,3 +125,43 @@ class SharedArrays:
 
     def __del__(self):
         self.close()
+
+
+@dataclass(frozen=True, eq=False)
+class SharedCorpus:
+    """What a worker needs to rebuild a Corpus without its text: the class, the small settings
+    of ``Corpus.encoded()`` and references to its encoded arrays in shared memory (a few kB
+    pickled, whatever the size of the text). Equal by ``token``: one per corpus and grid."""
+
+    kind: type
+    settings: dict
+    arrays: dict     # name -> shared.SharedArray
+    token: str
+
+    @classmethod
+    def of(cls, corpus, shared):
+        settings, arrays = corpus.encoded()
+        refs = {name: shared.put(a) for name, a in arrays.items()}
+        return cls(type(corpus), settings, refs, f"{shared.token}:{refs['ids'].offset}")
+
+    def build(self):
+        return self.kind.from_encoded(self.settings,
+                                      {name: ref.load() for name, ref in self.arrays.items()})
+
+    def __eq__(self, other):
+        return isinstance(other, SharedCorpus) and other.token == self.token
+
+    def __hash__(self):
+        return hash(self.token)
+
+
+def worker_payloads(corpora, backend="loky", scheduler=None):
+    """({id(corpus): payload}, SharedArrays or None) for the corpora a grid's runs train on:
+    each corpus's encoded arrays copied once into shared memory, which the caller closes when
+    the runs are done; a remote dask scheduler's workers get the text (CorpusText) instead."""
+    corpora = {id(c): c for c in corpora}  # runs that share a corpus share its payload
+    if backend == "dask" and scheduler:
+        from .runner import CorpusText
+        return {key: CorpusText.of(c) for key, c in corpora.items()}, None
+    shared = SharedArrays()
+    return {key: SharedCorpus.of(c, shared) for key, c in corpora.items()}, shared

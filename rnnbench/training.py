@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, RunConfig
-from .data import Corpus, CorpusError, as_ids, stream_length
+from .charids import as_ids
+from .data import Corpus, CorpusError, stream_length
 from .model import Model
 from .novelty import DEFAULT_N, training_index
 

@@ -20,7 +20,8 @@ from rnnbench import baselines, ngrams
 from rnnbench.data import IDS, Corpus
 from rnnbench.novelty import NgramIndex, training_index
 from rnnbench.records import RecordCorpus
-from rnnbench.runner import SharedCorpus, _corpus, worker_payloads
+from rnnbench.runner import _corpus
+from rnnbench.shared import SharedCorpus, worker_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,7 +180,7 @@ def test_the_shared_text_goes_with_a_killed_parent(tmp_path):
     code = textwrap.dedent("""
         import os, sys
         from rnnbench.data import Corpus
-        from rnnbench.runner import worker_payloads
+        from rnnbench.shared import worker_payloads
         payloads, shared = worker_payloads([Corpus("some text " * 1000)])
         print(shared.path, flush=True)
         os.kill(os.getpid(), 9)
