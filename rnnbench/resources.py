@@ -24,8 +24,6 @@ from .config import ConfigError
 KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 USABLE = 0.9             # of psutil's available memory: what a run may plan to take
 PROCESS_BASE = 300 * MB   # a fresh worker that has trained once: Python, NumPy, pandas, Numba
-SLOTS = {"sgd": 0, "momentum": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 EVAL_BLOCK = 256          # steps per forward call of the validation loss (model.eval_loss)
 ROW_BYTES = 1 * KB        # one trace or sample row kept as a Python dict until the end
 LOSS_BUFFER = 16          # bytes per update: the driver's per-update loss and smooth loss
@@ -56,7 +54,9 @@ class Estimate:
         return self.total - self.resident
 
     def largest(self):
-        return max(self.parts, key=self.parts.get)
+        """The largest part still to be allocated (the text, once read, is not)."""
+        return max((p for p in self.parts if not (p == "text" and self.resident)),
+                   key=self.parts.get)
 
     def describe(self, n=3):
         """'parameters 9.6 GB (...), saving 3.2 GB, ...': the n largest parts."""
@@ -77,6 +77,7 @@ def size_text(n):
 
 def parameter_count(cell, vocab_size, hidden_size, num_layers):
     """Entries of the flat parameter vector (model.param_layout), in exact integers."""
+    from .model import GATES
     G, V, H = GATES[cell], vocab_size, hidden_size
     biases = 2 if cell == "gru" else 1
     first = G * H * (V + H) + biases * G * H
@@ -85,8 +86,9 @@ def parameter_count(cell, vocab_size, hidden_size, num_layers):
 
 
 def workspace_bytes(cell, V, H, L, T, B, dropout, itemsize):
-    """The compiled loop's scratch arrays for one chunk (kernels/network.workspace), and the
-    int64 ids and targets it copies the chunk into."""
+    """The compiled loop's scratch arrays for one chunk, as kernels/network.workspace allocates
+    them (keep the two in step), and the int64 ids and targets it copies the chunk into."""
+    from .model import GATES
     G, TB = GATES[cell], T * B
     GH = G * H
     values = L * (T + 1) * B * H                               # hs
@@ -106,8 +108,9 @@ def run_memory(config, corpus, saving=True):
     c = config
     V, H, L = corpus.vocab_size, c.hidden_size, c.num_layers
     itemsize = 4 if c.dtype == "float32" else 8
+    from .training import SLOT_NAMES
     P = parameter_count(c.cell, V, H, L)
-    slots = SLOTS[c.optimizer]
+    slots = len(SLOT_NAMES[c.optimizer])
     state = L * (2 if c.cell == "lstm" else 1) * c.batch_size * H * itemsize
     common = {"text": text_bytes(corpus)}
     common["novelty index"] = INDEX_FACTOR * 8 * distinct_ngrams(corpus) if c.sample_every else 0
@@ -204,7 +207,6 @@ def fitting_jobs(estimates, shared_bytes, jobs, free):
     """The most runs at once, up to ``jobs``, whose grid_memory fits in ``free`` (0: none)."""
     return max((j for j in range(1, jobs + 1)
                 if grid_memory(estimates, shared_bytes, j) <= free), default=0)
-
 
 
 def check_grid_jobs(grid, todo, jobs, free=None):

@@ -17,10 +17,10 @@ import pytest
 
 from conftest import run_cli
 from rnnbench import baselines, ngrams
-from rnnbench.data import IDS, Corpus
+from rnnbench.data import IDS, Corpus, CorpusError
 from rnnbench.novelty import NgramIndex, training_index
 from rnnbench.records import RecordCorpus
-from rnnbench.runner import _corpus
+from rnnbench.runner import CorpusText, _corpus
 from rnnbench.shared import SharedCorpus, worker_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +173,9 @@ def test_workers_get_the_text_through_shared_memory(big):
     finally:
         shared.close()
     assert _shared_files() == before  # nothing left in /dev/shm or /tmp
+    # a remote dask scheduler's workers cannot map this machine's memory: they get the text
+    payloads, shared = worker_payloads([big], "dask", "tcp://elsewhere:8786")
+    assert shared is None and isinstance(*payloads.values(), CorpusText)
 
 
 def test_the_shared_text_goes_with_a_killed_parent(tmp_path):
@@ -213,6 +216,10 @@ def test_a_grid_without_baselines_ends_with_its_report(tmp_path):
     assert "Baselines" not in report and (out / "report.html").exists()
     assert sorted(p.name for p in (out / "plots").glob("*.png"))
     assert pd.read_parquet(out / "runs.parquet")["status"].tolist() == ["ok"]
+    # the run read its text from shared memory, typed as an ordinary (writable) uint16 array
+    from rnnbench.kernels.train_loop import train_updates
+    assert {(sig[5].dtype.name, sig[5].mutable) for sig in train_updates.signatures} == {
+        ("uint16", True)}
     grid.write_text(GRID.format(key="baselines: 3\n"))
     code, _, err = run_cli("run", grid, "--out", tmp_path / "other", "--dry-run")
     assert code == 2 and "baselines: expected true or false, got int 3" in err
@@ -232,3 +239,42 @@ def test_no_baselines_on_the_command_line_keeps_earlier_ones(tmp_path):
     # rows already counted are reused when skipping; nothing new is counted
     assert baselines.baselines_table([corpus], earlier, compute=False).equals(earlier)
     assert baselines.baselines_table([Corpus.load("pydoc")], earlier, compute=False).empty
+
+
+def test_a_vocabulary_beyond_uint16_is_refused_in_one_line():
+    chars = [chr(c) for c in range(0x100, 0x100 + 70_000) if not 0xD800 <= c < 0xE000]
+    text = "".join(chars)
+    with pytest.raises(CorpusError, match=r"^t: 67,952 distinct characters, more than the 65,536 "
+                                        r"a vocabulary may hold; .*--min-char-count"):
+        Corpus(text, 0.1, "t")
+    mapped = Corpus(text + text[:10], 0.1, "t", min_char_count=2)  # the rare ones: one symbol
+    assert mapped.vocab_size == 11 and mapped.ids.dtype == IDS
+
+
+def test_ids_outside_the_vocabulary_are_refused_before_the_kernels(small_model):
+    with pytest.raises(ValueError, match=r"ids outside \[0, 103\)"):
+        small_model.eval_loss([1, 2, 103])
+    with pytest.raises(ValueError, match=r"ids outside"):
+        small_model.eval_loss(np.array([5, -1, 2]))
+    assert small_model.eval_loss(np.array([5, 1, 2], dtype=np.int64))[1] == 2
+
+
+def test_a_shared_array_that_is_not_the_one_named_is_refused(big):
+    from dataclasses import replace
+
+    from rnnbench.shared import SharedArrayError
+    _, shared = worker_payloads([big])
+    try:
+        ref = shared.put(np.arange(10, dtype=np.int64))
+        assert list(ref.load()) == list(range(10))
+        for bad, message in ((replace(ref, inode=ref.inode + 1), "not the shared array"),
+                             (replace(ref, shape=(10**9,)), "not the shared array"),
+                             (replace(ref, machine="elsewhere"), "on another machine"),
+                             (replace(ref, path="/proc/1/fd/999999"), "cannot open")):
+            with pytest.raises(SharedArrayError, match=message) as err:
+                bad.load()
+            assert "\n" not in str(err.value)
+    finally:
+        shared.close()
+    with pytest.raises(SharedArrayError, match="cannot open|not the shared array"):
+        ref.load()  # the parent closed it: gone
