@@ -11,6 +11,10 @@ validation tail. So a trained model's validation loss and these numbers are dire
   p(c | a) = (n(a, c) + 1) / (n(a) + V).
 - 5gram: the four previous characters, interpolated Kneser-Ney (see ``kneser_ney``).
 
+Counts are taken a chunk of the text at a time and kept as sorted n-gram keys with their
+counts (a dense table where the vocabulary is small), so memory grows with the number of
+*distinct* n-grams, not with the text: a 100 MB text's baselines fit in a few hundred MB.
+
 Add a baseline by adding a function ``(train_ids, val_ids, vocab_size) -> nats per char`` to
 BASELINES. Results are kept per corpus checksum, validation fraction and vocabulary size, so a
 cached table is reused as long as the text, its split and its symbols do not change.
@@ -19,6 +23,9 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from . import ngrams
+from .ngrams import bincount, distinct, lookup, ngram_counts, window_keys
 
 LN2 = math.log(2.0)
 COLUMNS = ["corpus", "corpus_checksum", "val_fraction", "vocab_size", "baseline",
@@ -30,17 +37,31 @@ def uniform(train_ids, val_ids, vocab_size):
 
 
 def unigram(train_ids, val_ids, vocab_size):
-    counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64)
+    counts = bincount(train_ids, vocab_size).astype(np.float64)
     logp = np.log(counts + 1.0) - math.log(len(train_ids) + vocab_size)
-    return float(-logp[val_ids[1:]].mean())
+    return _mean_loss(len(val_ids) - 1, lambda lo, hi: logp[val_ids[lo + 1:hi + 1]])
 
 
 def bigram(train_ids, val_ids, vocab_size):
     V = vocab_size
-    pairs = np.bincount(train_ids[:-1] * V + train_ids[1:], minlength=V * V).reshape(V, V)
-    context = pairs.sum(axis=1, keepdims=True)
-    logp = np.log(pairs + 1.0) - np.log(context + V)
-    return float(-logp[val_ids[:-1], val_ids[1:]].mean())
+    keys, pairs = ngram_counts(train_ids, 2, V)
+    context = bincount(train_ids[:-1], V)
+
+    def logp(lo, hi):
+        a, c = np.asarray(val_ids[lo:hi], np.int64), np.asarray(val_ids[lo + 1:hi + 1], np.int64)
+        n = lookup(keys, pairs, (a * V + c).astype(np.uint64))
+        return np.log(n + 1.0) - np.log(context[a] + V)
+    return _mean_loss(len(val_ids) - 1, logp)
+
+
+def _mean_loss(n, logp):
+    """-mean(logp(0, n)), with logp(lo, hi) computed a chunk at a time into one array (so the
+    mean adds up exactly as over the whole array at once)."""
+    out = np.empty(max(n, 0))
+    for lo in range(0, n, ngrams.CHUNK):
+        hi = min(lo + ngrams.CHUNK, n)
+        out[lo:hi] = logp(lo, hi)
+    return float(-out.mean())
 
 
 def kneser_ney(train_ids, val_ids, vocab_size, order=5):
@@ -52,7 +73,81 @@ def kneser_ney(train_ids, val_ids, vocab_size, order=5):
     where n_k is the count for the highest order and the continuation count N1+(.hc) (distinct
     left extensions) below it; h' is h without its first character; below order 1 is uniform
     over the vocabulary, and an unseen context h passes p_{k-1} through unchanged.
+
+    A k-gram is the number its ids spell in base V (exact while V**order fits in 64 bits, a
+    vocabulary of up to 7,131 for order 5; beyond, ``kneser_ney_dense`` computes the same in
+    memory that grows with the text). The highest order is counted a chunk at a time; every
+    lower order follows from its distinct keys: the distinct (k)-grams of the training text are
+    the suffixes of its distinct (k+1)-grams and its first k characters.
     """
+    V = vocab_size
+    if V ** order > 2 ** 64:
+        return kneser_ney_dense(train_ids, val_ids, V, order)
+    train, val = np.asarray(train_ids), np.asarray(val_ids)
+    keys, counts = ngram_counts(train, order, V)
+    level = {order: (keys, counts.astype(np.float64))}
+    for k in range(order - 1, 0, -1):
+        # continuation counts: distinct (k+1)-grams per suffix; then the distinct k-grams
+        suffixes = keys % np.uint64(V ** k)
+        suffixes.sort()
+        level[k] = distinct(suffixes)
+        first = window_keys(train[:k], k, V) if len(train) >= k else suffixes[:0]
+        keys = np.union1d(level[k][0], first)
+        level[k] = (level[k][0], level[k][1].astype(np.float64))
+    if order == 1:
+        n1 = bincount(train, V).astype(np.float64)
+    else:
+        n1 = np.zeros(V)
+        n1[level[1][0].astype(np.int64)] = level[1][1]
+    D = _discount(n1)
+    p = ((np.maximum(n1 - D, 0) + D * np.count_nonzero(n1) / V) / n1.sum() if n1.sum()
+         else np.full(V, 1.0 / V))[val[1:]]  # val[1:], as the RNN's validation loss
+    for k in range(2, order + 1):
+        _interpolate(p, val, k, V, *level[k])
+    return float(-np.log(p).mean())
+
+
+def _interpolate(p, val, k, V, keys, n):
+    """p[j - 1] <- order k's estimate for val[j], for every j with k - 1 characters before it
+    in the validation tail (p holds order k - 1's), a chunk of positions at a time."""
+    D = _discount(n)
+    contexts = keys // np.uint64(V)  # sorted, as keys are: each context's k-grams adjacent
+    starts = np.flatnonzero(np.r_[True, contexts[1:] != contexts[:-1]]) if len(keys) else []
+    total = np.add.reduceat(n, starts) if len(keys) else n
+    types = np.add.reduceat((n > 0).astype(np.float64), starts) if len(keys) else n
+    count_of = _table(keys, V ** k, n)
+    context_of = _table(contexts[starts], V ** (k - 1), total, types)
+    for lo in range(k - 1, len(val), ngrams.CHUNK):
+        g = window_keys(val[lo - k + 1:lo + ngrams.CHUNK], k, V)  # the k-gram ending at each j
+        h_total, h_types = context_of(g // np.uint64(V))
+        ok = np.flatnonzero(h_total > 0)  # a context never seen passes p through
+        (count,) = count_of(g[ok])
+        j = lo - 1 + ok  # p[j] is the estimate of val[j + 1]
+        p[j] = (np.maximum(count - D, 0) + D * h_types[ok] * p[j]) / h_total[ok]
+
+
+def _table(keys, space, *values):
+    """A function: query keys -> the ``values`` arrays at those keys (0 where absent); a dense
+    array for a key space of up to ngrams.DENSE entries, else a binary search in ``keys``."""
+    if space <= ngrams.DENSE:
+        dense = [np.zeros(space, v.dtype) for v in values]
+        for d, v in zip(dense, values):
+            d[keys.astype(np.int64)] = v
+        return lambda q: [d[q.astype(np.int64)] for d in dense]
+    if not len(keys):
+        return lambda q: [np.zeros(len(q), v.dtype) for v in values]
+
+    def at(q):
+        i = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        found = keys[i] == q
+        return [np.where(found, v[i], 0) for v in values]
+    return at
+
+
+def kneser_ney_dense(train_ids, val_ids, vocab_size, order=5):
+    """``kneser_ney`` as first written: every k-gram given a dense id by np.unique over the
+    whole text, several int64 arrays the length of the text per order. Exact for any
+    vocabulary; kneser_ney calls it when base-V keys would not fit in 64 bits."""
     V = vocab_size
     z = np.concatenate([train_ids, [V], val_ids]).astype(np.int64)  # V separates the texts
     n_train = len(train_ids)
@@ -116,11 +211,12 @@ def corpus_baselines(corpus):
     return rows
 
 
-def baselines_table(corpora, cached=None):
+def baselines_table(corpora, cached=None, compute=True):
     """One table of every baseline for each distinct corpus (and split) in ``corpora``.
 
     Rows of ``cached`` (an earlier table) with the same checksum, split, vocabulary size and
-    baseline are reused instead of counted again.
+    baseline are reused instead of counted again; with ``compute`` false, nothing is counted:
+    the table holds the reused rows only (possibly none).
     """
     have = {}
     if cached is not None and len(cached):
@@ -136,6 +232,6 @@ def baselines_table(corpora, cached=None):
         reused = [have.get((*key, name)) for name in BASELINES]
         if all(r is not None for r in reused):
             rows += [{**r, "corpus": corpus.name} for r in reused]
-        else:
+        elif compute:
             rows += corpus_baselines(corpus)
     return pd.DataFrame(rows, columns=COLUMNS)

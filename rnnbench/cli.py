@@ -195,6 +195,8 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     p.add_argument("--no-report", action="store_true", help="write the tables only (draw the "
                    "plots and report later with 'rnnbench report DIR')")
+    p.add_argument("--no-baselines", action="store_true", help="skip the count-based baselines "
+                   "(as 'baselines: false' in the grid file; earlier ones are kept)")
 
     _data_parser(sub)
 
@@ -275,15 +277,17 @@ def main(argv=None):
 def cmd_train(args):
     from .data import Corpus
     from .records import prepare_corpus
+    from .resources import check_run
     from .store import save_run
     from .training import train
 
     config = _config(args)
     corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length, config.batch_size)
+    check_run(config, corpus)  # before any folder is made or weight allocated
     out = _claim_run_folder(args, config, corpus.vocab_size)
     print(f"run folder: {out}")
-    print(f"corpus: {corpus.name}, {len(corpus.text):,} characters, vocabulary "
+    print(f"corpus: {corpus.name}, {len(corpus):,} characters, vocabulary "
           f"{corpus.vocab_size}, {len(corpus.train_ids):,} train / {len(corpus.val_ids):,} val"
           + (f" ({corpus.n_train:,} / {corpus.n_val:,} records, end symbol "
              f"{corpus.end_symbol!r})" if config.records else ""))
@@ -524,6 +528,7 @@ def _run_command(args):
     out = args.out or Path("results") / grid.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"rnnbench: {out} is a file, not a results folder; choose another --out")
+    grid.baselines = grid.baselines and not args.no_baselines
     results = ResultsDir(out)
     if not args.dry_run:  # one writer per results folder until this command returns
         args.hold(results.lock(wait=args.wait))
@@ -539,6 +544,11 @@ def _run_command(args):
     from .pools import GridPoolError, open_pool
     from .runner import run_grid
 
+    if todo and not args.scheduler:  # a remote cluster's memory is not ours to check
+        from .pools import default_jobs, plan_jobs
+        from .resources import check_grid_jobs
+        check_grid_jobs(grid, todo, 1 if args.jobs == 1 else
+                        plan_jobs(args.jobs, len(todo), default_jobs())[0])
     try:
         # a dask scheduler is reached (or refused) here, before anything is written
         pool, note = open_pool(args.backend, args.jobs, len(todo), args.scheduler,
@@ -651,7 +661,7 @@ def _data_info(args):
     from .data import Corpus
 
     corpus = Corpus.from_config(_config(args))
-    print(f"{corpus.name}: {len(corpus.text):,} characters, {len(corpus.train_ids):,} train / "
+    print(f"{corpus.name}: {len(corpus):,} characters, {len(corpus.train_ids):,} train / "
           f"{len(corpus.val_ids):,} validation; sha256 of the text as read (UTF-8) "
           f"{corpus.checksum}")
     print(corpus.vocabulary_report())

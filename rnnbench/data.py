@@ -1,11 +1,12 @@
 """Corpus: a text, its sorted character vocabulary, encoding, and the train/validation split."""
 import codecs
-import hashlib
 from collections import Counter
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from .charids import IDS, MAX_VOCAB, char_counts, codepoints, decode_ids, encode_text
 
 BUILTIN = {
     "pydoc": ("pydoc_topics.txt",
@@ -31,37 +32,111 @@ class Corpus:
     With ``min_char_count`` above 1, characters seen fewer times than that (but none in
     ``keep``) become UNKNOWN, which is then always in the vocabulary, and ``encode`` maps
     characters it does not know to it.
+
+    The text is kept once, as given (``raw_text``), and encoded as ``ids`` (uint16: 2 bytes a
+    character), counted and encoded a chunk at a time, so a 100 MB text costs about 300 MB.
+    ``text`` (after min_char_count) is ``raw_text`` itself when nothing was mapped, else decoded
+    on request.
     """
 
     end_symbol = None  # plain text has no end-of-record symbol (see records.RecordCorpus)
 
     def __init__(self, text, val_fraction=0.1, name="<text>", min_char_count=0, keep=""):
-        if not 0 <= val_fraction < 1:
-            raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction}")
         if not text:
             raise CorpusError(f"{name}: the text is empty")
+        self._raw_text = text  # before min_char_count: what head() and source() start from
+        self._encode(lambda: (text,), len(text), val_fraction, name, min_char_count, keep)
+
+    def _encode(self, pieces, length, val_fraction, name, min_char_count, keep):
+        """Vocabulary, ids, checksum and split of the text of ``length`` characters that
+        ``pieces()`` yields in order (called twice: counted, then encoded)."""
+        if not 0 <= val_fraction < 1:
+            raise CorpusError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.name = name
         self.min_char_count = min_char_count
-        self.raw_text = text  # before min_char_count: what head() and source() start from
         self._heads = {}
-        counts = Counter(text)
-        rare = {c for c, n in counts.items() if n < min_char_count and c not in keep}
+        points, counts = char_counts(pieces())
+        chars = [chr(c) for c in points]
+        rare = {c for c, n in zip(chars, counts.tolist())
+                if n < min_char_count and c not in keep}
         self.unknown_chars = "".join(sorted(rare - {UNKNOWN}))
+        self.counts = Counter(dict(zip(chars, counts.tolist())))
         if rare:
-            text = "".join(UNKNOWN if c in rare else c for c in text)
-            counts = Counter(text)
-        self.text = text
-        self.counts = counts
-        self.chars = sorted(set(counts) | ({UNKNOWN} if min_char_count > 1 else set()))
+            mapped = sum(self.counts.pop(c) for c in rare)
+            self.counts[UNKNOWN] = self.counts.get(UNKNOWN, 0) + mapped
+        self.chars = sorted(set(self.counts) | ({UNKNOWN} if min_char_count > 1 else set()))
+        if len(self.chars) > MAX_VOCAB:
+            raise CorpusError(f"{name}: {len(self.chars):,} distinct characters, more than the "
+                              f"{MAX_VOCAB:,} a vocabulary may hold; map the rare ones to one "
+                              f"symbol with min_char_count (e.g. --min-char-count 5)")
+        self._setup(val_fraction)
+        # code point -> id, the rare ones to UNKNOWN's
+        lut = np.zeros(int(points[-1]) + 1, dtype=IDS)
+        lut[points] = [self._index[UNKNOWN if c in rare else c] for c in chars]
+        self._mapped = {ord(c): UNKNOWN for c in rare}
+        ids, self.checksum = encode_text(pieces(), length, lut, self._mapped)
+        self.source_checksum = self.checksum  # what a grid's run ids name (see RecordCorpus)
+        self._split(ids)
+
+    def _setup(self, val_fraction):
+        """What follows from the vocabulary: its size, the id of each character."""
+        self.val_fraction = val_fraction
         self.vocab_size = len(self.chars)
         self._index = {c: i for i, c in enumerate(self.chars)}
-        self.ids = self.encode(text)
-        n_val = int(len(text) * val_fraction)
-        self.val_fraction = val_fraction
-        self.train_ids = self.ids[:len(text) - n_val]
-        self.val_ids = self.ids[len(text) - n_val:]
-        self.checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self.source_checksum = self.checksum  # what a grid's run ids name (see RecordCorpus)
+        self._points = np.array([ord(c) for c in self.chars], dtype=np.uint32)
+
+    def _split(self, ids):
+        """The encoded text and its training head and validation tail (views of ``ids``)."""
+        self.ids = ids
+        self.length = len(ids)
+        n_val = int(len(ids) * self.val_fraction)
+        self.train_ids = ids[:len(ids) - n_val]
+        self.val_ids = ids[len(ids) - n_val:]
+
+    def __len__(self):
+        """Characters of the text (of the stream, in records mode)."""
+        return self.length
+
+    @property
+    def raw_text(self):
+        """The text as given, before min_char_count: kept as given, or (a corpus rebuilt from
+        its encoding in a worker process) decoded when nothing was mapped."""
+        if self._raw_text is None:
+            if self._mapped:
+                raise CorpusError(f"{self.name}: the text before min_char_count is not kept "
+                                  f"here (a corpus rebuilt from its encoding)")
+            return self.decode(self.ids)
+        return self._raw_text
+
+    @property
+    def text(self):
+        """The text after min_char_count: ``raw_text`` when nothing was mapped."""
+        if self._raw_text is not None and not self._mapped:
+            return self._raw_text
+        return self.decode(self.ids)
+
+    # -- a corpus without its text: what a grid's workers receive ------------------------------
+
+    SHARED_FIELDS = ("name", "min_char_count", "val_fraction", "chars", "counts",
+                     "unknown_chars", "checksum", "source_checksum", "_mapped")
+
+    def encoded(self):
+        """(settings, arrays) that rebuild this corpus without its text (``from_encoded``):
+        small settings, and the encoded arrays, which a grid shares with its workers."""
+        settings = {k: getattr(self, k) for k in self.SHARED_FIELDS}
+        return settings, {"ids": self.ids}
+
+    @classmethod
+    def from_encoded(cls, settings, arrays):
+        """The corpus ``encoded()`` described, over ``arrays`` as given (no copy)."""
+        corpus = cls.__new__(cls)
+        corpus.__dict__.update(settings, _raw_text=None, _heads={})
+        corpus._setup(settings["val_fraction"])
+        corpus._rebuild(arrays)
+        return corpus
+
+    def _rebuild(self, arrays):
+        self._split(arrays["ids"])
 
     @classmethod
     def from_text(cls, text, val_fraction=0.1, name="<text>", min_char_count=0):
@@ -97,7 +172,7 @@ class Corpus:
     def head(self, n):
         """The corpus made of the first ``n`` characters only (all of them when n is 0 or more
         than the text holds), with its own vocabulary and split: for overfitting a tiny slice."""
-        return self._head(n, len(self.text), lambda: Corpus(
+        return self._head(n, self.length, lambda: Corpus(
             self.raw_text[:n], self.val_fraction, f"{self.name}[:{n}]", self.min_char_count))
 
     def _head(self, n, size, build):
@@ -112,18 +187,19 @@ class Corpus:
     def encode(self, text):
         """Character ids of ``text`` as an int64 array; unknown characters are an error, or
         UNKNOWN's id when min_char_count is on."""
-        if UNKNOWN in self._index and self.min_char_count > 1:
-            unknown = self._index[UNKNOWN]
-            return np.fromiter((self._index.get(c, unknown) for c in text), dtype=np.int64,
-                               count=len(text))
-        try:
-            return np.fromiter((self._index[c] for c in text), dtype=np.int64, count=len(text))
-        except KeyError as exc:
-            raise CorpusError(f"character {exc.args[0]!r} is not in the vocabulary of "
-                              f"{self.name}") from None
+        points = codepoints(text)
+        ids = np.minimum(np.searchsorted(self._points, points), self.vocab_size - 1)
+        unknown = self._points[ids] != points
+        if unknown.any():
+            if not (UNKNOWN in self._index and self.min_char_count > 1):
+                first = chr(points[np.argmax(unknown)])
+                raise CorpusError(f"character {first!r} is not in the vocabulary of "
+                                  f"{self.name}")
+            ids[unknown] = self._index[UNKNOWN]
+        return ids.astype(np.int64)
 
     def decode(self, ids):
-        return "".join(self.chars[i] for i in ids)
+        return decode_ids(self._points, ids)
 
     def rarest(self, n=10):
         """The ``n`` rarest characters of the text as (character, count), rarest first."""
@@ -145,7 +221,7 @@ class Corpus:
         stream_length(len(self.train_ids), seq_length, batch_size, self.name)
 
     def __repr__(self):
-        return (f"Corpus({self.name!r}, {len(self.text)} chars, vocab {self.vocab_size}, "
+        return (f"Corpus({self.name!r}, {self.length} chars, vocab {self.vocab_size}, "
                 f"train {len(self.train_ids)}, val {len(self.val_ids)})")
 
 

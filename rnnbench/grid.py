@@ -18,7 +18,8 @@ from .data import Corpus, CorpusError, missing_chars
 from .grid_file import GridError, kind, read_yaml
 from .results import short_value
 
-TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples")
+TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples",
+            "baselines")
 PLOT_KEYS = ("hue", "col", "row")
 SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
@@ -51,12 +52,14 @@ class Grid:
     plot: dict
     samples: dict | None
     corpora: dict = field(repr=False)  # corpus_key -> Corpus
+    baselines: bool = True     # count-based baselines computed before the runs (see baselines.py)
 
     def info(self):
         """What plots and reports need to know about the grid, as JSON-able data."""
         return dict(name=self.name, path=str(self.path), description=self.description,
                     source=self.source, swept=self.swept, plot=self.plot, samples=self.samples,
-                    seeds=sorted({r.config.seed for r in self.runs}), n_runs=len(self.runs))
+                    seeds=sorted({r.config.seed for r in self.runs}), n_runs=len(self.runs),
+                    baselines=self.baselines)
 
 
 # -- checks of the file's own keys -------------------------------------------------------------
@@ -156,6 +159,8 @@ def load_grid(path):
     swept = _swept(grid, cases)
     plot = _plot(check, doc.get("plot"), swept)
 
+    from .resources import PROCESS_BASE, available
+    free = available() - PROCESS_BASE  # each run in a worker process of its own
     corpora, runs = {}, []
     for values, case_label in runs_values:
         config = _build(values, f"{path}: run {_label(values, swept, case_label)}: ")
@@ -163,13 +168,16 @@ def load_grid(path):
         corpus = corpora.get(key)
         if corpus is None:
             corpus = corpora[key] = _load_corpus(check, config, grid, cases)
-        _check_fits(check, corpus, config, samples, swept, case_label)
+        _check_fits(check, corpus, config, samples, swept, case_label, free)
         runs.append(RunSpec(run_id(config, corpus.source_checksum, samples), config, key,
                             _label(values, swept, case_label), case_label))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         check.fail("cases", "two runs resolve to the same configuration")
-    return Grid(name, path, source, description, runs, swept, plot, samples, corpora)
+    baselines = doc.get("baselines", True)
+    if not isinstance(baselines, bool):
+        check.fail("baselines", f"expected true or false, got {_kind(baselines)}")
+    return Grid(name, path, source, description, runs, swept, plot, samples, corpora, baselines)
 
 
 def _hashable(value):
@@ -296,15 +304,17 @@ def _load_corpus(check, config, grid, cases):
         check.fail(key, str(exc))
 
 
-def _check_fits(check, corpus, config, samples, swept, case_label):
-    """The text (after records and data_limit) must hold a chunk (or a record), and the sample
-    prime its characters."""
+def _check_fits(check, corpus, config, samples, swept, case_label, free):
+    """The text (after records and data_limit) must hold a chunk (or a record), the sample
+    prime its characters, and the memory ``free`` the run (resources.check_run)."""
     from .records import prepare_corpus
+    from .resources import check_run
     where = f"run {_label(config.model_dump(), swept, case_label)}"
     try:
         head = prepare_corpus(corpus, config)
         head.check_length(config.seq_length, config.batch_size)
-    except CorpusError as exc:
+        check_run(config, head, free=free)
+    except (CorpusError, ConfigError) as exc:
         check.fail(where, str(exc))
     if samples is not None:
         from .sampling import start_text

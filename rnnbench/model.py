@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .charids import as_ids
 from .data import missing_chars
 
 CELLS = ("rnn", "lstm", "gru")
@@ -216,7 +217,9 @@ class Model:
     def eval_loss(self, ids, h0=None):
         """(summed loss, predicted characters) of reading ``ids`` from state ``h0`` (zero if None)."""
         from .kernels.network import eval_loss
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        ids = as_ids(ids, self.vocab_size)
+        if ids.ndim != 1:
+            raise ValueError("ids must be a 1-D sequence of character ids")
         if ids.size < 2:
             return 0.0, 0
         total, n = eval_loss(self.theta, self.dims(), ids, self._state(h0), 256)

@@ -116,12 +116,18 @@ def _csv(text, column, name):
 
 def end_symbol_for(records):
     """The first candidate END character that no record contains."""
-    used = set().union(*map(set, records))
     for c in END_CANDIDATES:
-        if c not in used:
+        if not any(c in r for r in records):  # no set per record: millions of records fit
             return c
     raise CorpusError("no free end-of-record symbol: the records use "
                       + ", ".join(repr(c) for c in END_CANDIDATES))
+
+
+def _stream(records, end, group=4096):
+    """The stream END r1 END r2 ... END, as strings of ``group`` records at a time."""
+    yield end
+    for i in range(0, len(records), group):
+        yield end.join(records[i:i + group]) + end
 
 
 class RecordCorpus(Corpus):
@@ -141,16 +147,47 @@ class RecordCorpus(Corpus):
         end = end or end_symbol_for(records)
         if any(end in r for r in records):
             raise CorpusError(f"{name}: the end symbol {end!r} occurs in a record")
-        super().__init__(end + end.join(records) + end, val_fraction, name, min_char_count,
-                         keep=end)
+        self._raw_text = None  # the stream is its records joined: encoded, never built
+        lengths = np.fromiter(map(len, records), np.int64, len(records)) + 1
+        self._encode(lambda: _stream(records, end), int(lengths.sum()) + 1, val_fraction, name,
+                     min_char_count, keep=end)
         self.records, self.spec, self.end_symbol = records, spec, end
-        self.end_id = self.chars.index(end)
-        bounds = np.cumsum([0] + [len(r) + 1 for r in records]).astype(np.int64)
-        n_train = len(records) - int(len(records) * val_fraction)
+        self._split_records(self.ids, np.concatenate([[0], np.cumsum(lengths)]))
+
+    def _split_records(self, ids, bounds):
+        """Training and validation streams, split by records, and their END offsets."""
+        self.end_id = self.chars.index(self.end_symbol)
+        self.n_records = len(bounds) - 1
+        n_train = self.n_records - int(self.n_records * self.val_fraction)
         cut = int(bounds[n_train])
-        self.train_ids, self.val_ids = self.ids[:cut + 1], self.ids[cut:]
+        self.train_ids, self.val_ids = ids[:cut + 1], ids[cut:]
         self.train_bounds, self.val_bounds = bounds[:n_train + 1], bounds[n_train:] - cut
-        self.n_train, self.n_val = n_train, len(records) - n_train
+        self.n_train, self.n_val = n_train, self.n_records - n_train
+        self.bounds = bounds
+
+    SHARED_FIELDS = Corpus.SHARED_FIELDS + ("spec", "end_symbol")
+
+    def encoded(self):
+        settings, arrays = super().encoded()
+        return settings, dict(arrays, bounds=self.bounds)
+
+    def _rebuild(self, arrays):
+        super()._rebuild(arrays)
+        self._records = None
+        self._split_records(arrays["ids"], arrays["bounds"])
+
+    @property
+    def records(self):
+        """The records as parsed (a corpus rebuilt from its encoding decodes them, after
+        min_char_count)."""
+        if self._records is None:
+            b, text = self.bounds, self.decode(self.ids)
+            self._records = [text[b[i] + 1:b[i + 1]] for i in range(self.n_records)]
+        return self._records
+
+    @records.setter
+    def records(self, value):
+        self._records = value
 
     @classmethod
     def parse(cls, text, spec, val_fraction=0.1, name="<text>", min_char_count=0):
@@ -167,7 +204,7 @@ class RecordCorpus(Corpus):
 
     def head(self, n):
         """The first ``n`` records only (data_limit counts records in records mode)."""
-        return self._head(n, len(self.records), lambda: RecordCorpus(
+        return self._head(n, self.n_records, lambda: RecordCorpus(
             self.records[:n], self.val_fraction, f"{self.name}[:{n}]", self.spec,
             self.end_symbol, self.min_char_count))
 
@@ -178,7 +215,7 @@ class RecordCorpus(Corpus):
                               f"batch_size = {batch_size}")
 
     def __repr__(self):
-        return (f"RecordCorpus({self.name!r}, {len(self.records)} records, end "
+        return (f"RecordCorpus({self.name!r}, {self.n_records} records, end "
                 f"{self.end_symbol!r}, vocab {self.vocab_size}, train {self.n_train}, "
                 f"val {self.n_val})")
 

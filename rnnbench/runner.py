@@ -19,9 +19,9 @@ FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after trai
 
 @dataclass(frozen=True)
 class CorpusText:
-    """What a worker needs to rebuild a Corpus: its class and ``source()`` (the text), not its
-    8 MB of encoded arrays (joblib would pass those as read-only memory maps, which Numba
-    compiles for anew)."""
+    """What a worker needs to rebuild a Corpus from its text: its class and ``source()``.
+    Pickled with every task, so used only where workers cannot reach this machine's memory (a
+    remote dask scheduler) and by the benchmarks' small texts."""
 
     kind: type
     args: tuple
@@ -29,6 +29,9 @@ class CorpusText:
     @classmethod
     def of(cls, corpus):
         return cls(type(corpus), corpus.source())
+
+    def build(self):
+        return self.kind(*self.args)
 
 
 @dataclass
@@ -46,12 +49,14 @@ class Outcome:
         return self.summary.get("status")
 
 
-_CORPORA = {}  # per worker process: CorpusText -> Corpus, so a worker encodes each text once
+_CORPORA = {}  # per worker process: payload -> Corpus, so a worker builds each corpus once
 
 
 def _corpus(payload):
     if payload not in _CORPORA:
-        _CORPORA[payload] = payload.kind(*payload.args)
+        if len(_CORPORA) >= 4:  # a long-lived worker lets older grids' corpora go
+            _CORPORA.pop(next(iter(_CORPORA)))
+        _CORPORA[payload] = payload.build()
     return _CORPORA[payload]
 
 
@@ -157,8 +162,11 @@ def run_grid(grid, results, todo, pool, progress=True):
     # what each run trains on: runs with the same text and settings share one corpus (heads
     # are built once), which is what their workers rebuild
     heads = {s.run_id: prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs}
-    results.prepare(grid, baselines_table(heads.values(), results.cached_baselines()))
-    payloads = {id(c): CorpusText.of(c) for c in heads.values()}
+    results.prepare(grid, baselines_table(heads.values(), results.cached_baselines(),
+                                          compute=grid.baselines))
+    from .shared import worker_payloads
+    remote = getattr(pool, "scheduler", None)  # a remote cluster's workers get the text itself
+    payloads, shared = worker_payloads([heads[s.run_id] for s in todo], remote=bool(remote))
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
@@ -184,6 +192,8 @@ def run_grid(grid, results, todo, pool, progress=True):
             if pool is not None:
                 pool.close()
             bar.close()
+            if shared is not None:
+                shared.close()
             results.write_tables(grid)
     return done
 

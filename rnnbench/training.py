@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, RunConfig
+from .charids import as_ids
 from .data import Corpus, CorpusError, stream_length
 from .model import Model
 from .novelty import DEFAULT_N, training_index
@@ -61,7 +62,7 @@ class TrainState:
                  momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
         from .kernels.optim import CLIP_CODES, OPTIMIZER_CODES
         self.model = model
-        self.data = self._layout(np.ascontiguousarray(data, dtype=np.int64), seq_length,
+        self.data = self._layout(as_ids(data, model.vocab_size, "data"), seq_length,
                                  batch_size)
         self.seq_length, self.batch_size = seq_length, batch_size
         self.dropout, self.seed = float(dropout), int(seed)
@@ -202,6 +203,8 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     from .records import prepare_corpus
     corpus = prepare_corpus(corpus, config)
     corpus.check_length(config.seq_length, config.batch_size)
+    from .resources import check_run
+    check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
                              config.num_layers, config.activation, config.dtype, config.seed,

@@ -15,6 +15,7 @@ def torch_loss_and_grads(state_dict, xs, ys, h0, vocab_size):
     net = torch.nn.ModuleDict({"rnn": rnn, "fc": fc})
     net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
                          for k, v in state_dict.items()})
+    xs, ys = np.asarray(xs, np.int64), np.asarray(ys, np.int64)  # a Corpus's ids are uint16
     x = torch.nn.functional.one_hot(torch.from_numpy(xs), vocab_size).double()[None]
     out, h_last = rnn(x, torch.from_numpy(h0)[None, None])
     loss = torch.nn.functional.cross_entropy(fc(out[0]), torch.from_numpy(ys), reduction="sum")

@@ -444,16 +444,22 @@ def loss_and_pattern(theta, dims, ids, targets, state, dropout, key):
 @kernel
 def eval_loss(theta, dims, data, state, block):
     """Summed loss of predicting data[t + 1] from data[:t + 1] over a whole text (one stream,
-    no dropout) from ``state``, ``block`` steps per forward call. Returns (loss, characters)."""
+    no dropout) from ``state``, ``block`` steps per forward call. Returns (loss, characters).
+
+    ``data`` is the encoded text (uint16); each block is copied into int64 ids, as the training
+    loop does, so the forward pass and the softmax keep their one compiled version."""
     n = data.shape[0] - 1
     ws = workspace(dims, block, theta, 0.0)
     cur = state.copy()
+    ids = np.empty(block + 1, dtype=np.int64)
     total = 0.0
     start = 0
     while start < n:
         T = min(block, n - start)
-        forward(theta, dims, data[start:start + T], cur, ws, 0.0, np.uint64(0))
-        total += softmax_xent_rows(ws[9][:T], data[start + 1:start + T + 1])
+        for t in range(T + 1):
+            ids[t] = data[start + t]
+        forward(theta, dims, ids[:T], cur, ws, 0.0, np.uint64(0))
+        total += softmax_xent_rows(ws[9][:T], ids[1:T + 1])
         final_state(dims, ws, T, cur)
         start += T
     return total, n
