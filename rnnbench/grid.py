@@ -176,7 +176,7 @@ def load_grid(path):
         check.fail("cases", "two runs resolve to the same configuration")
     baselines = doc.get("baselines", True)
     if not isinstance(baselines, bool):
-        check.fail("baselines", f"expected true or false, got {_kind(baselines)}")
+        check.fail("baselines", f"expected true or false, got {kind(baselines)}")
     return Grid(name, path, source, description, runs, swept, plot, samples, corpora, baselines)
 
 
