@@ -5,12 +5,12 @@ The public names are imported lazily, so ``rnnbench --help`` starts without NumP
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Corpus": ("rnnbench.data", "Corpus"),
-    "Model": ("rnnbench.model", "Model"),
+    "Corpus": ("rnnbench.text.corpus", "Corpus"),
+    "Model": ("rnnbench.model.model", "Model"),
     "RunConfig": ("rnnbench.config", "RunConfig"),
-    "RunResult": ("rnnbench.training", "RunResult"),
-    "train": ("rnnbench.training", "train"),
-    "gradcheck": ("rnnbench.gradient_check", "gradcheck"),
+    "RunResult": ("rnnbench.training.driver", "RunResult"),
+    "train": ("rnnbench.training.driver", "train"),
+    "gradcheck": ("rnnbench.model.gradcheck", "gradcheck"),
 }
 __all__ = sorted(_LAZY) + ["__version__"]
 

@@ -1,6 +1,6 @@
 """``python -m rnnbench``: the same as the ``rnnbench`` command."""
 import sys
 
-from .cli import main
+from .cli.__init__ import main
 
 sys.exit(main())

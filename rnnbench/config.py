@@ -140,7 +140,7 @@ class RunConfig(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value):
-        from .data import CorpusError, check_encoding
+        from .text.corpus import CorpusError, check_encoding
         try:
             check_encoding(value)
         except CorpusError as exc:
@@ -151,7 +151,7 @@ class RunConfig(BaseModel):
     @classmethod
     def _records_spec(cls, value):
         if value is not None:
-            from .records import check_spec
+            from .text.records import check_spec
             check_spec(value)
         return value
 

@@ -7,13 +7,13 @@ SHARED_SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "
 
 @pytest.fixture(scope="session")
 def corpus():
-    from rnnbench.data import Corpus
+    from rnnbench.text.corpus import Corpus
     return Corpus.load("pydoc")
 
 
 @pytest.fixture
 def small_model(corpus):
-    from rnnbench.model import Model
+    from rnnbench.model.model import Model
     return Model.create("rnn", corpus.vocab_size, 16, seed=3, chars=corpus.chars)
 
 

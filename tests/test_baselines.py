@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from rnnbench.baselines import BASELINES, corpus_baselines, kneser_ney
-from rnnbench.data import Corpus
+from rnnbench.text.baselines import BASELINES, corpus_baselines, kneser_ney
+from rnnbench.text.corpus import Corpus
 
 
 def _next_char_probabilities(train, context, V, order):

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from rnnbench import bench
-from rnnbench.flops import update_flops
+from rnnbench.bench import measure as bench
+from rnnbench.bench.flops import update_flops
 
 
 def test_update_flops_counts_every_matrix_product():
@@ -84,8 +84,8 @@ def test_goal_notes_give_the_bound_of_the_matrix_products():
 @pytest.mark.parametrize("batch", [1, 3])
 def test_matrix_products_are_the_products_the_kernels_compute(batch):
     """Each product's operands multiply to its output shape, and the forms follow the batch."""
-    from rnnbench.flops import matrix_products
-    from rnnbench.stage_profile import product_operands
+    from rnnbench.bench.flops import matrix_products
+    from rnnbench.bench.profile import product_operands
 
     products = matrix_products("gru", 7, 5, 2, 4, batch)
     forms = {what: form for what, form, *_ in products}
@@ -99,8 +99,8 @@ def test_matrix_products_are_the_products_the_kernels_compute(batch):
 
 
 def test_products_us_adds_each_product_times_its_count(monkeypatch):
-    from rnnbench import stage_profile
-    from rnnbench.flops import matrix_products
+    from rnnbench.bench import profile as stage_profile
+    from rnnbench.bench.flops import matrix_products
 
     calls = []
     monkeypatch.setattr(stage_profile, "per_call_us", lambda fn, a, b, out: calls.append(1) or 2.0)
@@ -111,7 +111,7 @@ def test_products_us_adds_each_product_times_its_count(monkeypatch):
 
 
 def test_stage_profile_times_every_stage(corpus):
-    from rnnbench.stage_profile import STAGES, stage_profile
+    from rnnbench.bench.profile import STAGES, stage_profile
 
     p = stage_profile(corpus, bench.Config("rnn", 8, seq_length=5))
     assert p["config"] == "rnn 8 f64 s5"
@@ -153,9 +153,9 @@ def test_save_bench_writes_tables_and_plot(tmp_path):
 def test_torch_contender_trains_the_same_model(corpus, cell):
     """The PyTorch yardstick computes rnnbench's loss from the same weights and text."""
     pytest.importorskip("torch")
-    from rnnbench.model import Model
-    from rnnbench.torch_reference import TorchNetwork
-    from rnnbench.training import TrainState
+    from rnnbench.model.model import Model
+    from rnnbench.reference.torch import TorchNetwork
+    from rnnbench.training.driver import TrainState
 
     model = Model.create(cell, corpus.vocab_size, 12, 2, seed=1, chars=corpus.chars)
     net = TorchNetwork(model.copy(), corpus.train_ids, 9, batch_size=2)

@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from rnnbench import baselines, ngrams
-from rnnbench.data import IDS, Corpus, CorpusError
-from rnnbench.novelty import NgramIndex, training_index
-from rnnbench.records import RecordCorpus
-from rnnbench.runner import CorpusText, _corpus
-from rnnbench.shared import SharedCorpus, worker_payloads
+from rnnbench.text import baselines, ngrams
+from rnnbench.text.corpus import IDS, Corpus, CorpusError
+from rnnbench.text.novelty import NgramIndex, training_index
+from rnnbench.text.records import RecordCorpus
+from rnnbench.experiments.runner import CorpusText, _corpus
+from rnnbench.experiments.shared import SharedCorpus, worker_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,8 +182,8 @@ def test_the_shared_text_goes_with_a_killed_parent(tmp_path):
     before = _shared_files()
     code = textwrap.dedent("""
         import os, sys
-        from rnnbench.data import Corpus
-        from rnnbench.shared import worker_payloads
+        from rnnbench.text.corpus import Corpus
+        from rnnbench.experiments.shared import worker_payloads
         payloads, shared = worker_payloads([Corpus("some text " * 1000)])
         print(shared.path, flush=True)
         os.kill(os.getpid(), 9)
@@ -262,7 +262,7 @@ def test_ids_outside_the_vocabulary_are_refused_before_the_kernels(small_model):
 def test_a_shared_array_that_is_not_the_one_named_is_refused(big):
     from dataclasses import replace
 
-    from rnnbench.shared import SharedArrayError
+    from rnnbench.experiments.shared import SharedArrayError
     _, shared = worker_payloads([big])
     try:
         ref = shared.put(np.arange(10, dtype=np.int64))

@@ -1,4 +1,4 @@
-"""rnnbench.budgets on a made-up trace: a fast configuration that leads early, a slow one that
+"""rnnbench.analysis.budgets on a made-up trace: a fast configuration that leads early, a slow one that
 wins later and after all updates."""
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnbench.budgets import (best_within, budget_sentence, budget_winners, evaluations,
+from rnnbench.analysis.budgets import (best_within, budget_sentence, budget_winners, evaluations,
                               losses_at, training_seconds)
-from rnnbench.stats import StatsError, configs_table, t_interval
+from rnnbench.analysis.stats import StatsError, configs_table, t_interval
 from stats_tables import runs_table, trace_table
 
 FAST = [2.5, 2.2, 2.1, 2.05, 2.0]      # hidden 32, 1000 updates/s: validations at 1 .. 5 s
@@ -110,7 +110,7 @@ def test_bad_input_and_empty_traces():
 
 
 def test_analyse_gives_every_table_and_sentence():
-    from rnnbench.analysis import analyse
+    from rnnbench.analysis.analyse import analyse
     runs, trace = made_up()
     a = analyse(runs, trace)
     assert a.configs["hidden_size"].tolist() == [128, 32] and a.swept == ["hidden_size"]

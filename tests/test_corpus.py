@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnbench.data import UNKNOWN, Corpus, CorpusError
+from rnnbench.text.corpus import UNKNOWN, Corpus, CorpusError
 
 
 def test_vocabulary_is_sorted_and_encoding_round_trips():

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import rnnbench
-from rnnbench.data import Corpus
+from rnnbench.text.corpus import Corpus
 from rnnbench.divergence import FACTOR, RULES, WINDOW, DivergenceCheck
-from rnnbench.model import Model
-from rnnbench.recent import RecentValues
-from rnnbench.training import TrainState
+from rnnbench.model.model import Model
+from rnnbench.training.recent import RecentValues
+from rnnbench.training.driver import TrainState
 
 NAMES = Path(__file__).resolve().parents[1] / "data" / "stdlib_modules.txt"
 # a tiny model; trace_every 100 puts the first check of the rule at update 100
@@ -164,8 +164,8 @@ def test_records_trace_counts_characters_exactly():
     cfg = dict(records="lines", hidden_size=8, seq_length=6, updates=900, trace_every=300,
                eval_every=900, sample_every=0, batch_size=2)
     r = rnnbench.train(corpus=corpus, **cfg)
-    from rnnbench.record_training import RecordTrainState
-    from rnnbench.records import prepare_corpus
+    from rnnbench.training.records import RecordTrainState
+    from rnnbench.text.records import prepare_corpus
     rc = prepare_corpus(corpus, r.config)
     model = Model.create("rnn", rc.vocab_size, 8, chars=rc.chars)
     run = RecordTrainState.from_config(model, rc, r.config)
@@ -227,7 +227,7 @@ def test_train_command_of_a_diverging_config(tmp_path):
 
 def test_buffers_follow_the_trace_window_not_the_updates():
     from rnnbench.config import RunConfig
-    from rnnbench.recent import MAX_WINDOW, buffer_bytes, kept_updates
+    from rnnbench.training.recent import MAX_WINDOW, buffer_bytes, kept_updates
     assert kept_updates(RunConfig(updates=10**9)) == WINDOW  # trace_every 100
     assert kept_updates(RunConfig(updates=10**9, trace_every=5000)) == 5000
     assert kept_updates(RunConfig(updates=10**9, trace_every=10**9)) == MAX_WINDOW

@@ -1,14 +1,14 @@
-"""rnnbench.effects: marginal means, paired differences, sentences, interactions, colours."""
+"""rnnbench.analysis.effects: marginal means, paired differences, sentences, interactions, colours."""
 import math
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rnnbench.effects import (cell_means, colour_range, combine, effect_sentence,
+from rnnbench.analysis.effects import (cell_means, colour_range, combine, effect_sentence,
                               effect_sentences, interactions, marginal_means, paired_difference,
                               swept_fields)
-from rnnbench.stats import StatsError, configs_table
+from rnnbench.analysis.stats import StatsError, configs_table
 from stats_tables import dropout_grid, grid, ok_values, runs_table
 
 # A 2x2 grid whose hidden_size effect flips sign with the learning rate: 128 is 0.2 better at

@@ -3,7 +3,7 @@ parent stopped by SIGTERM, Ctrl-C or SIGKILL, an unreachable dask scheduler, --j
 what there is to do. Each test checks what is on disk and which processes are alive.
 
 The runs are tiny (hidden 8, a few thousand updates); a test finds which worker holds which
-run in the workers' markers folder (rnnbench.workers: <TMPDIR>/rnnbench-workers-*/<pid>), so
+run in the workers' markers folder (rnnbench.experiments.workers: <TMPDIR>/rnnbench-workers-*/<pid>), so
 each subprocess gets a TMPDIR of its own."""
 import json
 import os
@@ -254,7 +254,7 @@ def test_dask_killed_worker_then_ctrl_c(grids, tmp_path):
     once (no retry), the grid goes on; then Ctrl-C stops it at once: the tables hold the
     failed run and the finished ones, exit 130, no process left, no dask traceback."""
     pytest.importorskip("dask.distributed")
-    from rnnbench.grid import load_grid
+    from rnnbench.experiments.grid import load_grid
 
     path = grids / "dask.yaml"
     path.write_text((grids / "signals.yaml").read_text().replace("[400000,", "[400000, 3000,"))
@@ -355,7 +355,7 @@ def test_connect_timeout_must_be_positive(grids, value):
 # -- the pieces --------------------------------------------------------------------------------
 
 def test_plan_jobs():
-    from rnnbench.pools import plan_jobs
+    from rnnbench.experiments.pools import plan_jobs
     assert plan_jobs(12, 2, 2) == (2, "--jobs 12 reduced to 2 (2 runs to do, 2 cores)")
     assert plan_jobs(12, 40, 4) == (4, "--jobs 12 reduced to 4 (4 cores)")
     assert plan_jobs(3, 1, 8) == (1, "--jobs 3 reduced to 1 (1 run to do)")
@@ -365,7 +365,7 @@ def test_plan_jobs():
 
 
 def test_death_cause():
-    from rnnbench.pools import death_cause
+    from rnnbench.experiments.pools import death_cause
     assert death_cause(-9) == "worker killed by signal 9; out of memory?"
     assert death_cause(-11) == "worker killed by signal 11 (SIGSEGV)"
     assert death_cause(3) == "worker exited with status 3"
@@ -377,8 +377,8 @@ def test_local_pool_names_the_run_that_kills_its_worker(corpus, tmp_path, monkey
     that raises SIGKILL where the worker rebuilds its corpus): the pool yields a Lost with the
     cause for it, and an Outcome for every other run; no worker is left, nor its folder."""
     from rnnbench.config import RunConfig
-    from rnnbench.pools import LocalPool, Lost
-    from rnnbench.runner import CorpusText, Outcome
+    from rnnbench.experiments.pools import LocalPool, Lost
+    from rnnbench.experiments.runner import CorpusText, Outcome
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
@@ -406,7 +406,7 @@ def test_local_pool_names_the_run_that_kills_its_worker(corpus, tmp_path, monkey
 def test_a_break_nobody_is_found_to_blame_for_reruns_once_then_fails(tmp_path):
     """A worker that died idle (its marker names a run already done): the runs in flight are
     innocent as far as anyone can tell, run again once, failed at the second such break."""
-    from rnnbench.pools import LocalPool
+    from rnnbench.experiments.pools import LocalPool
 
     class Broken:  # what _after_break needs of a broken executor
         _processes = {}
@@ -438,7 +438,7 @@ def test_what_a_dask_error_says(tmp_path):
 
     from distributed import KilledWorker
 
-    from rnnbench.dask_pool import DaskPool
+    from rnnbench.experiments.dask_pool import DaskPool
 
     pool, task = DaskPool("tcp://10.0.0.1:8786"), ("r1", None, None, None)
     lost = pool._lost(task, KilledWorker("k", SimpleNamespace(address="tcp://10.0.0.5:4"), 3))

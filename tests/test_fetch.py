@@ -8,8 +8,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import run_cli
-from rnnbench.data import Corpus
-from rnnbench.fetch import (ENV_GUTENBERG, ENV_TINYSHAKESPEARE, TINYSHAKESPEARE_SHA256,
+from rnnbench.text.corpus import Corpus
+from rnnbench.text.fetch import (ENV_GUTENBERG, ENV_TINYSHAKESPEARE, TINYSHAKESPEARE_SHA256,
                             FetchError, get, source_url, strip_gutenberg)
 
 BOOK = ("\ufeffThe Project Gutenberg eBook of Alice\r\n\r\nThis eBook is for the use of anyone"
@@ -212,7 +212,7 @@ def test_a_trickling_server_meets_the_deadline(trickle, project, path):
 
 
 def test_download_limits_are_checked():
-    from rnnbench.fetch import download
+    from rnnbench.text.fetch import download
     for kwargs in (dict(timeout=0), dict(deadline=float("inf")), dict(deadline=-1)):
         with pytest.raises(FetchError, match="must be a number of seconds > 0"):
             download("http://127.0.0.1:9/x", **kwargs)

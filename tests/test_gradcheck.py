@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from rnnbench.gradient_check import gradcheck
-from rnnbench.model import Model
+from rnnbench.model.gradcheck import gradcheck
+from rnnbench.model.model import Model
 
 
 def chunk(corpus, start, T):

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from conftest import run_cli
-from rnnbench.data import Corpus
-from rnnbench.grid import GridError, load_grid, run_id
+from rnnbench.text.corpus import Corpus
+from rnnbench.experiments.grid import GridError, load_grid, run_id
 
 VALID = """
 name: g

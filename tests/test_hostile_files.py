@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from rnnbench.checkpoint import CheckpointError
+from rnnbench.model.checkpoint import CheckpointError
 from rnnbench.config import RunConfig
-from rnnbench.data import Corpus, CorpusError
-from rnnbench.model import load_checkpoint
+from rnnbench.text.corpus import Corpus, CorpusError
+from rnnbench.model.model import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,8 +54,8 @@ from conftest import run_cli
 results = {}
 for name, args in json.loads(sys.argv[2]).items():
     results[name] = run_cli(*args)
-import rnnbench.reading as reading
-from rnnbench.data import CorpusError, read_text
+import rnnbench.disk.reading as reading
+from rnnbench.text.corpus import CorpusError, read_text
 real_stat = os.stat
 reading.os.stat = lambda path, *a, **k: real_stat("regular.txt") if str(path) == "fifo.txt" \
     else real_stat(path, *a, **k)  # the FIFO looks regular until it is opened
@@ -232,7 +232,7 @@ def test_a_big_unused_array_does_not_cost_its_size(tmp_path, checkpoint):
     path = rewrite(checkpoint, tmp_path / "zeros.npz", compress=True,
                    x_unused=npy(np.zeros(10**7)))
     assert path.stat().st_size < 2**20
-    code = ("import resource, sys\nfrom rnnbench.model import load_checkpoint\n"
+    code = ("import resource, sys\nfrom rnnbench.model.model import load_checkpoint\n"
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "load_checkpoint(sys.argv[1])\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")

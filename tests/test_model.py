@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnbench.model import Model, load_checkpoint
+from rnnbench.model.model import Model, load_checkpoint
 
 
 def test_params_are_views_into_theta(small_model):

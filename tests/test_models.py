@@ -4,9 +4,9 @@ import pytest
 
 import rnnbench
 from conftest import run_cli
-from rnnbench.gradient_check import gradcheck_matrix
+from rnnbench.model.gradcheck import gradcheck_matrix
 from rnnbench.kernels.optim import CLIP_CODES, OPTIMIZER_CODES, optimizer_step
-from rnnbench.model import Model
+from rnnbench.model.model import Model
 
 TINY = "abcab cabba acca bbc aab caab cbab bacab abba cab cabbac bca acab ab cabab bcab abc\n"
 
@@ -129,8 +129,8 @@ def test_float32_is_float32_everywhere(corpus, tmp_path):
     assert result.model.theta.dtype == np.float32
     assert {k: v.dtype for k, v in result.optimizer_state.items() if k in ("m", "v", "h")} == \
         {"m": np.float32, "v": np.float32, "h": np.float32}
-    from rnnbench.store import save_run
-    from rnnbench.model import load_checkpoint
+    from rnnbench.experiments.run_folder import save_run
+    from rnnbench.model.model import load_checkpoint
     model, arrays, _ = load_checkpoint(save_run(result, tmp_path) / "checkpoint.npz")
     assert model.theta.dtype == np.float32 and arrays["m"].dtype == np.float32
     f64 = rnnbench.train(corpus=corpus, optimizer="adam", cell="lstm", hidden_size=16,

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnbench.novelty import NgramIndex, novelty, training_index
+from rnnbench.text.novelty import NgramIndex, novelty, training_index
 
 
 def by_set(sample, text, n):

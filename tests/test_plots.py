@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from rnnbench.baselines import baselines_table, bigram, unigram, uniform
-from rnnbench.data import Corpus
+from rnnbench.text.baselines import baselines_table, bigram, unigram, uniform
+from rnnbench.text.corpus import Corpus
 
 GRID = """
 name: drawn
@@ -187,12 +187,12 @@ def test_a_grid_whose_runs_all_diverge_ends_with_plots_and_report(tmp_path):
 
 
 def test_a_grid_whose_runs_all_fail_ends_with_plots_and_report(tmp_path, monkeypatch):
-    import rnnbench.training
+    import rnnbench.training.driver
 
     def train(config, **kw):
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(rnnbench.training, "train", train)
+    monkeypatch.setattr(rnnbench.training.driver, "train", train)
     grid = _grid(tmp_path, "allfail", """
         name: allfail
         data: pydoc
@@ -265,7 +265,7 @@ def _tables(diverged_value=1e24):
 
 
 def _roles(info, runs):
-    from rnnbench.plots import Roles
+    from rnnbench.views.plots import Roles
     roles = Roles(info, runs)
     return roles, roles.add_hue(runs)
 
@@ -273,7 +273,7 @@ def _roles(info, runs):
 def test_diverged_values_never_set_a_scale():
     import matplotlib.pyplot as plt
 
-    from rnnbench.plots import final_loss, loss_curves
+    from rnnbench.views.plots import final_loss, loss_curves
     info, runs, trace, baselines = _tables()
     roles, runs = _roles(info, runs)
     for x in ("update", "chars_seen"):
@@ -304,7 +304,7 @@ def test_diverged_values_never_set_a_scale():
 def test_no_finite_loss_at_all_still_draws_every_view():
     import matplotlib.pyplot as plt
 
-    from rnnbench.plots import final_loss, loss_curves, speed
+    from rnnbench.views.plots import final_loss, loss_curves, speed
     info, runs, trace, baselines = _tables(math.inf)
     runs["status"], runs["diverged_at"] = "diverged", 2
     trace["loss_per_char"] = trace["val_loss_per_char"] = math.nan
@@ -320,7 +320,7 @@ def test_no_finite_loss_at_all_still_draws_every_view():
 
 
 def test_report_numbers_stay_readable():
-    from rnnbench.report import _num
+    from rnnbench.views.report import _num
     assert _num(1.251583e24) == "1.25e+24" and _num(2.0415) == "2.042" and _num(None) == ""
     assert _num(float("nan")) == "" and _num(float("inf")) == "inf"
     assert _num(1234567.8, 0, 1e12) == "1,234,568"

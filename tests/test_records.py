@@ -8,12 +8,12 @@ import pytest
 
 import rnnbench
 from rnnbench.config import ConfigError, RunConfig
-from rnnbench.data import UNKNOWN, Corpus, CorpusError
-from rnnbench.gradient_check import gradcheck
-from rnnbench.model import Model, load_checkpoint
-from rnnbench.records import RecordCorpus, parse_records, prepare_corpus
-from rnnbench.record_training import RecordTrainState, stream_blocks
-from rnnbench.sampling import start_text
+from rnnbench.text.corpus import UNKNOWN, Corpus, CorpusError
+from rnnbench.model.gradcheck import gradcheck
+from rnnbench.model.model import Model, load_checkpoint
+from rnnbench.text.records import RecordCorpus, parse_records, prepare_corpus
+from rnnbench.training.records import RecordTrainState, stream_blocks
+from rnnbench.experiments.sources import start_text
 
 from conftest import run_cli
 
@@ -340,7 +340,7 @@ def test_jsonl_and_csv_records_train():
 
 
 def test_plain_run_ids_ignore_the_unset_records_field():
-    from rnnbench.grid import run_id
+    from rnnbench.experiments.grid import run_id
     config = RunConfig()
     assert "records" in config.model_dump()
     assert run_id(config, "0" * 64) != run_id(config.replace(records="lines"), "0" * 64)

@@ -1,10 +1,10 @@
-"""The compiled network against rnnbench.reference_cells (plain NumPy), every cell, in float64."""
+"""The compiled network against rnnbench.reference.cells (plain NumPy), every cell, in float64."""
 import numpy as np
 import pytest
 
-from rnnbench.model import Model
-from rnnbench.reference_cells import ReferenceNetwork
-from rnnbench.training import TrainState
+from rnnbench.model.model import Model
+from rnnbench.reference.cells import ReferenceNetwork
+from rnnbench.training.driver import TrainState
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

@@ -1,11 +1,11 @@
-"""The compiled vanilla kernel against rnnbench.reference (min-char-rnn in NumPy), in float64."""
+"""The compiled vanilla kernel against rnnbench.reference.min_char_rnn (min-char-rnn in NumPy), in float64."""
 import numpy as np
 import pytest
 
-from rnnbench.data import Corpus
-from rnnbench.model import Model
-from rnnbench.reference import PARAM_NAMES, ReferenceRNN, loss_fun
-from rnnbench.training import TrainState
+from rnnbench.text.corpus import Corpus
+from rnnbench.model.model import Model
+from rnnbench.reference.min_char_rnn import PARAM_NAMES, ReferenceRNN, loss_fun
+from rnnbench.training.driver import TrainState
 
 
 def flat(d, names=PARAM_NAMES):
@@ -51,7 +51,7 @@ def test_loss_and_grads_match_min_char_rnn_lossfun(corpus):
     xs, ys = corpus.train_ids[500:525], corpus.train_ids[501:526]
     h0 = np.tanh(np.random.default_rng(0).standard_normal(50))
     loss, grads, h_last = model.loss_and_grads(xs, ys, h0)
-    from rnnbench.reference import column_params
+    from rnnbench.reference.min_char_rnn import column_params
     rl, rg, rh = loss_fun(list(xs), list(ys), h0.reshape(-1, 1), column_params(model.params))
     assert loss == pytest.approx(rl, rel=1e-13)
     for k in PARAM_NAMES:

@@ -4,8 +4,8 @@ import re
 import textwrap
 
 from conftest import run_cli
-from rnnbench.data import Corpus
-from rnnbench.report import to_markdown
+from rnnbench.text.corpus import Corpus
+from rnnbench.views.report import to_markdown
 
 HOSTILE = ("<script>alert(1)</script> `a`<img src=x onerror=alert(2)>`` <b>`x` *y* "
            "[z](javascript:1)")

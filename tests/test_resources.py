@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import rnnbench
-from rnnbench import resources
+from rnnbench.training import resources
 from rnnbench.config import ConfigError, RunConfig
-from rnnbench.data import Corpus
-from rnnbench.resources import MB, run_memory
+from rnnbench.text.corpus import Corpus
+from rnnbench.training.resources import MB, run_memory
 
 from conftest import run_cli
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from rnnbench.results import TIMING_COLUMNS
+from rnnbench.experiments.results import TIMING_COLUMNS
 
 # 4 real runs and 4 that diverge at once (learning rate 1e308).
 GRID = """
@@ -60,7 +60,7 @@ def assert_same_tables(a, b):
 
 
 def test_tables_hold_every_run_in_grid_order(reference, grid_file):
-    from rnnbench.grid import load_grid
+    from rnnbench.experiments.grid import load_grid
     runs = pd.read_parquet(reference / "runs.parquet")
     grid = load_grid(grid_file)
     assert list(runs["run_id"]) == [r.run_id for r in grid.runs]
@@ -127,15 +127,15 @@ def test_resume_after_sigkill(reference, grid_file, tmp_path):
 
 
 def test_failed_run_exit_1_then_retried(grid_file, tmp_path, monkeypatch):
-    import rnnbench.training
-    real_train = rnnbench.training.train
+    import rnnbench.training.driver
+    real_train = rnnbench.training.driver.train
 
     def train(config, **kw):
         if config.hidden_size == 16 and config.learning_rate == 0.1:
             raise RuntimeError("boom\nsecond line")
         return real_train(config, **kw)
 
-    monkeypatch.setattr(rnnbench.training, "train", train)
+    monkeypatch.setattr(rnnbench.training.driver, "train", train)
     out = tmp_path / "failing"
     code, stdout, stderr = run_cli("run", grid_file, "--jobs", "1", "--out", out, "--no-report",
                                    "--quiet")
@@ -153,8 +153,8 @@ def test_failed_run_exit_1_then_retried(grid_file, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_keeps_finished_runs(grid_file, tmp_path, monkeypatch):
-    import rnnbench.training
-    real_train = rnnbench.training.train
+    import rnnbench.training.driver
+    real_train = rnnbench.training.driver.train
     calls = []
 
     def train(config, **kw):
@@ -163,7 +163,7 @@ def test_ctrl_c_keeps_finished_runs(grid_file, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_train(config, **kw)
 
-    monkeypatch.setattr(rnnbench.training, "train", train)
+    monkeypatch.setattr(rnnbench.training.driver, "train", train)
     out = tmp_path / "interrupted"
     code, _, stderr = run_cli("run", grid_file, "--jobs", "1", "--out", out, "--quiet")
     assert code == 130 and "interrupted; 2 runs finished now are kept" in stderr

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from diskfaults import mounts, subprocess_env, temp_files, tree  # noqa: F401 -- a fixture
-from rnnbench import safe_io
-from rnnbench.lock import FolderBusy, FolderLock
-from rnnbench.safe_io import WriteError, atomic_write_bytes, sweep_temps, write_folder
+from rnnbench.disk import writing as safe_io
+from rnnbench.disk.lock import FolderBusy, FolderLock
+from rnnbench.disk.writing import WriteError, atomic_write_bytes, sweep_temps, write_folder
 
 OLD = {"a.txt": b"old a", "summary.json": b"old summary"}
 NEW = {"a.txt": b"new a", "b.txt": b"new b", "summary.json": b"new summary"}
@@ -92,7 +92,7 @@ def test_a_full_tmpfs_is_one_line_and_leaves_no_temp_file(mounts):
 
 KILLABLE = textwrap.dedent("""
     import os, sys, time
-    from rnnbench import safe_io
+    from rnnbench.disk import writing as safe_io
     stop, calls, real = int(sys.argv[2]), [0], os.fsync
     def fsync(fd):  # every step of write_folder ends in an fsync: pause at the chosen one
         real(fd)
@@ -146,7 +146,7 @@ def test_sweep_keeps_the_temp_files_of_live_processes(tmp_path):
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from rnnbench.lock import FolderLock
+    from rnnbench.disk.lock import FolderLock
     lock = FolderLock(sys.argv[1], sys.argv[2]).acquire()
     print("held", flush=True)
     time.sleep(float(sys.argv[3]))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from rnnbench.model import Model
+from rnnbench.model.model import Model
 
 LOGITS = {5: 2.0, 6: 1.5, 7: 1.0, 8: 0.0}  # every other id: -30
 

@@ -1,4 +1,4 @@
-"""rnnbench.stats and rnnbench.verdict against scipy.stats and hand computations."""
+"""rnnbench.analysis.stats and rnnbench.analysis.verdict against scipy.stats and hand computations."""
 import math
 
 import numpy as np
@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from rnnbench.stats import (StatsError, config_fields, configs_table, holm, judge_seeds, pm,
+from rnnbench.analysis.stats import (StatsError, config_fields, configs_table, holm, judge_seeds, pm,
                             seed_outliers, summarise, t_interval, welch)
-from rnnbench.verdict import seeds_needed, verdict
+from rnnbench.analysis.verdict import seeds_needed, verdict
 from stats_tables import dropout_grid, grid, ok_values, runs_table
 
 A, B, C = {"hidden_size": 32}, {"hidden_size": 64}, {"hidden_size": 128}

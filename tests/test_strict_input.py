@@ -9,8 +9,8 @@ import pytest
 import rnnbench
 from conftest import run_cli
 from rnnbench.config import ConfigError, RunConfig
-from rnnbench.data import Corpus, CorpusError
-from rnnbench.grid import GridError, load_grid
+from rnnbench.text.corpus import Corpus, CorpusError
+from rnnbench.experiments.grid import GridError, load_grid
 
 TINY = "base: {updates: 4, hidden_size: 8, sample_every: 0}\n"
 
@@ -170,7 +170,7 @@ def test_malformed_records_are_one_line_with_file_and_line(tmp_path, monkeypatch
 
 
 def test_well_formed_csv_keeps_its_records():
-    from rnnbench.records import parse_records
+    from rnnbench.text.records import parse_records
     text = 'id,text\r\n1,"hello, world"\r\n\r\n2,"two\r\nlines"\r\n3,\r\n4,"say ""hi"""\r\n'
     assert parse_records(text, "csv:text") == ["hello, world", "two\r\nlines", 'say "hi"']
 
@@ -254,7 +254,7 @@ def test_every_numeric_option_has_a_range(tmp_path, monkeypatch, args, message):
 
 
 def test_sampling_api_checks_its_settings(small_model):
-    from rnnbench.sampling import SampleError, Source, draw
+    from rnnbench.experiments.sources import SampleError, Source, draw
     source = Source(".", small_model, None)
     for kwargs, message in ((dict(seed=2**32), "--seed must be <="),
                             (dict(length=10**9), "--length must be <="),
@@ -266,7 +266,7 @@ def test_sampling_api_checks_its_settings(small_model):
     with pytest.raises(ValueError, match="seed must be >= 0 and < 2\\*\\*32"):
         small_model.sample("a", 5, seed=2**32)
     with pytest.raises(ValueError, match="step must be > 0 and <= 1"):
-        from rnnbench.gradient_check import gradcheck
+        from rnnbench.model.gradcheck import gradcheck
         gradcheck(small_model, [0, 1], [1, 2], step=float("nan"))
 
 

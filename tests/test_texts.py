@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from rnnbench.data import UNKNOWN
-from rnnbench.grid import GridError, load_grid
-from rnnbench.plots import _baselines_for
+from rnnbench.text.corpus import UNKNOWN
+from rnnbench.experiments.grid import GridError, load_grid
+from rnnbench.views.plots import _baselines_for
 
 PROSE = "The quick brown fox jumps over the lazy dog. Ça coûte 5 €!\r\n" * 20
 

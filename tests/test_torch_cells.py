@@ -7,7 +7,7 @@ so autograd, not our BPTT, differentiates them.
 import numpy as np
 import pytest
 
-from rnnbench.model import Model
+from rnnbench.model.model import Model
 
 torch = pytest.importorskip("torch")
 

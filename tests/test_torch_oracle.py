@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnbench.model import Model
+from rnnbench.model.model import Model
 
 torch = pytest.importorskip("torch")
 

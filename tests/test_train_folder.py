@@ -12,12 +12,12 @@ import textwrap
 
 import pytest
 
-import rnnbench.training
+import rnnbench.training.driver
 from conftest import run_cli
 from diskfaults import fill, mounts, subprocess_env, temp_files, tree  # noqa: F401 -- a fixture
-from rnnbench import safe_io
-from rnnbench.integrity import check_run_folder
-from rnnbench.model import load_checkpoint
+from rnnbench.disk import writing as safe_io
+from rnnbench.experiments.integrity import check_run_folder
+from rnnbench.model.model import load_checkpoint
 
 TINY = ("--hidden-size", "8", "--updates", "20", "--sample-every", "0", "--eval-every", "10",
         "--data-limit", "20000", "--quiet")
@@ -34,12 +34,12 @@ def snapshot(folder):
 @pytest.fixture
 def trainings(monkeypatch):
     """The configs train() was called with (to tell that nothing was trained)."""
-    calls, real = [], rnnbench.training.train
+    calls, real = [], rnnbench.training.driver.train
 
     def spy(config, **kw):
         calls.append(config)
         return real(config, **kw)
-    monkeypatch.setattr(rnnbench.training, "train", spy)
+    monkeypatch.setattr(rnnbench.training.driver, "train", spy)
     return calls
 
 
@@ -91,7 +91,7 @@ def test_a_folder_that_is_not_a_run_is_never_replaced(tmp_path, trainings, force
 # file of its new folder until it is killed
 STALLED_TRAIN = textwrap.dedent("""
     import sys, time
-    from rnnbench import safe_io
+    from rnnbench.disk import writing as safe_io
     real, written = safe_io._write_new, []
     def write_new(path, data):
         real(path, data)
@@ -146,13 +146,13 @@ def test_too_small_a_disk_is_found_before_training(mounts, trainings):
 
 def test_a_disk_that_fills_during_training_is_one_line_and_leaves_nothing(mounts, monkeypatch):
     disk = mounts.tmpfs("1m")
-    real = rnnbench.training.train
+    real = rnnbench.training.driver.train
 
     def train_then_fill(config, **kw):
         result = real(config, **kw)
         fill(disk)
         return result
-    monkeypatch.setattr(rnnbench.training, "train", train_then_fill)
+    monkeypatch.setattr(rnnbench.training.driver, "train", train_then_fill)
     code, _, stderr = train(disk / "run")
     assert code == 1 and stderr == f"rnnbench: error: cannot write {disk}/run: No space " \
                                    f"left on device\n"
@@ -189,14 +189,14 @@ def test_a_grid_on_a_full_disk_is_one_line_and_keeps_what_it_saved(mounts, monke
     grid = tmp_path / "tiny.yaml"
     grid.write_text(textwrap.dedent(GRID))
     disk = mounts.tmpfs("2m")
-    real, calls = rnnbench.training.train, []
+    real, calls = rnnbench.training.driver.train, []
 
     def fill_on_the_second_run(config, **kw):
         calls.append(config)
         if len(calls) == 2:
             fill(disk)
         return real(config, **kw)
-    monkeypatch.setattr(rnnbench.training, "train", fill_on_the_second_run)
+    monkeypatch.setattr(rnnbench.training.driver, "train", fill_on_the_second_run)
     code, _, stderr = run_cli("run", grid, "--out", disk / "g", "--jobs", "1", "--quiet")
     assert code == 1 and stderr.count("\n") == 1
     assert stderr.startswith(f"rnnbench: error: cannot write {disk}/g/")

@@ -5,7 +5,7 @@ import pytest
 
 import rnnbench
 from rnnbench.config import ConfigError, RunConfig
-from rnnbench.data import Corpus, CorpusError
+from rnnbench.text.corpus import Corpus, CorpusError
 
 SMALL = dict(hidden_size=24, updates=400, trace_every=50, eval_every=200, sample_every=200,
              sample_length=40)

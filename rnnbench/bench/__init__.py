@@ -1,0 +1,1 @@
+"""``rnnbench bench``: speed against plain NumPy and PyTorch, where the time goes, the speed goals."""

@@ -1,0 +1,270 @@
+"""A grid's results folder: one folder per run, and the tables rebuilt from them.
+
+Layout of ``results/<name>/``::
+
+    grid.json          the grid as resolved (what plots and the report need to know)
+    baselines.parquet  count-based baseline losses per corpus and split
+    runs/<run_id>/     config.json, trace.parquet, samples.parquet, checkpoint.npz, summary.json
+    runs.parquet       one row per run          } rebuilt from runs/ in the grid's order,
+    trace.parquet      one row per trace point  } so an interrupted grid, once finished,
+    samples.parquet    one row per text sample  } has the same tables as an uninterrupted one
+    manifest.json      the size and sha256 of grid.json, baselines.parquet and the tables
+
+One process writes here at a time (``lock``), and only the parent of the workers. A run folder
+counts as finished only when it is intact (see ``integrity``): a damaged one is run again, with
+a note. Damaged tables are rebuilt by the next run; damaged baselines are computed again.
+"""
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .integrity import (MANIFEST, DamagedFile, check_file, check_run_folder, first_line,
+                        manifest_bytes, read_manifest, record)
+from ..disk.lock import FolderLock
+from ..disk.writing import atomic_write_bytes, sweep_temps
+from .run_folder import parquet_bytes, save_failed, save_run, to_json_bytes
+
+RUNS, TRACE, SAMPLES = "runs.parquet", "trace.parquet", "samples.parquet"
+GRID_INFO, BASELINES = "grid.json", "baselines.parquet"
+LOCK = ".rnnbench.disk.lock"
+FINISHED = ("ok", "diverged")  # a failed run is tried again on the next invocation
+# Columns that measure the machine, not the experiment: they differ between identical runs.
+TIMING_COLUMNS = {"runs": ["wall_s", "train_s", "updates_per_s", "chars_per_s"],
+                  "trace": ["elapsed_s"], "samples": []}
+
+
+def print_note(message):
+    print(f"rnnbench: note: {message}", file=sys.stderr)
+
+
+class ResultsDir:
+    """The results folder of one grid. ``note(message)`` is told of each damaged file found
+    (default: a line on stderr)."""
+
+    def __init__(self, root, note=print_note):
+        self.root = Path(root)
+        self.note = note
+        self._checked = {}   # run_id -> (what the folder looked like, summary or None)
+        self._noted = set()
+
+    def run_folder(self, run_id):
+        return self.root / "runs" / run_id
+
+    def lock(self, wait=False, on_wait=print_note):
+        """The lock of this folder (a context manager): one process writes it at a time.
+        Taking it clears the temporary files that a killed writer left."""
+        def sweep():
+            sweep_temps(self.root)
+            sweep_temps(self.root / "runs")
+        return FolderLock(self.root / LOCK, self.root, wait=wait, on_wait=on_wait,
+                          hint="wait for it to finish, or add --wait", after_acquire=sweep)
+
+    def summary(self, run_id):
+        """The summary of a finished, intact run; None when the run has no such folder (a
+        damaged one is noted once)."""
+        folder = self.run_folder(run_id)
+        seen = _signature(folder)
+        cached = self._checked.get(run_id)
+        if cached is not None and cached[0] == seen:
+            return cached[1]
+        try:
+            summary = check_run_folder(folder)
+        except DamagedFile as exc:
+            summary = None
+            self._tell(f"run {run_id} is damaged: {exc}; it counts as not finished and runs "
+                       f"again")
+        self._checked[run_id] = (seen, summary)
+        return summary
+
+    def status(self, run_id):
+        summary = self.summary(run_id)
+        return None if summary is None else summary.get("status")
+
+    def plan(self, runs, force=False):
+        """({run_id: saved status or None}, the RunSpecs to do now: all of ``runs`` with
+        ``force``, else the unfinished ones), reading each summary once."""
+        statuses = {spec.run_id: self.status(spec.run_id) for spec in runs}
+        return statuses, [s for s in runs if force or statuses[s.run_id] not in FINISHED]
+
+    def _tell(self, message):
+        if message not in self._noted:
+            self._noted.add(message)
+            self.note(message)
+
+    # -- writing (parent process only, holding the lock) ----------------------------------
+
+    def prepare(self, grid, baselines):
+        """Create the folder and write what the grid is, before any run starts."""
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        self._write_root({GRID_INFO: to_json_bytes(grid.info()),
+                          BASELINES: parquet_bytes(baselines)})
+
+    def cached_baselines(self):
+        """The baselines table written before, or None when there is none or it is damaged
+        (noted: they are computed again)."""
+        path = self.root / BASELINES
+        if not path.exists():
+            return None
+        try:
+            return self._read_root(BASELINES, pd.read_parquet)
+        except DamagedFile as exc:
+            self._tell(f"{exc}; computing the baselines again")
+            return None
+
+    def save(self, outcome):
+        """Write one finished run (ok, diverged or failed) as its own folder, whole."""
+        folder = self.run_folder(outcome.run_id)
+        self._checked.pop(outcome.run_id, None)
+        if outcome.result is not None:
+            return save_run(replace(outcome.result, summary=outcome.summary), folder, own=True)
+        return save_failed(folder, outcome.config, outcome.summary, outcome.traceback, own=True)
+
+    def write_tables(self, grid):
+        """Rebuild runs/trace/samples.parquet from the intact run folders, in grid order; a run
+        whose tables do not read counts as not finished (noted), never as a row without its
+        trace."""
+        runs, traces, samples = [], [], []
+        for spec in grid.runs:
+            summary = self.summary(spec.run_id)
+            if summary is None:
+                continue
+            if summary.get("status") in FINISHED:
+                folder = self.run_folder(spec.run_id)
+                try:
+                    trace = pd.read_parquet(folder / TRACE)
+                    sample = pd.read_parquet(folder / SAMPLES)
+                except (OSError, ValueError) as exc:
+                    self._tell(f"run {spec.run_id} is damaged: its tables do not read "
+                               f"({first_line(exc)}); it counts as not finished")
+                    continue
+                traces.append(_with_id(trace, spec.run_id))
+                samples.append(_with_id(sample, spec.run_id))
+            runs.append(run_row(spec, summary))
+        self._write_root({RUNS: parquet_bytes(_runs_frame(runs)),
+                          TRACE: parquet_bytes(_concat(traces)),
+                          SAMPLES: parquet_bytes(_concat(samples))})
+        return len(runs)
+
+    def _manifest(self):
+        """{name: records} of manifest.json; None when it is damaged (noted; it is written
+        again with the next files)."""
+        try:
+            return read_manifest(self.root)
+        except DamagedFile as exc:
+            self._tell(f"{exc}; it is written again")
+            return None
+
+    def _write_root(self, files):
+        """Write files of the results root and record them in manifest.json: the manifest
+        lists old and new while they are replaced, so a kill at any moment leaves each file
+        matching an entry."""
+        listed = self._manifest() or {}
+        new = {name: [record(data)] for name, data in files.items()}
+        atomic_write_bytes(self.root / MANIFEST, manifest_bytes(
+            {**listed, **{name: listed.get(name, []) + rec for name, rec in new.items()}}))
+        for name, data in files.items():
+            atomic_write_bytes(self.root / name, data)
+        atomic_write_bytes(self.root / MANIFEST, manifest_bytes({**listed, **new}))
+
+    def _read_root(self, name, reader):
+        listed = self._manifest()
+        if listed is None:
+            raise DamagedFile(f"{self.root / name} cannot be checked ({MANIFEST} is damaged)")
+        return read_root(self.root, name, reader, listed)
+
+
+def read_root(root, name, reader, listed):
+    """``reader(path)`` of the root file ``name``, checked against its ``listed`` records (read
+    as is when unlisted: a legacy folder); DamagedFile when it is not intact or does not read."""
+    path = Path(root) / name
+    if name in listed:
+        check_file(path, str(path), listed[name])
+    try:
+        return reader(path)
+    except (OSError, ValueError) as exc:
+        raise DamagedFile(f"{path} does not read ({first_line(exc)})") from None
+
+
+def _signature(folder):
+    """What a run folder looks like from outside (names, inodes, sizes, times), to check each
+    folder's content once per process unless it changes."""
+    try:
+        with os.scandir(folder) as entries:
+            return tuple(sorted((e.name, e.inode(), e.stat(follow_symlinks=False).st_size,
+                                 e.stat(follow_symlinks=False).st_mtime_ns) for e in entries))
+    except OSError:
+        return None
+
+
+def short_value(value):
+    """A number as %g, anything else as str: how field values appear in labels."""
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def run_row(spec, summary):
+    """One row of runs.parquet: id, status, every config field, then the summary's numbers.
+
+    A summary key that is also a config field (``updates``: asked for / done) gets ``_done``.
+    """
+    config = spec.config.model_dump()
+    row = dict(run_id=spec.run_id, status=summary.get("status"), error=summary.get("error"))
+    row.update(config)
+    row.update(label=spec.label, case=spec.case)
+    for key, value in summary.items():
+        if key in ("status", "error"):
+            continue
+        row[key + "_done" if key in config else key] = value
+    return row
+
+
+def _runs_frame(rows):
+    if not rows:
+        return pd.DataFrame(columns=["run_id", "status", "error"])
+    columns = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _with_id(frame, run_id):
+    frame.insert(0, "run_id", run_id)
+    return frame
+
+
+def _concat(frames):
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["run_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_tables(root):
+    """(info, runs, trace, samples, baselines) of a results folder, for plots and reports."""
+    root = Path(root)
+    missing = [n for n in (GRID_INFO, RUNS, TRACE, SAMPLES) if not (root / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{root}: not a grid results folder (missing {missing[0]}; "
+                                f"run 'rnnbench run GRID --out {root}' first)")
+    try:
+        listed = read_manifest(root)
+        info = read_root(root, GRID_INFO, lambda p: json.loads(p.read_bytes()), listed)
+        if not isinstance(info, dict):
+            raise DamagedFile(f"{root / GRID_INFO} does not hold a grid's description")
+        tables = [read_root(root, name, pd.read_parquet, listed)
+                  for name in (RUNS, TRACE, SAMPLES)]
+        baselines = (read_root(root, BASELINES, pd.read_parquet, listed)
+                     if (root / BASELINES).exists() else pd.DataFrame())
+    except DamagedFile as exc:
+        grid = "GRID"
+        try:
+            grid = json.loads((root / GRID_INFO).read_bytes())["path"]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        raise DamagedFile(f"{exc}; 'rnnbench run {grid} --out {root}' rebuilds the tables "
+                          f"(finished runs are kept)") from None
+    return (info, *tables, baselines)

@@ -1,0 +1,259 @@
+"""Samples to study: a saved model at several temperatures and seeds, each with its novelty.
+
+Finds the model (a run folder, a checkpoint, or the best run of a grid's results folder) and
+the text it was trained on, so that ``rnnbench sample`` and notebooks draw alike.
+"""
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..text.corpus import missing_chars
+from ..text.novelty import DEFAULT_N
+
+
+class SampleError(ValueError):
+    """A sampling request that cannot be served; the message is one line."""
+
+
+@dataclass
+class Source:
+    """A model to sample from: where it came from, its weights and the state training ended in."""
+
+    path: Path
+    model: object
+    h: object                   # stream 0's recurrent state, or None
+    config: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    run_id: str = None
+    label: str = None
+
+    def describe(self):
+        loss = self.summary.get("final_val_loss_per_char")
+        ok = isinstance(loss, (int, float)) and not isinstance(loss, bool) and math.isfinite(loss)
+        corpus = self.summary.get("corpus")
+        return dict(path=str(self.path), run_id=self.run_id, label=self.label,
+                    corpus=corpus if isinstance(corpus, str) else None,
+                    final_val_loss_per_char=loss if ok else None)
+
+
+RUN_ID = re.compile(r"[0-9a-f]{12}")  # grid.run_id's form: never a path out of runs/
+SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json
+RUNS_LIMIT = 1 << 30           # bytes of a grid's runs.parquet
+
+
+def is_grid_folder(path):
+    return (Path(path) / "runs.parquet").exists()
+
+
+def best_run(root):
+    """(run folder, row) of the run with the lowest final validation loss in a grid's runs table."""
+    import pandas as pd
+    root = Path(root)
+    if not is_grid_folder(root):
+        raise SampleError(f"{root}: not a grid results folder (no runs.parquet); --best needs "
+                          f"one, e.g. results/task4")
+    from ..disk.reading import UnreadableFile, open_regular
+    from .results import ResultsDir
+    try:
+        with open_regular(root / "runs.parquet", "runs table", RUNS_LIMIT) as f:
+            runs = pd.read_parquet(f)
+    except UnreadableFile as exc:
+        raise SampleError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 -- pyarrow's errors for a damaged file vary
+        raise SampleError(f"{root / 'runs.parquet'}: cannot read the runs table "
+                          f"({_first_line(exc)})") from None
+    ok = ranked_ok(runs)
+    if "final_val_loss_per_char" in ok:
+        ok = ok[ok["final_val_loss_per_char"].notna()]
+    if ok.empty:
+        raise SampleError(f"{root}: no finished runs to choose from (none with status ok in "
+                          f"runs.parquet)")
+    row = ok.iloc[0]
+    if not isinstance(row["run_id"], str) or not RUN_ID.fullmatch(row["run_id"]):
+        raise SampleError(f"{root / 'runs.parquet'}: not a run id: {str(row['run_id'])[:40]!r}")
+    return ResultsDir(root).run_folder(row["run_id"]), row
+
+
+def ranked_ok(runs):
+    """The rows of a runs table with status ok, lowest final validation loss first (a stable
+    sort: ties keep the table's order)."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs.iloc[:0]
+    if "final_val_loss_per_char" not in ok:
+        return ok
+    return ok.sort_values("final_val_loss_per_char", kind="stable")
+
+
+def load_source(path, from_zero=False, run_id=None, label=None):
+    """The model saved at ``path`` (a run folder or a checkpoint.npz)."""
+    from ..model.model import load_checkpoint
+    from .run_folder import checkpoint_path
+
+    path = Path(path)
+    if is_grid_folder(path):
+        raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
+                          f"runs/<run_id> folders")
+    ckpt = checkpoint_path(path)
+    if not ckpt.exists():  # anything else there (a pipe, a device) is refused by name below
+        raise SampleError(f"{path}: no checkpoint found (expected a run folder, a "
+                          f"checkpoint.npz, or a grid results folder with --best)")
+    model, arrays, info = load_checkpoint(ckpt)
+    # a records model starts each sample as a new record: from its end symbol, zero state
+    h = None if from_zero or model.end_symbol or "h" not in arrays else arrays["h"]
+    if h is not None and h.ndim == 3:  # (state rows, streams, H): continue stream 0
+        h = h[:, 0]
+    summary = info.get("summary") or {}
+    if path.is_dir() and (path / "summary.json").exists():
+        summary = _read_summary(path / "summary.json")
+    if run_id is None and path.is_dir() and path.parent.name == "runs":
+        run_id = path.name  # a run folder of a grid's results
+    return Source(path, model, h, info.get("config") or {}, summary, run_id, label)
+
+
+def _read_summary(path):
+    """A run's summary.json as a dict, or a one-line SampleError."""
+    from ..disk.reading import UnreadableFile, read_bytes
+    try:
+        summary = json.loads(read_bytes(path, "run summary", SUMMARY_LIMIT))
+    except UnreadableFile as exc:
+        raise SampleError(str(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise SampleError(f"{path}: not a run summary (not valid JSON: "
+                          f"{_first_line(exc)})") from None
+    if not isinstance(summary, dict):
+        raise SampleError(f"{path}: not a run summary (a JSON {type(summary).__name__}, not "
+                          f"an object)")
+    return summary
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def novelty_index(source, n=DEFAULT_N):
+    """(NgramIndex of the run's training text, None) or (None, why not): the text is loaded
+    again from the run's config and must still have the checksum the run recorded."""
+    from ..config import RunConfig
+    from ..text.corpus import Corpus
+    from ..text.novelty import training_index
+    from ..text.records import prepare_corpus
+
+    config = source.config
+    if "data" not in config:
+        return None, "the checkpoint does not say which text it was trained on"
+    expected = source.summary.get("corpus_checksum")
+    if not isinstance(expected, str) or not expected:
+        # the text is read only to be compared with what the run recorded
+        return None, "the run recorded no checksum of its training text"
+    try:
+        run_config = RunConfig.build(config)
+        corpus = prepare_corpus(Corpus.from_config(run_config), run_config)
+    except (OSError, ValueError) as exc:
+        return None, f"its training text cannot be read ({exc})"
+    if corpus.checksum != expected:
+        return None, f"its training text {config['data']} has changed since the run"
+    return training_index(corpus, n), None
+
+
+def prime_of(model, prime):
+    """The prime text of ``rnnbench sample``: ``start_text`` of ``prime`` (None: the default)
+    for ``model``, or a SampleError when it is empty or outside the vocabulary."""
+    if prime == "":
+        raise SampleError("--prime must hold at least one character")
+    prime = start_text(prime, model.chars, model.end_symbol)
+    missing = missing_chars(prime, model.chars)
+    if missing:
+        raise SampleError(f"--prime holds characters not in the model's vocabulary: "
+                          f"{missing!r}")
+    return prime
+
+
+def start_text(prime, chars, end_symbol=None):
+    """The text a sample starts from: ``prime`` (None: a newline, else the first of ``chars``);
+    a records model's end symbol first (a record starts), then no newline it does not know."""
+    if end_symbol:
+        return end_symbol + ("" if prime is None or (prime == "\n" and "\n" not in chars)
+                             else prime)
+    if prime is None:
+        return "\n" if "\n" in chars else chars[0]
+    return prime
+
+
+MAX_COUNT = 1000            # samples per temperature
+MAX_TEMPERATURES = 100
+MAX_TOTAL = 10**7           # characters drawn in one call, all samples together
+MAX_TOP_K = 2**31 - 1
+
+
+def check_settings(temperatures, length, count, top_k, seed=0):
+    """Raise a one-line SampleError for settings no sample can have, or that would not fit
+    (every number has a range: the kernels take 64-bit integers and 32-bit seeds)."""
+    from ..config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE
+    low, high = TEMPERATURE_RANGE
+    if not 1 <= len(temperatures) <= MAX_TEMPERATURES:
+        raise SampleError(f"--temperature takes 1 to {MAX_TEMPERATURES} values, got "
+                          f"{len(temperatures)}")
+    for t in temperatures:
+        if _bad_number(t, float):
+            raise SampleError(f"--temperature must be a number, got {t!r}")
+        if not t > 0:
+            raise SampleError(f"--temperature must be > 0, got {t:g}")
+        if not low <= t <= high:
+            raise SampleError(f"--temperature must be from {low:g} to {high:g} (--greedy takes "
+                              f"the likeliest character), got {t:g}")
+    for name, value, lo, hi in (("length", length, 0, MAX_SAMPLE_LENGTH),
+                                ("count", count, 1, MAX_COUNT), ("top-k", top_k, 0, MAX_TOP_K),
+                                ("seed", seed, 0, SEED_LIMIT - 1)):
+        if _bad_number(value, int):
+            raise SampleError(f"--{name} must be an integer, got {value!r}")
+        if value < lo:
+            raise SampleError(f"--{name} must be >= {lo}, got {value}")
+        if value > hi:
+            raise SampleError(f"--{name} must be <= {hi}, got {value}")
+    if seed + count - 1 >= SEED_LIMIT:
+        raise SampleError(f"--seed + --count - 1 must be < {SEED_LIMIT} (seeds are 32-bit), "
+                          f"got {seed + count - 1}")
+    total = length * count * len(temperatures)
+    if total > MAX_TOTAL:
+        raise SampleError(f"--length x --count x temperatures is {total:,} characters, more "
+                          f"than {MAX_TOTAL:,} in one call")
+
+
+def _bad_number(value, kind):
+    import numbers
+    if isinstance(value, bool):
+        return True
+    return not isinstance(value, numbers.Integral if kind is int else numbers.Real)
+
+
+def draw(source, prime, length, temperatures, count=1, seed=0, greedy=False, top_k=0,
+         stop=None, index=None):
+    """[{temperature, seed, text, novelty}]: ``count`` samples (seeds seed .. seed+count-1) per
+    temperature, each ``text`` continuing ``prime`` (not included); novelty NaN without index."""
+    check_settings(temperatures, length, count, top_k, seed)
+    if stop is not None and stop not in source.model.chars:
+        raise SampleError(f"--stop {stop!r} is not one character of the model's vocabulary")
+    out = []
+    for t in temperatures:
+        for s in range(seed, seed + count):
+            text = source.model.sample(prime, length, t, greedy, s, source.h, top_k, stop)
+            out.append(dict(temperature=t, seed=s, text=text,
+                            novelty=index.novelty(text) if index is not None else math.nan))
+    return out
+
+
+def to_json(source, settings, samples):
+    """One JSON document: the run, the settings and the samples (NaN novelty as null)."""
+    clean = [dict(s, novelty=None if math.isnan(s["novelty"]) else s["novelty"])
+             for s in samples]
+    return json.dumps(dict(run=source.describe(), settings=settings, samples=clean),
+                      ensure_ascii=False, default=_plain)
+
+
+def _plain(obj):
+    item = getattr(obj, "item", None)
+    if item is None:
+        raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+    value = item()
+    return None if isinstance(value, float) and math.isnan(value) else value

@@ -1,0 +1,374 @@
+"""The training driver: calls the compiled update loop in chunks and keeps the record between them.
+
+Between chunks (never per update) it writes trace rows, validation losses, samples, checks for
+divergence and moves the progress bar. Chunk boundaries depend only on update counts, so a run
+is the same whatever the machine's speed.
+"""
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..config import ConfigError, RunConfig
+from ..text.charids import as_ids
+from ..text.corpus import Corpus, CorpusError, stream_length
+from ..model.model import Model
+from ..text.novelty import DEFAULT_N, training_index
+from .recent import MAX_WINDOW, RecentValues, kept_updates
+
+LN2 = math.log(2.0)
+MAX_CHUNK = 250  # updates per kernel call between progress refreshes
+# each optimizer's state vectors (kernels/optim.py's s1, s2), by their names in a checkpoint
+SLOT_NAMES = {"sgd": (), "momentum": ("velocity",), "adagrad": ("mem",),
+              "rmsprop": ("mean_square",), "adam": ("m", "v")}
+TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
+                 "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s"]
+SAMPLE_COLUMNS = ["update", "temperature", "prime", "text", "novelty", "novelty_n"]
+
+
+@dataclass
+class RunResult:
+    """What one run produced: tables, a summary, the model and the optimizer state."""
+
+    config: RunConfig
+    trace: pd.DataFrame
+    samples: pd.DataFrame
+    summary: dict
+    model: Model
+    optimizer_state: dict = field(default_factory=dict)
+
+
+def derived_seed(seed, purpose, n=0):
+    """A 32-bit seed for one use (``purpose`` id, update ``n``) of a run's seed."""
+    return int(np.random.SeedSequence([seed, purpose, n]).generate_state(1)[0])
+
+
+SAMPLE_SEED = 1
+
+
+class TrainState:
+    """Everything the compiled loop carries between calls: optimizer state, the raw gradient of
+    the last update, the recurrent state ``h`` (state_rows x B x H), ``counters`` = [data
+    pointer, updates done, epoch] and the smooth loss. The model's weights change in place.
+
+    With batch_size B the training text is cut into B contiguous parts of equal length (as
+    char-rnn and torch-rnn do), read side by side; B = 1 is min-char-rnn exactly.
+    """
+
+    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0, *,
+                 optimizer="adagrad", clip_mode="value", batch_size=1, dropout=0.0, seed=0,
+                 momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+        from ..kernels.optim import CLIP_CODES, OPTIMIZER_CODES
+        self.model = model
+        self.data = self._layout(as_ids(data, model.vocab_size, "data"), seq_length,
+                                 batch_size)
+        self.seq_length, self.batch_size = seq_length, batch_size
+        self.dropout, self.seed = float(dropout), int(seed)
+        self.hyper = np.array([learning_rate, clip, eps, momentum, decay, beta1, beta2],
+                              dtype=model.dtype)
+        self.optimizer = optimizer
+        self.codes = (OPTIMIZER_CODES[optimizer], CLIP_CODES[clip_mode])
+        slots = len(SLOT_NAMES[optimizer])
+        self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
+                      for k in range(2)]
+        self.grad = np.zeros_like(model.theta)
+        self.h = np.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
+        self.counters = np.zeros(3, dtype=np.int64)
+        self.smooth = -math.log(1.0 / model.vocab_size) * seq_length
+        self.dims = model.dims(batch_size)
+
+    @classmethod
+    def from_config(cls, model, data, config):
+        c = config
+        return cls(model, data, c.seq_length, c.learning_rate, c.clip, optimizer=c.optimizer,
+                   clip_mode=c.clip_mode, batch_size=c.batch_size, dropout=c.dropout,
+                   seed=c.seed, momentum=c.momentum, decay=c.decay, beta1=c.beta1,
+                   beta2=c.beta2, eps=c.eps)
+
+    def _layout(self, data, seq_length, batch_size):
+        """The training ids as the loop reads them: B contiguous parts, one row each."""
+        part = stream_length(len(data), seq_length, batch_size)
+        return data[:batch_size * part].reshape(batch_size, part)
+
+    @property
+    def mem(self):
+        """AdaGrad's (or RMSProp's) accumulated squares; momentum's velocity; Adam's mean."""
+        return self.slots[0]
+
+    def run(self, losses, smooths):
+        """Up to len(losses) updates; per-update losses and smooth losses are written into the
+        two arrays. Returns how many were recorded (fewer only at a non-finite loss)."""
+        from ..kernels.train_loop import train_updates
+        done, self.smooth = train_updates(
+            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
+            self.seq_length, self.hyper, *self.codes, self.dropout, self.seed, self.h,
+            self.counters, self.smooth, len(losses), losses, smooths)
+        return done
+
+    @property
+    def updates(self):
+        return int(self.counters[1])
+
+    @property
+    def epoch(self):
+        return int(self.counters[2])
+
+    def stream_state(self, b=0):
+        """Stream b's recurrent state in the model's API shape."""
+        return self.h[:, b].reshape(self.model.state_shape).copy()
+
+    def next_input(self):
+        """(first input id, state) of stream 0 for the next update, after min-char-rnn's wrap
+        rule (pointer back to 0 and a zero state at the end of the text or at update 0)."""
+        p = int(self.counters[0])
+        if p + self.seq_length + 1 >= self.data.shape[1] or self.updates == 0:
+            return int(self.data[0, 0]), self.model.zero_state()
+        return int(self.data[0, p]), self.stream_state(0)
+
+    def val_loss(self, corpus):
+        """(summed loss, characters) on the validation tail from stream 0's carried state."""
+        return self.model.eval_loss(corpus.val_ids, self.stream_state(0))
+
+    def chars_in(self, lo, hi):
+        """Target characters of updates lo .. hi - 1 (all streams)."""
+        return (hi - lo) * self.seq_length * self.batch_size
+
+    def loss_per_char(self, window, lo, hi):
+        """Mean chunk loss of updates lo .. hi - 1 (``window``) per character."""
+        return float(np.mean(window)) / self.seq_length
+
+    def losses_per_char(self, window, lo, hi):
+        """Each chunk loss of updates lo .. hi - 1 (``window``) per character."""
+        return window / self.seq_length
+
+    def chars_per_stream_update(self):
+        return self.seq_length
+
+    def arrays(self):
+        """What a checkpoint needs to continue: optimizer state under its usual names."""
+        out = {name: self.slots[k] for k, name in enumerate(SLOT_NAMES[self.optimizer])}
+        return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
+
+
+class _Recorder:
+    """Accumulates trace and sample rows; knows which update needs what."""
+
+    def __init__(self, config, corpus, model, on_sample):
+        self.config, self.corpus, self.model = config, corpus, model
+        self.on_sample = on_sample
+        self.trace_rows, self.sample_rows = [], []
+        self.val_losses = []
+
+    def val_loss_per_char(self, run):
+        """Loss per character on the held-out tail, read from the carried hidden state of
+        stream 0 (records mode: each validation record from a zero state).
+
+        The recipe zeroes the state only once per pass over the text, so early in training a
+        model has never seen a zero state, and its loss from one (10+ nats/char on the built-in
+        corpus after 1,000 updates, against 3 from the carried state) says little.
+        """
+        total, n = run.val_loss(self.corpus)
+        value = total / n if n else float("nan")
+        self.val_losses.append(value)
+        return value
+
+    def sample(self, n, h, first_id):
+        cfg = self.config
+        ids = self.model.sample_ids(np.array([first_id]), cfg.sample_length, cfg.temperature,
+                                    seed=derived_seed(cfg.seed, SAMPLE_SEED, n), h=h)
+        text = self.corpus.decode(ids)
+        row = dict(update=n, temperature=cfg.temperature, prime=self.corpus.chars[first_id],
+                   text=text, novelty=training_index(self.corpus).novelty(text),
+                   novelty_n=DEFAULT_N)
+        self.sample_rows.append(row)
+        if self.on_sample is not None:
+            self.on_sample(row)
+
+
+def train(config=None, corpus=None, model=None, progress=False, on_sample=None, **overrides):
+    """Train one run of ``config`` (a RunConfig, a dict, or keyword overrides of the defaults).
+
+    ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
+    fresh one from ``config.seed``. ``progress`` shows a progress bar; ``on_sample(row)`` sees
+    each sample. Returns a RunResult; a run that diverges (``divergence``: a non-finite loss,
+    or a loss per character that stays far above guessing) stops there with status "diverged"
+    instead of raising.
+    """
+    config = _as_config(config, overrides)
+    t_start = time.perf_counter()
+    if corpus is None:
+        corpus = Corpus.from_config(config)
+    from ..text.records import prepare_corpus
+    corpus = prepare_corpus(corpus, config)
+    corpus.check_length(config.seq_length, config.batch_size)
+    from .resources import check_run
+    check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
+    if model is None:
+        model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
+                             config.num_layers, config.activation, config.dtype, config.seed,
+                             config.init_scale, chars=corpus.chars,
+                             forget_bias=config.forget_bias)
+    else:
+        _check_model(model, config, corpus)
+        model = model.copy()
+        model.chars = list(corpus.chars)
+    model.end_symbol = corpus.end_symbol
+
+    if corpus.end_symbol:  # records mode
+        from .records import RecordTrainState
+        run = RecordTrainState.from_config(model, corpus, config)
+    else:
+        run = TrainState.from_config(model, corpus.train_ids, config)
+    rec = _Recorder(config, corpus, model, on_sample)
+    verdict, train_s = _loop(config, run, rec, progress)
+    wall_s = time.perf_counter() - t_start
+    trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
+    samples = pd.DataFrame(rec.sample_rows, columns=SAMPLE_COLUMNS)
+    summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, wall_s, train_s)
+    return RunResult(config, trace, samples, summary, model, run.arrays())
+
+
+def _loop(config, run, rec, progress):
+    """Call the compiled loop in chunks until ``config.updates`` are done or the run diverges;
+    returns (the Divergence or None, seconds spent in the loop).
+
+    Per-update losses are kept only as far back as a trace row or the divergence rule looks
+    (``recent.kept_updates``), smooth losses only for the chunk in hand.
+    """
+    from ..divergence import WINDOW, DivergenceCheck
+    losses = RecentValues(kept_updates(config), MAX_CHUNK)
+    smooths = np.full(MAX_CHUNK, np.nan)
+    rule = DivergenceCheck(run.model.vocab_size)
+    run.run(losses.space(0), smooths[:0])  # compile or load from cache before the clock starts
+    bar = _progress_bar(config.updates) if progress else None
+    t0 = time.perf_counter()
+    train_s, n, verdict = 0.0, 0, None
+    while True:
+        if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
+            first_id, h_next = run.next_input()
+            rec.sample(n, h_next, first_id)
+        if n == config.updates:
+            break
+        stop = min(config.updates, n + MAX_CHUNK, _next_multiple(n, config.trace_every),
+                   _next_multiple(n, config.eval_every),
+                   _next_multiple(n, config.sample_every) if config.sample_every else n + MAX_CHUNK)
+        t1 = time.perf_counter()
+        done = run.run(losses.space(stop - n), smooths[:stop - n])
+        train_s += time.perf_counter() - t1
+        losses.commit(done)
+        if n == 0 and done:
+            rule.start(run.loss_per_char(losses.view(0, 1), 0, 1))
+        last_smooth = smooths[done - 1] if done else np.nan
+        if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
+            n += done
+            verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
+            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
+                                             time.perf_counter() - t0))
+            break
+        n = stop
+        if n >= min(WINDOW, config.updates):  # a full window (or the whole of a short run)
+            first = max(0, n - WINDOW)
+            with np.errstate(over="ignore", invalid="ignore"):
+                recent = np.median(run.losses_per_char(losses.view(first, n), first, n))
+            verdict = rule.check(n, float(recent), first + 1)
+        evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
+        if evaluate or verdict is not None or n % config.trace_every == 0:
+            val = rec.val_loss_per_char(run) if evaluate else np.nan
+            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
+                                             time.perf_counter() - t0))
+        if verdict is not None:
+            break
+        if bar is not None:
+            bar.update(stop - bar.n)
+            bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
+                            loss_per_char=f"{run.smooth / run.chars_per_stream_update():.3f}",
+                            updates_s=f"{n / max(train_s, 1e-9):,.0f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    return verdict, train_s
+
+
+def _as_config(config, overrides):
+    if config is None:
+        config = {}
+    if isinstance(config, dict):
+        return RunConfig.build({**config, **overrides})
+    return config.replace(**overrides) if overrides else config
+
+
+def _check_model(model, config, corpus):
+    for key in ("cell", "activation", "hidden_size", "num_layers"):
+        if getattr(model, key) != getattr(config, key):
+            raise ConfigError(f"{key}: the model has {getattr(model, key)!r}, the config "
+                              f"{getattr(config, key)!r}")
+    if model.dtype.name != config.dtype:
+        raise ConfigError(f"dtype: the model has {model.dtype.name}, the config {config.dtype}")
+    if model.vocab_size != corpus.vocab_size:
+        raise CorpusError(f"the model's vocabulary has {model.vocab_size} characters, the corpus "
+                          f"{corpus.name} has {corpus.vocab_size}")
+    if model.chars is not None and list(model.chars) != list(corpus.chars):
+        raise CorpusError(f"the model's vocabulary differs from that of {corpus.name}")
+
+
+def _next_multiple(n, k):
+    return (n // k + 1) * k
+
+
+def _trace_row(n, run, losses, smooth, config, val, elapsed):
+    """The trace row of update n: ``losses`` (RecentValues) holds the window's losses, ``smooth``
+    is the smooth loss after update n."""
+    lo = max(0, n - min(config.trace_every, MAX_WINDOW))
+    window = losses.view(lo, n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        per_char = run.loss_per_char(window, lo, n)
+    return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
+                loss=float(window[-1]), smooth_loss=float(smooth),
+                loss_per_char=per_char, bits_per_char=per_char / LN2,
+                val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
+
+
+def corpus_fields(corpus):
+    """The summary's description of the text a run saw, and the versions that ran it."""
+    from importlib.metadata import version
+
+    from .. import __version__
+    return dict(
+        corpus=corpus.name, corpus_checksum=corpus.checksum, vocab_size=corpus.vocab_size,
+        train_chars=len(corpus.train_ids), val_chars=len(corpus.val_ids),
+        rarest_chars="".join(c for c, _ in corpus.rarest()),
+        unknown_chars=corpus.unknown_chars,
+        **({"train_records": corpus.n_train, "val_records": corpus.n_val}
+           if hasattr(corpus, "n_train") else {}),
+        rnnbench_version=__version__, numba_version=version("numba"))
+
+
+def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
+    """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
+    no final validation loss, since its model is not worth one; its best one before, if any)."""
+    updates_done, smooth = run.updates, run.smooth
+    chars = run.chars_in(0, updates_done)
+    last = trace.iloc[-1] if len(trace) else None
+    finite_val = [v for v in val_losses if np.isfinite(v)]
+    final_val = val_losses[-1] if val_losses and verdict is None else float("nan")
+    best_val = min(finite_val) if finite_val else float("nan")
+    return dict(
+        status="ok" if verdict is None else "diverged",
+        error=None if verdict is None else verdict.error, updates=updates_done,
+        chars_seen=chars, epochs=run.epoch, final_smooth_loss=float(smooth),
+        final_smooth_loss_per_char=float(smooth) / run.chars_per_stream_update(),
+        final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
+        final_val_loss_per_char=final_val, final_val_bits_per_char=final_val / LN2,
+        best_val_loss_per_char=best_val, best_val_bits_per_char=best_val / LN2,
+        wall_s=wall_s, train_s=train_s,
+        updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
+        chars_per_s=chars / train_s if train_s > 0 else float("nan"),
+        diverged_at=None if verdict is None else verdict.update,
+        diverged_rule=None if verdict is None else verdict.rule,
+        **corpus_fields(corpus))
+
+
+def _progress_bar(total):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="upd", dynamic_ncols=True, mininterval=0.2, disable=None)

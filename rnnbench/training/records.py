@@ -1,0 +1,101 @@
+"""The training state of records mode: B streams over blocks of records, each record from a
+zero state, padded chunks that never cross a record (see kernels/record_loop.py)."""
+import math
+
+import numpy as np
+
+from .recent import RecentValues, kept_updates
+from .driver import MAX_CHUNK, TrainState
+
+
+def stream_blocks(n_records, batch_size):
+    """(B, 2) record ranges: stream b reads records [lo, hi), contiguous blocks of nearly equal
+    counts (as the plain mode cuts the text into B contiguous parts)."""
+    edges = [b * n_records // batch_size for b in range(batch_size + 1)]
+    return np.array([[edges[b], edges[b + 1]] for b in range(batch_size)], dtype=np.int64)
+
+
+class RecordTrainState(TrainState):
+    """TrainState for a RecordCorpus: ``cursors`` (B x [record, offset, wraps]) say where each
+    stream is; ``counters`` = [records finished, updates done, epoch]. Chunks hold a variable
+    number of real targets, counted per update so that losses per character stay exact: the
+    counts of the last ``keep`` updates (what a trace window needs) and their running total."""
+
+    def __init__(self, model, corpus, *args, keep=MAX_CHUNK, **kwargs):
+        self.corpus = corpus
+        super().__init__(model, corpus.train_ids, *args, **kwargs)
+        self.blocks = stream_blocks(corpus.n_train, self.batch_size)
+        self.cursors = np.zeros((self.batch_size, 3), dtype=np.int64)
+        self.cursors[:, 0] = self.blocks[:, 0]
+        self.counts = RecentValues(keep, MAX_CHUNK, np.int64, 0)
+        self.total_targets = 0
+        # The recipe starts the smooth loss at a chunk's uniform loss; here a chunk holds, on
+        # average over an epoch, (targets) / (chunks) characters, not seq_length.
+        lengths = np.diff(corpus.train_bounds)
+        chunks = -(-lengths // self.seq_length)
+        self.smooth = math.log(model.vocab_size) * lengths.sum() / chunks.sum()
+        self._log = np.zeros((0, 2, 0), dtype=np.int64)
+
+    @classmethod
+    def from_config(cls, model, corpus, config):
+        run = super().from_config(model, corpus, config)
+        run.counts = RecentValues(kept_updates(config), MAX_CHUNK, np.int64, 0)
+        return run
+
+    @property
+    def target_counts(self):
+        """Real targets (all streams) of each update still kept, from update counts.base."""
+        return self.counts.view(self.counts.base, self.counts.end)
+
+    def _layout(self, data, seq_length, batch_size):
+        self.corpus.check_length(seq_length, batch_size)
+        return data
+
+    def run(self, losses, smooths, log=None):
+        """As TrainState.run; ``log`` (len(losses), 2, T*B), if given, receives each update's
+        input ids and targets (-1: padding), for tests of the chunk schedule."""
+        from ..kernels.record_loop import record_updates
+        counts = self.counts.space(len(losses))
+        done, self.smooth = record_updates(
+            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
+            self.corpus.train_bounds, self.blocks, self.seq_length, self.corpus.end_id,
+            self.hyper, *self.codes, self.dropout, self.seed, self.h, self.counters,
+            self.cursors, self.smooth, len(losses), losses, smooths, counts,
+            self._log if log is None else log)
+        self.counts.commit(done)
+        self.total_targets += int(counts[:done].sum())
+        return done
+
+    def next_input(self):
+        """Samples in records mode start a new record: input END from a zero state."""
+        return self.corpus.end_id, self.model.zero_state()
+
+    def val_loss(self, corpus):
+        """(summed loss, characters) over the validation records, each from a zero state."""
+        from ..kernels.record_loop import record_eval_loss
+        if corpus.n_val == 0:
+            return 0.0, 0
+        total, n = record_eval_loss(self.model.theta, self.model.dims(), corpus.val_ids,
+                                    corpus.val_bounds, 256)
+        return float(total), int(n)
+
+    def chars_in(self, lo, hi):
+        """Real targets of updates lo .. hi - 1: from the running total when lo is 0, else
+        from the kept counts."""
+        if lo == 0:
+            return self.total_targets - int(self.counts.view(hi, self.counts.end).sum())
+        return int(self.counts.view(lo, hi).sum())
+
+    def loss_per_char(self, window, lo, hi):
+        chars = self.chars_in(lo, hi)
+        return float(np.sum(window)) * self.batch_size / chars if chars else float("nan")
+
+    def losses_per_char(self, window, lo, hi):
+        return window * self.batch_size / self.counts.view(lo, hi)
+
+    def chars_per_stream_update(self):
+        n = self.updates
+        return self.chars_in(0, n) / (n * self.batch_size) if n else float(self.seq_length)
+
+    def arrays(self):
+        return dict(super().arrays(), cursors=self.cursors)
