@@ -8,6 +8,10 @@ from typing import Annotated, Literal, Optional
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
+from .text.loading import CorpusError, check_encoding
+from .text.records import check_spec
+from .variants import ACTIVATIONS, CELLS, CLIP_MODES, FORGET_GATE_CELLS, OPTIMIZERS
+
 
 class ConfigError(ValueError):
     """Invalid configuration; the message is one line that names the key."""
@@ -55,10 +59,8 @@ Int = Annotated[int, BeforeValidator(_strict_int)]
 Float = Annotated[float, BeforeValidator(_strict_float)]
 
 
-# Learning rate when none is given: the recipe's 0.1 for AdaGrad, the DD2424 notes' 1e-3 for
-# RMSProp, Kingma & Ba's 1e-3 for Adam; plain and momentum SGD on summed chunk losses need less.
-DEFAULT_LEARNING_RATE = {"sgd": 0.003, "momentum": 0.0003, "adagrad": 0.1, "rmsprop": 1e-3,
-                         "adam": 1e-3}
+# Learning rate when none is given (see variants.OPTIMIZERS)
+DEFAULT_LEARNING_RATE = {name: o.learning_rate for name, o in OPTIMIZERS.items()}
 
 
 class RunConfig(BaseModel):
@@ -71,8 +73,8 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     data: str = Field("pydoc", strict=True, description="text file path or built-in corpus name")
-    cell: Literal["rnn", "lstm", "gru"] = Field("rnn", description="recurrent cell")
-    activation: Literal["tanh", "relu", "sigmoid"] = Field("tanh", description="hidden activation")
+    cell: Literal[tuple(CELLS)] = Field("rnn", description="recurrent cell")
+    activation: Literal[tuple(ACTIVATIONS)] = Field("tanh", description="hidden activation")
     hidden_size: Int = Field(100, gt=0, le=MAX_DIM, description="hidden units per layer")
     num_layers: Int = Field(1, ge=1, le=MAX_LAYERS, description="stacked recurrent layers")
     dropout: Float = Field(0.0, ge=0, lt=1, description="inverted dropout on each layer's "
@@ -82,7 +84,7 @@ class RunConfig(BaseModel):
     learning_rate: Optional[Float] = Field(None, gt=0, description=(
         "step size (default per optimizer: " + ", ".join(
             f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATE.items()) + ")"))
-    optimizer: Literal["sgd", "momentum", "adagrad", "rmsprop", "adam"] = Field(
+    optimizer: Literal[tuple(OPTIMIZERS)] = Field(
         "adagrad", description="parameter update rule")
     momentum: Float = Field(0.9, ge=0, lt=1, description="momentum of 'momentum'")
     decay: Float = Field(0.9, ge=0, lt=1, description="RMSProp's decay of the mean square")
@@ -90,7 +92,7 @@ class RunConfig(BaseModel):
     beta2: Float = Field(0.999, ge=0, lt=1, description="Adam's decay of the mean square")
     eps: Float = Field(1e-8, gt=0,
                        description="AdaGrad/RMSProp: inside the square root; Adam: outside")
-    clip_mode: Literal["value", "norm", "none"] = Field(
+    clip_mode: Literal[tuple(CLIP_MODES)] = Field(
         "value", description="value: every element to [-clip, clip] (the recipe); norm: "
         "scale to a global L2 norm of at most clip")
     clip: Float = Field(5.0, gt=0, description="clipping threshold")
@@ -140,7 +142,6 @@ class RunConfig(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value):
-        from .text.corpus import CorpusError, check_encoding
         try:
             check_encoding(value)
         except CorpusError as exc:
@@ -151,14 +152,14 @@ class RunConfig(BaseModel):
     @classmethod
     def _records_spec(cls, value):
         if value is not None:
-            from .text.records import check_spec
             check_spec(value)
         return value
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.forget_bias and self.cell != "lstm":
-            raise ValueError(f"forget_bias: applies to the LSTM only (cell is {self.cell!r})")
+        if self.forget_bias and self.cell not in FORGET_GATE_CELLS:
+            cells = " and ".join(c.upper() for c in FORGET_GATE_CELLS)
+            raise ValueError(f"forget_bias: applies to the {cells} only (cell is {self.cell!r})")
         return self
 
     @classmethod
@@ -203,3 +204,9 @@ def short_repr(value, limit=60):
     """repr(value), cut to about ``limit`` characters: a message stays one readable line."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def short_value(value):
+    """A number as %g, anything else as str: how field values appear in labels."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+    return f"{value:g}" if real else str(value)  # NumPy's floats are numbers.Real too

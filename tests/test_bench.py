@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnbench.bench import measure as bench
+from rnnbench.bench import configs, goals, machine, measure, output
 from rnnbench.bench.flops import update_flops
 
 
@@ -23,9 +23,9 @@ def test_update_flops_counts_every_matrix_product():
 
 
 def test_measure_row_gives_each_contender_and_the_ratios(corpus):
-    cfg = bench.Config("gru", 8, 2, "float32", 3, 5)
+    cfg = configs.Config("gru", 8, 2, "float32", 3, 5)
     peaks = {"float64": 50.0, "float32": 100.0}
-    rows = bench.measure_row(corpus, cfg, repeats=2, seconds=0.02, peaks=peaks)
+    rows = measure.measure_row(corpus, cfg, repeats=2, seconds=0.02, peaks=peaks)
     by = {r["contender"]: r for r in rows}
     assert "numpy" in by and "rnnbench" in by
     mine = by["rnnbench"]
@@ -47,12 +47,12 @@ def _row(cfg, contender, rate, **extra):
 
 
 def test_goals_are_judged_against_their_targets():
-    rows = [_row(bench.RNN100, "numpy", 1000.0),
-            _row(bench.RNN100, "rnnbench", 21000.0, vs_numpy=21.0, vs_torch=24.0),
-            _row(bench.BIG[0], "rnnbench", 100.0)]
+    rows = [_row(configs.RNN100, "numpy", 1000.0),
+            _row(configs.RNN100, "rnnbench", 21000.0, vs_numpy=21.0, vs_torch=24.0),
+            _row(configs.BIG[0], "rnnbench", 100.0)]
     info = dict(peak_gflops_float64=70.0, peak_gflops_float32=140.0, jobs1_s=20.0, jobs2_s=10.0,
                 warm_s=0.8, cold_s=25.0)
-    g = {x["goal"]: x for x in bench.goals(rows, info)}
+    g = {x["goal"]: x for x in goals.goals(rows, info)}
     assert g["vanilla 100 f64 vs NumPy"]["met"] is True
     assert "23.14x" not in g["vanilla 100 f64 vs NumPy"]["note"]
     # the ceiling: 70 GFLOP/s / 3.025 MFLOP = 23,140 updates/s, 23.1x the reference's 1,000
@@ -66,15 +66,15 @@ def test_goals_are_judged_against_their_targets():
     assert g["cold start: train --updates 1"]["met"] is False
     peak = g["useful GFLOP/s / peak at hidden >= 256"]
     assert peak["value"] == pytest.approx(rows[2]["peak_fraction"])
-    assert all(bench.format_goal(x) for x in g.values())
+    assert all(output.format_goal(x) for x in g.values())
 
 
 def test_goal_notes_give_the_bound_of_the_matrix_products():
-    rows = [_row(bench.RNN100, "numpy", 1000.0), _row(bench.RNN100, "torch", 500.0),
-            _row(bench.RNN100, "rnnbench", 9000.0, vs_numpy=9.0, vs_torch=18.0)]
+    rows = [_row(configs.RNN100, "numpy", 1000.0), _row(configs.RNN100, "torch", 500.0),
+            _row(configs.RNN100, "rnnbench", 9000.0, vs_numpy=9.0, vs_torch=18.0)]
     info = dict(peak_gflops_float64=70.0, peak_gflops_float32=140.0,
                 profile=[dict(config="rnn 100 f64", update_us=111.0, products_us=50.0)])
-    g = {x["goal"]: x for x in bench.goals(rows, info)}
+    g = {x["goal"]: x for x in goals.goals(rows, info)}
     # products alone: 20,000 updates/s at most, 20x NumPy's 1,000 and 40x PyTorch's 500
     assert "50 of 111 us: at most 20.0x" in g["vanilla 100 f64 vs NumPy"]["note"]
     assert "at most 40.0x" in g["vanilla 100 f64 vs PyTorch"]["note"]
@@ -113,17 +113,17 @@ def test_products_us_adds_each_product_times_its_count(monkeypatch):
 def test_stage_profile_times_every_stage(corpus):
     from rnnbench.bench.profile import STAGES, stage_profile
 
-    p = stage_profile(corpus, bench.Config("rnn", 8, seq_length=5))
+    p = stage_profile(corpus, configs.Config("rnn", 8, seq_length=5))
     assert p["config"] == "rnn 8 f64 s5"
     assert all(np.isfinite(p[f"{s}_us"]) and p[f"{s}_us"] > 0 for s in STAGES)
     assert p["update_us"] > 0 and p["products_us"] > 0
     assert p["products_share"] == pytest.approx(p["products_us"] / p["update_us"])
-    assert bench.format_profile(p).startswith("rnn 8 f64 s5")
+    assert output.format_profile(p).startswith("rnn 8 f64 s5")
 
 
 def test_blas_names_the_library_and_a_forced_kernel(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
-    text = bench.blas()
+    text = machine.blas()
     assert text.startswith("openblas") or text.startswith("mkl") or text == "BLAS unknown"
     if text.startswith("openblas"):
         assert "(OPENBLAS_CORETYPE=Haswell)" in text
@@ -131,21 +131,21 @@ def test_blas_names_the_library_and_a_forced_kernel(monkeypatch):
 
 def test_save_bench_writes_tables_and_plot(tmp_path):
     import pandas as pd
-    rows = [_row(bench.RNN100, "numpy", 1000.0),
-            _row(bench.RNN100, "rnnbench", 9000.0, vs_numpy=9.0)]
+    rows = [_row(configs.RNN100, "numpy", 1000.0),
+            _row(configs.RNN100, "rnnbench", 9000.0, vs_numpy=9.0)]
     for r in rows:
         r["gflops"] = r["updates_per_s"] * r["mflop_per_update"] / 1e3
     info = dict(machine="test machine", blas="openblas 0.3", peak_gflops_float64=70.0,
                 peak_gflops_float32=140.0, torch=False, repeats=3, seconds=1.0,
                 profile=[dict(config="rnn 100 f64", update_us=100.0, products_us=60.0)])
-    bench.save_bench(rows, bench.goals(rows, info), info, tmp_path)
+    output.save_bench(rows, goals.goals(rows, info), info, tmp_path)
     frame = pd.read_parquet(tmp_path / "bench.parquet")
     assert list(frame["contender"]) == ["numpy", "rnnbench"]
     assert pd.read_parquet(tmp_path / "goals.parquet")["value"].dtype == np.float64
     assert json.loads((tmp_path / "info.json").read_text())["machine"] == "test machine"
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    assert "not installed" in bench.format_info(info)
-    assert "openblas 0.3" in bench.format_info(info)
+    assert "not installed" in output.format_info(info)
+    assert "openblas 0.3" in output.format_info(info)
     assert pd.read_parquet(tmp_path / "profile.parquet")["products_us"].tolist() == [60.0]
 
 
@@ -155,7 +155,7 @@ def test_torch_contender_trains_the_same_model(corpus, cell):
     pytest.importorskip("torch")
     from rnnbench.model.model import Model
     from rnnbench.reference.torch import TorchNetwork
-    from rnnbench.training.driver import TrainState
+    from rnnbench.training.state import TrainState
 
     model = Model.create(cell, corpus.vocab_size, 12, 2, seed=1, chars=corpus.chars)
     net = TorchNetwork(model.copy(), corpus.train_ids, 9, batch_size=2)

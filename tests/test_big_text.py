@@ -19,9 +19,9 @@ from conftest import run_cli
 from rnnbench.text import baselines, ngrams
 from rnnbench.text.corpus import IDS, Corpus, CorpusError
 from rnnbench.text.novelty import NgramIndex, training_index
-from rnnbench.text.records import RecordCorpus
-from rnnbench.experiments.runner import CorpusText, _corpus
-from rnnbench.experiments.shared import SharedCorpus, worker_payloads
+from rnnbench.text.corpus import RecordCorpus
+from rnnbench.experiments.runner import _corpus
+from rnnbench.experiments.shared import CorpusText, SharedCorpus, worker_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -217,7 +217,7 @@ def test_a_grid_without_baselines_ends_with_its_report(tmp_path):
     assert sorted(p.name for p in (out / "plots").glob("*.png"))
     assert pd.read_parquet(out / "runs.parquet")["status"].tolist() == ["ok"]
     # the run read its text from shared memory, typed as an ordinary (writable) uint16 array
-    from rnnbench.kernels.train_loop import train_updates
+    from rnnbench.kernels.loops import train_updates
     assert {(sig[5].dtype.name, sig[5].mutable) for sig in train_updates.signatures} == {
         ("uint16", True)}
     grid.write_text(GRID.format(key="baselines: 3\n"))

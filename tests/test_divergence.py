@@ -12,7 +12,7 @@ from rnnbench.text.corpus import Corpus
 from rnnbench.divergence import FACTOR, RULES, WINDOW, DivergenceCheck
 from rnnbench.model.model import Model
 from rnnbench.training.recent import RecentValues
-from rnnbench.training.driver import TrainState
+from rnnbench.training.state import TrainState
 
 NAMES = Path(__file__).resolve().parents[1] / "data" / "stdlib_modules.txt"
 # a tiny model; trace_every 100 puts the first check of the rule at update 100
@@ -165,7 +165,7 @@ def test_records_trace_counts_characters_exactly():
                eval_every=900, sample_every=0, batch_size=2)
     r = rnnbench.train(corpus=corpus, **cfg)
     from rnnbench.training.records import RecordTrainState
-    from rnnbench.text.records import prepare_corpus
+    from rnnbench.text.corpus import prepare_corpus
     rc = prepare_corpus(corpus, r.config)
     model = Model.create("rnn", rc.vocab_size, 8, chars=rc.chars)
     run = RecordTrainState.from_config(model, rc, r.config)

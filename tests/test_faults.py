@@ -355,7 +355,7 @@ def test_connect_timeout_must_be_positive(grids, value):
 # -- the pieces --------------------------------------------------------------------------------
 
 def test_plan_jobs():
-    from rnnbench.experiments.pools import plan_jobs
+    from rnnbench.experiments.pool import plan_jobs
     assert plan_jobs(12, 2, 2) == (2, "--jobs 12 reduced to 2 (2 runs to do, 2 cores)")
     assert plan_jobs(12, 40, 4) == (4, "--jobs 12 reduced to 4 (4 cores)")
     assert plan_jobs(3, 1, 8) == (1, "--jobs 3 reduced to 1 (1 run to do)")
@@ -365,7 +365,7 @@ def test_plan_jobs():
 
 
 def test_death_cause():
-    from rnnbench.experiments.pools import death_cause
+    from rnnbench.experiments.pool import death_cause
     assert death_cause(-9) == "worker killed by signal 9; out of memory?"
     assert death_cause(-11) == "worker killed by signal 11 (SIGSEGV)"
     assert death_cause(3) == "worker exited with status 3"
@@ -377,8 +377,10 @@ def test_local_pool_names_the_run_that_kills_its_worker(corpus, tmp_path, monkey
     that raises SIGKILL where the worker rebuilds its corpus): the pool yields a Lost with the
     cause for it, and an Outcome for every other run; no worker is left, nor its folder."""
     from rnnbench.config import RunConfig
-    from rnnbench.experiments.pools import LocalPool, Lost
-    from rnnbench.experiments.runner import CorpusText, Outcome
+    from rnnbench.experiments.loky_pool import LocalPool
+    from rnnbench.experiments.pool import Lost
+    from rnnbench.experiments.runner import Outcome, run_one
+    from rnnbench.experiments.shared import CorpusText
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
@@ -389,7 +391,7 @@ def test_local_pool_names_the_run_that_kills_its_worker(corpus, tmp_path, monkey
              ("run1", config, good, None)]
     pool, items, workers = LocalPool(2), [], set()
     with pool:
-        for item in pool.run(tasks):
+        for item in pool.run(run_one, tasks):
             items.append(item)
             if pool.executor is not None:  # the workers of every executor it used
                 workers |= {psutil.Process(p) for p in list(pool.executor._processes)}
@@ -406,7 +408,7 @@ def test_local_pool_names_the_run_that_kills_its_worker(corpus, tmp_path, monkey
 def test_a_break_nobody_is_found_to_blame_for_reruns_once_then_fails(tmp_path):
     """A worker that died idle (its marker names a run already done): the runs in flight are
     innocent as far as anyone can tell, run again once, failed at the second such break."""
-    from rnnbench.experiments.pools import LocalPool
+    from rnnbench.experiments.loky_pool import LocalPool
 
     class Broken:  # what _after_break needs of a broken executor
         _processes = {}

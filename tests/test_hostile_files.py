@@ -55,7 +55,7 @@ results = {}
 for name, args in json.loads(sys.argv[2]).items():
     results[name] = run_cli(*args)
 import rnnbench.disk.reading as reading
-from rnnbench.text.corpus import CorpusError, read_text
+from rnnbench.text.loading import CorpusError, read_text
 real_stat = os.stat
 reading.os.stat = lambda path, *a, **k: real_stat("regular.txt") if str(path) == "fifo.txt" \
     else real_stat(path, *a, **k)  # the FIFO looks regular until it is opened

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_cli
 from diskfaults import subprocess_env, temp_files, tree
-from rnnbench.experiments.integrity import check_run_folder
+from rnnbench.experiments.run_folder import check_run_folder
 from rnnbench.experiments.results import TIMING_COLUMNS, load_tables
 
 GRID = """
@@ -202,14 +202,14 @@ def test_legacy_tables_that_do_not_read_stop_report(copy):
 
 def test_a_failed_run_writes_error_txt_without_following_a_planted_link(
         grid_file, tmp_path, monkeypatch):
-    import rnnbench.training.driver
-    real_train = rnnbench.training.driver.train
+    import rnnbench.experiments.runner
+    real_train = rnnbench.experiments.runner.train
 
     def train(config, **kw):
         if config.learning_rate == 0.05:
             raise RuntimeError("boom")
         return real_train(config, **kw)
-    monkeypatch.setattr(rnnbench.training.driver, "train", train)
+    monkeypatch.setattr(rnnbench.experiments.runner, "train", train)
     out = tmp_path / "failing"
     assert rerun(grid_file, out)[0] == 1
     failed = run_ids(out)[1]

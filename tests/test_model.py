@@ -94,14 +94,14 @@ def test_bad_sampling_arguments(small_model):
 
 
 def test_stale_kernel_cache_is_dropped(tmp_path):
-    from rnnbench.kernels.cache_guard import STAMP, drop_stale_cache, sources_hash
+    from rnnbench.compiled import STAMP, drop_stale_cache, sources_hash
     (tmp_path / "rnn.rnn_forward_backward-1.py311.nbi").write_text("old index")
     (tmp_path / "rnn.rnn_forward_backward-1.py311.1.nbc").write_text("old code")
     (tmp_path / STAMP).write_text("hash of other sources")
-    assert drop_stale_cache(tmp_path) == 2
+    assert drop_stale_cache([tmp_path]) == 2
     assert (tmp_path / STAMP).read_text() == sources_hash()
     (tmp_path / "x.nbi").write_text("fresh")
-    assert drop_stale_cache(tmp_path) == 0 and (tmp_path / "x.nbi").exists()
+    assert drop_stale_cache([tmp_path]) == 0 and (tmp_path / "x.nbi").exists()
 
 
 def test_validation_and_training_losses_are_the_same_numbers(corpus, small_model):

@@ -5,8 +5,9 @@ import pytest
 import rnnbench
 from conftest import run_cli
 from rnnbench.model.gradcheck import gradcheck_matrix
-from rnnbench.kernels.optim import CLIP_CODES, OPTIMIZER_CODES, optimizer_step
+from rnnbench.kernels.optim import optimizer_step
 from rnnbench.model.model import Model
+from rnnbench.variants import CLIP_MODES, HYPER, OPTIMIZERS
 
 TINY = "abcab cabba acca bbc aab caab cbab bacab abba cab cabbac bca acab ab cabab bcab abc\n"
 
@@ -57,50 +58,52 @@ def test_dropout_keeps_about_one_minus_p():
     assert np.allclose(mask[kept], 1 / 0.7)
 
 
-HYPER = dict(lr=0.05, clip=5.0, eps=1e-8, momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999)
+SETTINGS = dict(learning_rate=0.05, clip=5.0, eps=1e-8, momentum=0.9, decay=0.9, beta1=0.9,
+                beta2=0.999)
 
 
 def numpy_step(opt, theta, g, s1, s2, t):
     """The documented formulas, written plainly."""
-    lr, eps = HYPER["lr"], HYPER["eps"]
-    g = np.clip(g, -HYPER["clip"], HYPER["clip"])
+    lr, eps = SETTINGS["learning_rate"], SETTINGS["eps"]
+    g = np.clip(g, -SETTINGS["clip"], SETTINGS["clip"])
     if opt == "sgd":
         return theta - lr * g, s1, s2
     if opt == "momentum":
-        v = HYPER["momentum"] * s1 + g
+        v = SETTINGS["momentum"] * s1 + g
         return theta - lr * v, v, s2
     if opt == "adagrad":
         m = s1 + g * g
         return theta - lr * g / np.sqrt(m + eps), m, s2
     if opt == "rmsprop":
-        m = HYPER["decay"] * s1 + (1 - HYPER["decay"]) * g * g
+        m = SETTINGS["decay"] * s1 + (1 - SETTINGS["decay"]) * g * g
         return theta - lr * g / np.sqrt(m + eps), m, s2
-    b1, b2 = HYPER["beta1"], HYPER["beta2"]
+    b1, b2 = SETTINGS["beta1"], SETTINGS["beta2"]
     m, v = b1 * s1 + (1 - b1) * g, b2 * s2 + (1 - b2) * g * g
     return theta - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps), m, v
 
 
-@pytest.mark.parametrize("opt", list(OPTIMIZER_CODES))
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
 def test_optimizer_updates_follow_their_formulas(opt):
     rng = np.random.default_rng(1)
     theta = rng.standard_normal(50)
     s1, s2 = np.abs(rng.standard_normal(50)), np.abs(rng.standard_normal(50))
-    hyper = np.array(list(HYPER.values()))
+    hyper = np.array([SETTINGS[name] for name in HYPER])
     ref = (theta.copy(), s1.copy(), s2.copy())
     for t in (1, 2, 3):
         g = rng.standard_normal(50) * 4  # some beyond the clip
         ref = numpy_step(opt, *ref[:1], g, *ref[1:], t)
-        optimizer_step(theta, g, s1, s2, OPTIMIZER_CODES[opt], CLIP_CODES["value"], hyper, t)
+        optimizer_step(theta, g, s1, s2, OPTIMIZERS[opt].code, CLIP_MODES["value"], hyper, t)
         np.testing.assert_allclose(theta, ref[0], rtol=1e-13, atol=1e-15)
 
 
 def test_norm_clipping_scales_to_the_global_norm():
     g = np.full(100, 2.0)  # norm 20
-    theta, hyper = np.zeros(100), np.array([1.0, 5.0, 1e-8, 0, 0, 0, 0])
-    optimizer_step(theta, g, g[:0], g[:0], OPTIMIZER_CODES["sgd"], CLIP_CODES["norm"], hyper, 1)
+    theta = np.zeros(100)
+    hyper = np.array([dict(learning_rate=1.0, clip=5.0, eps=1e-8).get(name, 0.0) for name in HYPER])
+    optimizer_step(theta, g, g[:0], g[:0], OPTIMIZERS["sgd"].code, CLIP_MODES["norm"], hyper, 1)
     np.testing.assert_allclose(theta, -g * 5.0 / (20.0 + 1e-6), rtol=1e-14)
     theta[:] = 0
-    optimizer_step(theta, g, g[:0], g[:0], OPTIMIZER_CODES["sgd"], CLIP_CODES["none"], hyper, 1)
+    optimizer_step(theta, g, g[:0], g[:0], OPTIMIZERS["sgd"].code, CLIP_MODES["none"], hyper, 1)
     np.testing.assert_array_equal(theta, -g)
 
 

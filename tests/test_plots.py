@@ -187,12 +187,12 @@ def test_a_grid_whose_runs_all_diverge_ends_with_plots_and_report(tmp_path):
 
 
 def test_a_grid_whose_runs_all_fail_ends_with_plots_and_report(tmp_path, monkeypatch):
-    import rnnbench.training.driver
+    import rnnbench.experiments.runner
 
     def train(config, **kw):
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(rnnbench.training.driver, "train", train)
+    monkeypatch.setattr(rnnbench.experiments.runner, "train", train)
     grid = _grid(tmp_path, "allfail", """
         name: allfail
         data: pydoc
@@ -265,7 +265,7 @@ def _tables(diverged_value=1e24):
 
 
 def _roles(info, runs):
-    from rnnbench.views.plots import Roles
+    from rnnbench.views.plots.common import Roles
     roles = Roles(info, runs)
     return roles, roles.add_hue(runs)
 
@@ -273,7 +273,8 @@ def _roles(info, runs):
 def test_diverged_values_never_set_a_scale():
     import matplotlib.pyplot as plt
 
-    from rnnbench.views.plots import final_loss, loss_curves
+    from rnnbench.views.plots.curves import loss_curves
+    from rnnbench.views.plots.final import final_loss
     info, runs, trace, baselines = _tables()
     roles, runs = _roles(info, runs)
     for x in ("update", "chars_seen"):
@@ -304,7 +305,9 @@ def test_diverged_values_never_set_a_scale():
 def test_no_finite_loss_at_all_still_draws_every_view():
     import matplotlib.pyplot as plt
 
-    from rnnbench.views.plots import final_loss, loss_curves, speed
+    from rnnbench.views.plots.curves import loss_curves
+    from rnnbench.views.plots.final import final_loss
+    from rnnbench.views.plots.speed import speed
     info, runs, trace, baselines = _tables(math.inf)
     runs["status"], runs["diverged_at"] = "diverged", 2
     trace["loss_per_char"] = trace["val_loss_per_char"] = math.nan
@@ -320,7 +323,7 @@ def test_no_finite_loss_at_all_still_draws_every_view():
 
 
 def test_report_numbers_stay_readable():
-    from rnnbench.views.report import _num
-    assert _num(1.251583e24) == "1.25e+24" and _num(2.0415) == "2.042" and _num(None) == ""
-    assert _num(float("nan")) == "" and _num(float("inf")) == "inf"
-    assert _num(1234567.8, 0, 1e12) == "1,234,568"
+    from rnnbench.views.report.content import num
+    assert num(1.251583e24) == "1.25e+24" and num(2.0415) == "2.042" and num(None) == ""
+    assert num(float("nan")) == "" and num(float("inf")) == "inf"
+    assert num(1234567.8, 0, 1e12) == "1,234,568"

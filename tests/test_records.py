@@ -11,9 +11,10 @@ from rnnbench.config import ConfigError, RunConfig
 from rnnbench.text.corpus import UNKNOWN, Corpus, CorpusError
 from rnnbench.model.gradcheck import gradcheck
 from rnnbench.model.model import Model, load_checkpoint
-from rnnbench.text.records import RecordCorpus, parse_records, prepare_corpus
+from rnnbench.text.corpus import RecordCorpus, prepare_corpus
+from rnnbench.text.records import parse_records
 from rnnbench.training.records import RecordTrainState, stream_blocks
-from rnnbench.experiments.sources import start_text
+from rnnbench.training.samples import start_text
 
 from conftest import run_cli
 

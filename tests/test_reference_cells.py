@@ -4,7 +4,7 @@ import pytest
 
 from rnnbench.model.model import Model
 from rnnbench.reference.cells import ReferenceNetwork
-from rnnbench.training.driver import TrainState
+from rnnbench.training.state import TrainState
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

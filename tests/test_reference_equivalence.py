@@ -5,7 +5,7 @@ import pytest
 from rnnbench.text.corpus import Corpus
 from rnnbench.model.model import Model
 from rnnbench.reference.min_char_rnn import PARAM_NAMES, ReferenceRNN, loss_fun
-from rnnbench.training.driver import TrainState
+from rnnbench.training.state import TrainState
 
 
 def flat(d, names=PARAM_NAMES):

@@ -5,7 +5,7 @@ import textwrap
 
 from conftest import run_cli
 from rnnbench.text.corpus import Corpus
-from rnnbench.views.report import to_markdown
+from rnnbench.views.report.render import to_markdown
 
 HOSTILE = ("<script>alert(1)</script> `a`<img src=x onerror=alert(2)>`` <b>`x` *y* "
            "[z](javascript:1)")

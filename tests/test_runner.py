@@ -127,15 +127,15 @@ def test_resume_after_sigkill(reference, grid_file, tmp_path):
 
 
 def test_failed_run_exit_1_then_retried(grid_file, tmp_path, monkeypatch):
-    import rnnbench.training.driver
-    real_train = rnnbench.training.driver.train
+    import rnnbench.experiments.runner
+    real_train = rnnbench.experiments.runner.train
 
     def train(config, **kw):
         if config.hidden_size == 16 and config.learning_rate == 0.1:
             raise RuntimeError("boom\nsecond line")
         return real_train(config, **kw)
 
-    monkeypatch.setattr(rnnbench.training.driver, "train", train)
+    monkeypatch.setattr(rnnbench.experiments.runner, "train", train)
     out = tmp_path / "failing"
     code, stdout, stderr = run_cli("run", grid_file, "--jobs", "1", "--out", out, "--no-report",
                                    "--quiet")
@@ -153,8 +153,8 @@ def test_failed_run_exit_1_then_retried(grid_file, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_keeps_finished_runs(grid_file, tmp_path, monkeypatch):
-    import rnnbench.training.driver
-    real_train = rnnbench.training.driver.train
+    import rnnbench.experiments.runner
+    real_train = rnnbench.experiments.runner.train
     calls = []
 
     def train(config, **kw):
@@ -163,7 +163,7 @@ def test_ctrl_c_keeps_finished_runs(grid_file, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_train(config, **kw)
 
-    monkeypatch.setattr(rnnbench.training.driver, "train", train)
+    monkeypatch.setattr(rnnbench.experiments.runner, "train", train)
     out = tmp_path / "interrupted"
     code, _, stderr = run_cli("run", grid_file, "--jobs", "1", "--out", out, "--quiet")
     assert code == 130 and "interrupted; 2 runs finished now are kept" in stderr

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 from rnnbench.text.corpus import UNKNOWN
 from rnnbench.experiments.grid import GridError, load_grid
-from rnnbench.views.plots import _baselines_for
+from rnnbench.views.plots.common import baselines_for
 
 PROSE = "The quick brown fox jumps over the lazy dog. Ça coûte 5 €!\r\n" * 20
 
@@ -95,7 +95,7 @@ def test_grid_data_takes_names_paths_and_lists(project):
     baselines = pd.read_parquet(project / "results" / "texts" / "baselines.parquet")
     assert len(baselines) == 6 * 4 and set(baselines["baseline"]) >= {"5gram"}
     same_text = runs[runs["data"] == "crlf.txt"]  # one checksum, two vocabularies
-    uniform = [_baselines_for(baselines, same_text[same_text["min_char_count"] == n])["uniform"]
+    uniform = [baselines_for(baselines, same_text[same_text["min_char_count"] == n])["uniform"]
                for n in (0, 3)]
     assert uniform == pytest.approx([math.log(35), math.log(36)])
 

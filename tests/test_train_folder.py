@@ -12,11 +12,12 @@ import textwrap
 
 import pytest
 
+import rnnbench.experiments.runner
 import rnnbench.training.driver
 from conftest import run_cli
 from diskfaults import fill, mounts, subprocess_env, temp_files, tree  # noqa: F401 -- a fixture
 from rnnbench.disk import writing as safe_io
-from rnnbench.experiments.integrity import check_run_folder
+from rnnbench.experiments.run_folder import check_run_folder
 from rnnbench.model.model import load_checkpoint
 
 TINY = ("--hidden-size", "8", "--updates", "20", "--sample-every", "0", "--eval-every", "10",
@@ -189,14 +190,14 @@ def test_a_grid_on_a_full_disk_is_one_line_and_keeps_what_it_saved(mounts, monke
     grid = tmp_path / "tiny.yaml"
     grid.write_text(textwrap.dedent(GRID))
     disk = mounts.tmpfs("2m")
-    real, calls = rnnbench.training.driver.train, []
+    real, calls = rnnbench.experiments.runner.train, []
 
     def fill_on_the_second_run(config, **kw):
         calls.append(config)
         if len(calls) == 2:
             fill(disk)
         return real(config, **kw)
-    monkeypatch.setattr(rnnbench.training.driver, "train", fill_on_the_second_run)
+    monkeypatch.setattr(rnnbench.experiments.runner, "train", fill_on_the_second_run)
     code, _, stderr = run_cli("run", grid, "--out", disk / "g", "--jobs", "1", "--quiet")
     assert code == 1 and stderr.count("\n") == 1
     assert stderr.startswith(f"rnnbench: error: cannot write {disk}/g/")

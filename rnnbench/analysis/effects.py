@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..experiments.results import short_value
+from ..config import short_value
 from .stats import (CONFIDENCE, MAD_TO_SD, StatsError, config_fields, plain_value, pm,
                     t_quantile, varying_fields)
 

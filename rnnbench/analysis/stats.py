@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ..config import RunConfig, short_value
+
 CONFIDENCE = 0.95
 ALPHA = 0.05
 FINAL = "final_val_loss_per_char"
@@ -40,7 +42,6 @@ class StatsError(ValueError):
 def config_fields(runs):
     """The columns of ``runs`` that make a configuration: every RunConfig field but the seed,
     and the text's checksum (the same name may hold another text in another grid)."""
-    from ..config import RunConfig
     fields = [f for f in RunConfig.model_fields if f != "seed" and f in runs.columns]
     return fields + (["corpus_checksum"] if "corpus_checksum" in runs.columns else [])
 
@@ -99,7 +100,6 @@ def varying_fields(table, fields):
 
 def labels(table, fields):
     """'hidden_size=64, seq_length=25' per row: the fields that vary across the table."""
-    from ..experiments.results import short_value
     shown = varying_fields(table, fields)
     if not shown:
         return pd.Series("base", index=table.index)

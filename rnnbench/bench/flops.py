@@ -7,7 +7,10 @@ the figures err low.
 """
 import time
 
-from ..model.model import GATES
+import numpy as np
+
+from ..training.threads import one_thread
+from ..variants import CELLS
 
 
 def matrix_products(cell, vocab_size, hidden_size, num_layers=1, seq_length=25, batch_size=1):
@@ -20,7 +23,7 @@ def matrix_products(cell, vocab_size, hidden_size, num_layers=1, seq_length=25, 
     nothing past the chunk's start), dW_hh over the chunk; layers above the first also W_ih x,
     dW_ih and the gradient of their input. The output layer: logits, dW_hy and dL/dh.
     """
-    G, H, V = GATES[cell], hidden_size, vocab_size
+    G, H, V = CELLS[cell].n_gates, hidden_size, vocab_size
     T, B = seq_length, batch_size
     TB, GH = T * B, G * H
     step_fwd = ("mv", GH, 1, H) if B == 1 else ("abt", B, GH, H)
@@ -47,10 +50,6 @@ def update_flops(cell, vocab_size, hidden_size, num_layers=1, seq_length=25, bat
 
 def peak_gflops(dtype="float64", n=1024, repeats=5):
     """One core's practical peak: the median GFLOP/s of an n x n matrix product in one thread."""
-    import numpy as np
-
-    from ..training.threads import one_thread
-
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)

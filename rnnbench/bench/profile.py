@@ -6,6 +6,12 @@ import time
 
 import numpy as np
 
+from ..compiled import (repeat_dot, repeat_forward, repeat_gradient, repeat_matvec,
+                        repeat_optimizer, repeat_softmax, workspace)
+from ..training.state import TrainState
+from ..variants import OPTIMIZERS
+from .flops import matrix_products
+
 STAGES = ("forward", "softmax", "backward", "optimizer")
 
 
@@ -55,9 +61,6 @@ def product_operands(form, m, n, k, dtype, rng):
 
 def products_us(cell, vocab_size, hidden_size, num_layers, seq_length, batch_size, dtype):
     """Microseconds per update of the update's matrix products alone, each timed in a loop."""
-    from .flops import matrix_products
-    from ..kernels.timing import repeat_dot, repeat_matvec
-
     rng = np.random.default_rng(0)
     total, seen = 0.0, {}
     for _, form, m, n, k, count in matrix_products(cell, vocab_size, hidden_size, num_layers,
@@ -73,12 +76,6 @@ def products_us(cell, vocab_size, hidden_size, num_layers, seq_length, batch_siz
 def stage_profile(corpus, cfg, optimizer="adagrad"):
     """Microseconds per update of each stage of rnnbench's update for a bench Config, of the
     whole update, and of its matrix products alone."""
-    from ..kernels.network import workspace
-    from ..kernels.optim import OPTIMIZER_CODES
-    from ..kernels.timing import (repeat_forward, repeat_gradient, repeat_optimizer,
-                                 repeat_softmax)
-    from ..training.driver import TrainState
-
     model = cfg.model(corpus)
     st = TrainState(model.copy(), corpus.train_ids, cfg.seq_length, batch_size=cfg.batch_size,
                     optimizer=optimizer)
@@ -98,7 +95,7 @@ def stage_profile(corpus, cfg, optimizer="adagrad"):
         (repeat_forward, (theta, st.dims, ids, state, ws)),
         (repeat_softmax, (ws[9][:TB], targets)),
         (repeat_gradient, (theta, grad, st.dims, ids, targets, state, ws)),
-        (repeat_optimizer, (theta.copy(), grad, s1, s2, OPTIMIZER_CODES[optimizer], st.hyper)),
+        (repeat_optimizer, (theta.copy(), grad, s1, s2, OPTIMIZERS[optimizer].code, st.hyper)),
         (updates, ())])
     update /= len(scratch)
     products = products_us(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers,

@@ -10,11 +10,15 @@ removes only the temporary files it created, or those left by a process that is 
 """
 import ctypes
 import errno
+import io
+import json
 import os
 import re
 import secrets
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 # .<name>.<pid>.<token>.tmp: the pid tells whether the writer is still alive
 TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.tmp$")
@@ -53,6 +57,33 @@ def atomic_write_bytes(path, data):
             raise write_error(path, exc) from None
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_json(path, obj):
+    atomic_write_bytes(path, to_json_bytes(obj))
+
+
+def atomic_write_parquet(path, df):
+    atomic_write_bytes(path, parquet_bytes(df))
+
+
+def to_json_bytes(obj):
+    """``obj`` as indented JSON text (NumPy scalars as numbers), as bytes."""
+    return (json.dumps(obj, indent=2, default=json_default) + "\n").encode()
+
+
+def json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot store {type(obj).__name__} as JSON")
+
+
+def parquet_bytes(df):
+    """A table as the bytes of a parquet file (built in memory: nothing is written if it
+    cannot be stored)."""
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def write_folder(folder, files):

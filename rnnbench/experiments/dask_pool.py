@@ -17,13 +17,18 @@ worker, and the worker exits as soon as the pipe closes.
 """
 import asyncio
 import logging
+import shutil
 import threading
 import time
 import uuid
 from concurrent.futures import CancelledError
 
-from .pools import GridPoolError, Lost, Pool, death_cause, longest_first
+from .pool import (GridPoolError, Lost, Pool, death_cause, kill_processes, longest_first,
+                   markers_folder)
 from .workers import read_markers, run_task, signals_held
+
+# dask.distributed is an optional dependency (pip install 'rnnbench[dask]'): it is imported
+# inside the functions that use it, only when the dask backend runs.
 
 WAIT_S = 0.5
 QUIET_LOGGERS = ("distributed", "distributed.client")  # dask's config gives the client its own
@@ -107,7 +112,6 @@ class DaskPool(Pool):
         import dask
         from distributed import Client, LocalCluster
 
-        from .pools import markers_folder
         self.markers = markers_folder()
         # the cluster's event-loop thread, which starts every worker, inherits the blocked
         # signals: the workers start deaf to Ctrl-C (workers.signals_held); and a SIGTERM
@@ -141,7 +145,7 @@ class DaskPool(Pool):
                     self._procs[nanny.worker_address] = proc
         return procs
 
-    def run(self, tasks):
+    def run(self, fn, tasks):
         from distributed import wait
 
         queue, inflight = longest_first(tasks), {}
@@ -149,7 +153,7 @@ class DaskPool(Pool):
             while queue and len(inflight) < self.jobs:
                 task = queue.popleft()
                 key = f"rnnbench-{task[0]}-{uuid.uuid4().hex[:8]}"
-                inflight[self.client.submit(run_task, self.markers, *task, key=key,
+                inflight[self.client.submit(run_task, self.markers, fn, *task, key=key,
                                             pure=False)] = task
             self._note_workers()
             try:
@@ -197,7 +201,6 @@ class DaskPool(Pool):
     def close(self):
         """Close the client; kill the local workers (a busy one is not waited for: dask's own
         close would wait seconds for it), their nannies told first not to restart them."""
-        from .pools import kill_processes
         if self.client is not None:
             self.client.close(timeout=CLOSE_S)
         if self.cluster is not None:
@@ -214,6 +217,5 @@ class DaskPool(Pool):
             logging.getLogger(name).setLevel(level)
         self._log_levels = {}
         if self.markers:
-            import shutil
             shutil.rmtree(self.markers, ignore_errors=True)
             self.markers = None

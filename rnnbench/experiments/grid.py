@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import (INT64_MAX, MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, ConfigError,
-                     RunConfig, unknown_key_message)
-from ..text.corpus import Corpus, CorpusError, missing_chars
+                     RunConfig, short_value, unknown_key_message)
+from ..text.corpus import Corpus, CorpusError, missing_chars, prepare_corpus
+from ..training.resources import PROCESS_BASE, available, check_run
+from ..training.samples import start_text
 from .grid_file import GridError, kind, read_yaml
-from .results import short_value
 
 TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples",
             "baselines")
@@ -51,8 +52,14 @@ class Grid:
     swept: list                # config fields (or "case") that vary between runs, seed aside
     plot: dict
     samples: dict | None
-    corpora: dict = field(repr=False)  # corpus_key -> Corpus
+    corpora: dict = field(repr=False)  # corpus_key -> Corpus, as read
     baselines: bool = True     # count-based baselines computed before the runs (see baselines.py)
+    heads: dict = field(default_factory=dict, repr=False)  # run_id -> the corpus it trains on
+
+    def corpus(self, spec):
+        """The corpus the run ``spec`` trains on (records parsed, data_limit applied), prepared
+        once for all the runs that share it."""
+        return self.heads[spec.run_id]
 
     def info(self):
         """What plots and reports need to know about the grid, as JSON-able data."""
@@ -159,25 +166,26 @@ def load_grid(path):
     swept = _swept(grid, cases)
     plot = _plot(check, doc.get("plot"), swept)
 
-    from ..training.resources import PROCESS_BASE, available
     free = available() - PROCESS_BASE  # each run in a worker process of its own
-    corpora, runs = {}, []
+    corpora, runs, heads = {}, [], {}
     for values, case_label in runs_values:
         config = _build(values, f"{path}: run {_label(values, swept, case_label)}: ")
         key = tuple(getattr(config, f) for f in CORPUS_FIELDS)
         corpus = corpora.get(key)
         if corpus is None:
             corpus = corpora[key] = _load_corpus(check, config, grid, cases)
-        _check_fits(check, corpus, config, samples, swept, case_label, free)
+        head = _prepared(check, corpus, config, samples, swept, case_label, free)
         runs.append(RunSpec(run_id(config, corpus.source_checksum, samples), config, key,
                             _label(values, swept, case_label), case_label))
+        heads[runs[-1].run_id] = head
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         check.fail("cases", "two runs resolve to the same configuration")
     baselines = doc.get("baselines", True)
     if not isinstance(baselines, bool):
         check.fail("baselines", f"expected true or false, got {kind(baselines)}")
-    return Grid(name, path, source, description, runs, swept, plot, samples, corpora, baselines)
+    return Grid(name, path, source, description, runs, swept, plot, samples, corpora, baselines,
+                heads)
 
 
 def _hashable(value):
@@ -304,11 +312,10 @@ def _load_corpus(check, config, grid, cases):
         check.fail(key, str(exc))
 
 
-def _check_fits(check, corpus, config, samples, swept, case_label, free):
-    """The text (after records and data_limit) must hold a chunk (or a record), the sample
-    prime its characters, and the memory ``free`` the run (resources.check_run)."""
-    from ..text.records import prepare_corpus
-    from ..training.resources import check_run
+def _prepared(check, corpus, config, samples, swept, case_label, free):
+    """The corpus a run trains on (``corpus`` after records and data_limit), checked: it must
+    hold a chunk (or a record), the sample prime its characters, and the memory ``free`` the
+    run (resources.check_run)."""
     where = f"run {_label(config.model_dump(), swept, case_label)}"
     try:
         head = prepare_corpus(corpus, config)
@@ -317,23 +324,30 @@ def _check_fits(check, corpus, config, samples, swept, case_label, free):
     except (CorpusError, ConfigError) as exc:
         check.fail(where, str(exc))
     if samples is not None:
-        from .sources import start_text
         prime = start_text(samples["prime"], head.chars, head.end_symbol)
         missing = missing_chars(prime, head.chars)
         if missing:
             check.fail("samples.prime", f"characters not in the vocabulary of {head.name}: "
                        f"{missing!r}")
+    return head
 
 
-# Fields added after run ids were first written, at values that compute what runs did before
-# they existed: left out of the id then, so results folders made earlier still resume.
-LATER_FIELDS = {"encoding": "utf-8", "newline": "normalize", "min_char_count": 0, "records": None}
+# The RunConfig fields when run ids were first written: always part of the id. A field added
+# since is part of it only when set away from its default, which must compute what runs did
+# before the field existed (and never change), so that results folders made earlier still
+# resume and no run id changes when a field is added.
+FIRST_FIELDS = (
+    "data", "cell", "activation", "hidden_size", "num_layers", "dropout", "seq_length",
+    "learning_rate", "optimizer", "momentum", "decay", "beta1", "beta2", "eps", "clip_mode",
+    "clip", "init_scale", "forget_bias", "updates", "batch_size", "dtype", "data_limit",
+    "val_fraction", "trace_every", "eval_every", "sample_every", "sample_length", "temperature",
+    "seed")
 
 
 def run_id(config, corpus_checksum, samples=None):
     """A stable 12-hex-digit id of what a run computes: its config, its text, extra samples."""
     fields = {k: v for k, v in config.model_dump().items()
-              if k not in LATER_FIELDS or LATER_FIELDS[k] != v}
+              if k in FIRST_FIELDS or v != RunConfig.model_fields[k].default}
     payload = {"config": fields, "corpus_checksum": corpus_checksum}
     if samples is not None:
         payload["samples"] = samples

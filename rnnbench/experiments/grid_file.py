@@ -3,6 +3,7 @@ given twice, and no alias trick that makes a small file expand past what a grid 
 import yaml
 
 from ..config import short_repr
+from ..disk.reading import UnreadableFile, read_bytes
 
 
 class GridError(ValueError):
@@ -29,7 +30,7 @@ MAX_VALUES = 100_000    # values in the document once aliases are expanded
 
 def read_yaml(path):
     """(text, mapping) of the grid file at ``path``, or a one-line GridError."""
-    from ..disk.reading import UnreadableFile, read_bytes
+
     try:
         raw = read_bytes(path, "grid file", GRID_LIMIT)
     except UnreadableFile as exc:

@@ -20,18 +20,19 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .integrity import (MANIFEST, DamagedFile, check_file, check_run_folder, first_line,
-                        manifest_bytes, read_manifest, record)
 from ..disk.lock import FolderLock
-from ..disk.writing import atomic_write_bytes, sweep_temps
-from .run_folder import parquet_bytes, save_failed, save_run, to_json_bytes
+from ..disk.reading import UnreadableFile, open_regular
+from ..disk.writing import atomic_write_bytes, parquet_bytes, sweep_temps, to_json_bytes
+from .integrity import (DamagedFile, check_file, first_line, is_record, read_regular, record,
+                        sealed, unseal)
+from .run_folder import check_run_folder, read_tables, save_failed, save_run
 
 RUNS, TRACE, SAMPLES = "runs.parquet", "trace.parquet", "samples.parquet"
-GRID_INFO, BASELINES = "grid.json", "baselines.parquet"
-LOCK = ".rnnbench.disk.lock"
+GRID_INFO, BASELINES, MANIFEST = "grid.json", "baselines.parquet", "manifest.json"
+LOCK = ".rnnbench.lock"
+RUNS_LIMIT = 1 << 30  # bytes of a runs table read on its own (rnnbench sample --best)
 FINISHED = ("ok", "diverged")  # a failed run is tried again on the next invocation
 # Columns that measure the machine, not the experiment: they differ between identical runs.
 TIMING_COLUMNS = {"runs": ["wall_s", "train_s", "updates_per_s", "chars_per_s"],
@@ -134,10 +135,8 @@ class ResultsDir:
             if summary is None:
                 continue
             if summary.get("status") in FINISHED:
-                folder = self.run_folder(spec.run_id)
                 try:
-                    trace = pd.read_parquet(folder / TRACE)
-                    sample = pd.read_parquet(folder / SAMPLES)
+                    trace, sample = read_tables(self.run_folder(spec.run_id))
                 except (OSError, ValueError) as exc:
                     self._tell(f"run {spec.run_id} is damaged: its tables do not read "
                                f"({first_line(exc)}); it counts as not finished")
@@ -190,6 +189,26 @@ def read_root(root, name, reader, listed):
         raise DamagedFile(f"{path} does not read ({first_line(exc)})") from None
 
 
+def read_manifest(root):
+    """{name: [records]} of a grid's manifest.json ({} when there is none: a legacy folder);
+    DamagedFile when it is not intact."""
+    path = os.path.join(root, MANIFEST)
+    if not os.path.lexists(path):
+        return {}
+    doc, integrity = unseal(read_regular(path, path), path)
+    files = doc.get("files") if integrity is not None else None
+    if not isinstance(files, dict) or not all(
+            isinstance(v, list) and v and all(is_record(r) for r in v) for v in files.values()):
+        raise DamagedFile(f"{path} is malformed")
+    return files
+
+
+def manifest_bytes(files):
+    """A sealed manifest.json listing ``files`` ({name: [records]}: more than one while a file
+    is being replaced, so that a kill in between leaves a file that matches)."""
+    return sealed({"files": files})
+
+
 def _signature(folder):
     """What a run folder looks like from outside (names, inodes, sizes, times), to check each
     folder's content once per process unless it changes."""
@@ -199,11 +218,6 @@ def _signature(folder):
                                  e.stat(follow_symlinks=False).st_mtime_ns) for e in entries))
     except OSError:
         return None
-
-
-def short_value(value):
-    """A number as %g, anything else as str: how field values appear in labels."""
-    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def run_row(spec, summary):
@@ -241,6 +255,32 @@ def _concat(frames):
     if not frames:
         return pd.DataFrame(columns=["run_id"])
     return pd.concat(frames, ignore_index=True)
+
+
+def is_grid_folder(path):
+    return (Path(path) / RUNS).exists()
+
+
+def read_runs(root):
+    """The runs table of the results folder ``root`` as it is (what ``rnnbench sample --best``
+    ranks), or a one-line ValueError."""
+    path = Path(root) / RUNS
+    try:
+        with open_regular(path, "runs table", RUNS_LIMIT) as f:
+            return pd.read_parquet(f)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- pyarrow's errors for a damaged file vary
+        raise ValueError(f"{path}: cannot read the runs table ({first_line(exc)[:200]})") from None
+
+
+def ranked_ok(runs):
+    """The rows of a runs table with status ok, lowest final validation loss first (a stable
+    sort: ties keep the table's order)."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs.iloc[:0]
+    if "final_val_loss_per_char" not in ok:
+        return ok
+    return ok.sort_values("final_val_loss_per_char", kind="stable")
 
 
 def load_tables(root):

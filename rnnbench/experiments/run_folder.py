@@ -1,43 +1,47 @@
-"""A run folder on disk: config, summary, trace and samples tables, and the checkpoint.
+"""A run folder: every file in it, written, read and checked here.
 
-A run folder is written whole (``safe_io.write_folder``: a temporary folder that takes its
+    config.json      the resolved RunConfig
+    trace.parquet    one row per trace point      } a finished run (ok or diverged)
+    samples.parquet  one row per text sample      }
+    checkpoint.npz   weights and what training needs to continue (model/checkpoint.py)
+    error.txt        a failed run's traceback
+    summary.json     how the run ended; written last, it records the size and sha256 of every
+                     other file, and is sealed (integrity.py)
+
+A run folder is written whole (disk.writing.write_folder: a temporary folder that takes its
 place in one step), so a reader, or a process killed part-way, sees the old run or the new one,
-never a mix. Its summary.json lists every other file's size and sha256 (``integrity``), so a
-damaged folder is noticed and not trusted.
+never a mix; a damaged folder is noticed and not trusted. Folders of rnnbench versions before
+these hashes count as intact when their files read (``check_legacy``).
 """
 import errno
-import io
+import json
 import os
 import shutil
-from math import prod
+import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from .integrity import (CHECKPOINT, CONFIG, ERROR, RUN_FILES, SAMPLES, SUMMARY, TRACE,
-                        check_run_folder, sealed, to_json_bytes)
 from ..disk.lock import FolderLock
-from ..disk.writing import WriteError, atomic_write_bytes, probe_writable, sweep_temps, write_folder
+from ..disk.reading import read_bytes
+from ..disk.writing import (WriteError, parquet_bytes, probe_writable, sweep_temps,
+                            to_json_bytes, write_folder)
+from ..model.layout import parameter_count
+from ..variants import OPTIMIZERS
+from .integrity import DamagedFile, check_file, first_line, read_regular, sealed, unseal
 
-__all__ = ["CHECKPOINT", "WriteError", "atomic_write_bytes", "atomic_write_json",
-           "atomic_write_parquet", "save_run", "save_failed", "checkpoint_path", "load_tables"]
+SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, ERROR = (
+    "summary.json", "config.json", "trace.parquet", "samples.parquet", "checkpoint.npz",
+    "error.txt")
+RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, ERROR, SUMMARY)
+STATUSES = ("ok", "diverged", "failed")
+_FINISHED_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT)
+NEEDS = {"ok": _FINISHED_FILES, "diverged": _FINISHED_FILES, "failed": (CONFIG,)}
+SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json read for sampling
 
 
-def atomic_write_json(path, obj):
-    atomic_write_bytes(path, to_json_bytes(obj))
-
-
-def atomic_write_parquet(path, df):
-    atomic_write_bytes(path, parquet_bytes(df))
-
-
-def parquet_bytes(df):
-    """A table as the bytes of a parquet file (built in memory: nothing is written if it
-    cannot be stored)."""
-    buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
+# -- writing ------------------------------------------------------------------------------------
 
 def save_run(result, folder, own=False):
     """Write a RunResult as the run folder ``folder`` (replacing a run already there; ``own``:
@@ -99,13 +103,10 @@ def run_folder_lock(folder):
 def run_folder_bytes(config, vocab_size):
     """A generous estimate of the size of a run folder of ``config``: the checkpoint (weights,
     optimizer slots, hidden state) and the tables."""
-    from ..model.model import param_layout
-    from ..training.driver import SLOT_NAMES
-    params = sum(prod(shape) for _, shape in param_layout(
-        config.cell, vocab_size, config.hidden_size, config.num_layers))
+    params = parameter_count(config.cell, vocab_size, config.hidden_size, config.num_layers)
     state = 2 * config.num_layers * config.batch_size * config.hidden_size
     item = 4 if config.dtype == "float32" else 8
-    checkpoint = (params * (1 + len(SLOT_NAMES[config.optimizer])) + state) * item
+    checkpoint = (params * (1 + len(OPTIMIZERS[config.optimizer].slots)) + state) * item
     trace = (config.updates // config.trace_every + 2) * 200
     samples = ((config.updates // config.sample_every + 2) * (config.sample_length * 4 + 100)
                if config.sample_every else 0)
@@ -129,10 +130,70 @@ def checkpoint_path(path):
     return path / CHECKPOINT if path.is_dir() else path
 
 
-def load_tables(folder):
-    """(trace, samples, summary) of a saved run; DamagedFile if its files are not intact."""
+# -- reading and checking -----------------------------------------------------------------------
+
+def check_run_folder(folder):
+    """The summary of the finished run in ``folder`` (without its integrity entry), None when
+    it has none (never finished); DamagedFile when the folder is not intact."""
+    path = os.path.join(folder, SUMMARY)
+    if not os.path.lexists(path):
+        return None
+    summary, integrity = unseal(read_regular(path, SUMMARY), SUMMARY)
+    status = summary.get("status")
+    if status not in STATUSES:
+        raise DamagedFile(f"{SUMMARY} has no valid status (got {status!r})")
+    if status != "failed" and not isinstance(summary.get("updates"), int):
+        raise DamagedFile(f"{SUMMARY} of a finished run has no update count")
+    if integrity is None:
+        check_legacy(folder, status)
+        return summary
+    files = integrity.get("files", {})
+    for name in NEEDS[status]:
+        if name not in files:
+            raise DamagedFile(f"{SUMMARY} does not list {name}")
+    for name, rec in files.items():
+        if name not in RUN_FILES:
+            raise DamagedFile(f"{SUMMARY} lists an unknown file {name!r}")
+        check_file(os.path.join(folder, name), name, [rec])
+    return summary
+
+
+def check_legacy(folder, status):
+    """A run folder written before file hashes: intact when each file it needs reads."""
+    for name in NEEDS[status]:
+        path = os.path.join(folder, name)
+        data = read_regular(path, name)
+        try:
+            if name == CONFIG:
+                if not isinstance(json.loads(data), dict):
+                    raise ValueError("not a mapping")
+            elif name == CHECKPOINT:
+                with zipfile.ZipFile(path) as z:
+                    if z.testzip() is not None:
+                        raise ValueError("a member fails its CRC")
+            else:
+                pq.read_table(path)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DamagedFile(f"{name} does not read ({first_line(exc)})") from None
+
+
+def read_tables(folder):
+    """(trace, samples) of a finished run's folder (check_run_folder first)."""
     folder = Path(folder)
-    summary = check_run_folder(folder)
-    if summary is None:
-        raise FileNotFoundError(f"{folder}: no finished run (no {SUMMARY})")
-    return pd.read_parquet(folder / TRACE), pd.read_parquet(folder / SAMPLES), summary
+    return pd.read_parquet(folder / TRACE), pd.read_parquet(folder / SAMPLES)
+
+
+def read_summary(folder):
+    """A run's summary.json as a dict, unchecked (what ``rnnbench sample`` shows of a run);
+    a one-line ValueError (disk.reading.UnreadableFile, or not a JSON object) if not one."""
+    path = Path(folder) / SUMMARY
+    raw = read_bytes(path, "run summary", SUMMARY_LIMIT)
+    try:
+        summary = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a run summary (not valid JSON: "
+                         f"{first_line(exc)[:200]})") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"{path}: not a run summary (a JSON {type(summary).__name__}, not "
+                         f"an object)")
+    return summary

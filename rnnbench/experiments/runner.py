@@ -1,37 +1,29 @@
-"""Runs a grid's runs in parallel, on loky processes or a dask cluster (see pools.py).
+"""Runs a grid's runs in parallel: in this process, on loky processes or on a dask cluster.
 
-The worker function ``run_one`` is pure: a config, the corpus text and the sampling settings
-in, an Outcome out; it writes nothing. The parent receives outcomes as they finish and saves
-each. Each worker keeps Numba and BLAS to one thread, so N workers use N cores and do not
-fight over them. A run whose worker process died is a failed run; Ctrl-C and SIGTERM keep
-the runs finished so far.
+The worker function ``run_one`` is pure: a config, the run's corpus (prepared once, in the
+parent) and the sampling settings in, an Outcome out; it writes nothing. The parent receives
+outcomes as they finish and saves each. Each worker keeps Numba and BLAS to one thread, so N
+workers use N cores and do not fight over them. A run whose worker process died is a failed
+run; Ctrl-C and SIGTERM keep the runs finished so far.
 """
 import traceback
 from dataclasses import dataclass, replace
 
 import pandas as pd
+from tqdm import tqdm
 
-from .pools import cost, default_jobs  # noqa: F401 -- their old home: bench imports them here
+from ..text.baselines import baselines_table
+from ..text.novelty import DEFAULT_N, training_index
+from ..training.driver import corpus_fields, train
+from ..training.samples import final_rows, rows_frame
 from ..training.threads import one_thread
+from .dask_pool import DaskPool
+from .interrupts import exit_status, held_back
+from .loky_pool import InProcess, LocalPool
+from .pool import default_jobs, plan_jobs
+from .shared import worker_payloads
 
-FINAL_SAMPLE_SEED = 2  # derived_seed purpose id of the samples drawn after training
-
-
-@dataclass(frozen=True)
-class CorpusText:
-    """What a worker needs to rebuild a Corpus from its text: its class and ``source()``.
-    Pickled with every task, so used only where workers cannot reach this machine's memory (a
-    remote dask scheduler) and by the benchmarks' small texts."""
-
-    kind: type
-    args: tuple
-
-    @classmethod
-    def of(cls, corpus):
-        return cls(type(corpus), corpus.source())
-
-    def build(self):
-        return self.kind(*self.args)
+BACKENDS = ("loky", "dask")
 
 
 @dataclass
@@ -65,11 +57,8 @@ def run_one(run_id, config, payload, samples=None):
     with one_thread():
         corpus = _corpus(payload)
         try:
-            from ..training.driver import train
             result = train(config, corpus=corpus)
-            from ..text.records import prepare_corpus
-            result = replace(result, samples=_all_samples(result, samples,
-                                                          prepare_corpus(corpus, config)))
+            result = replace(result, samples=_all_samples(result, samples, corpus))
             return Outcome(run_id, config, result, result.summary)
         except Exception as exc:  # noqa: BLE001 -- a failed run is a result, the grid goes on
             return Outcome(run_id, config, None, failed_summary(config, corpus, exc),
@@ -78,58 +67,62 @@ def run_one(run_id, config, payload, samples=None):
 
 def failed_summary(config, corpus, exc):
     """What is known of a run that raised (``exc``) or whose worker died (``exc``: the cause
-    in words): the error in one line, the corpus, the versions."""
-    from ..text.records import prepare_corpus
-    from ..training.driver import corpus_fields
-    try:
-        head = prepare_corpus(corpus, config)
-    except ValueError:
-        head = corpus
+    in words) on its ``corpus``: the error in one line, the corpus, the versions."""
     message = " ".join((exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}").split())
-    return dict(status="failed", error=message, **corpus_fields(head))
+    return dict(status="failed", error=message, **corpus_fields(corpus))
 
 
 def _all_samples(result, samples, corpus):
-    """Training samples (kind "training") and, when the grid asks, samples of the final model
-    at several temperatures (kind "final"), all from the same seed so that only the temperature
-    differs, starting from the hidden state training ended in. Each with its novelty
-    against ``corpus``'s training text."""
-    from ..text.novelty import DEFAULT_N, training_index
-    from ..training.driver import derived_seed
-    frames = [result.samples.assign(kind="training")]
-    if samples is not None and result.summary["status"] == "ok":
-        seed = derived_seed(samples["seed"], FINAL_SAMPLE_SEED)
-        from .sources import start_text
-        model = result.model
-        # stream 0 of (state rows, streams, H); records mode: a new record, from a zero state
-        h = None if model.end_symbol else result.optimizer_state["h"][:, 0]
-        prime = start_text(samples["prime"], model.chars, model.end_symbol)
-        index = training_index(corpus, DEFAULT_N)
-        rows = []
-        for t in samples["temperatures"]:
-            text = model.sample(prime, samples["length"], t, seed=seed, h=h)
-            rows.append(dict(update=result.summary["updates"], temperature=t,
-                             prime=samples["prime"], text=text, novelty=index.novelty(text),
-                             novelty_n=DEFAULT_N, kind="final"))
-        frames.append(pd.DataFrame(rows))
-    return pd.concat(frames, ignore_index=True)
+    """Training samples and, when the grid asks (``samples``), samples of the final model at
+    several temperatures (training.samples.final_rows), each with its novelty against
+    ``corpus``'s training text."""
+    if samples is None or result.summary["status"] != "ok":
+        return result.samples
+    rows = final_rows(result, samples, training_index(corpus, DEFAULT_N))
+    return pd.concat([result.samples, rows_frame(rows)], ignore_index=True)
+
+
+def open_pool(backend, requested, todo, scheduler=None, connect_timeout=10.0):
+    """(the pool to run ``todo`` runs on, started, or None when there is nothing to run;
+    a note when --jobs was lowered). A dask scheduler is reached here, before anything is
+    written: unreachable, it is a GridPoolError."""
+    if todo == 0:
+        return None, None
+    if backend == "dask":
+        pool = DaskPool(scheduler, connect_timeout)
+        try:
+            cores, where = (pool.connect(), "cores in the cluster") if scheduler else \
+                (default_jobs(), "cores")
+            jobs, note = plan_jobs(requested, todo, cores, where)
+            if cores == 0:  # a cluster without workers yet: the runs wait for some
+                jobs = min(requested or todo, todo)
+                note = f"the dask cluster at {scheduler} has no workers yet; the runs wait"
+            pool.start(jobs)
+        except BaseException:
+            pool.close()
+            raise
+        return pool, note
+    if backend != "loky":
+        raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if requested == 1:
+        return InProcess(), None
+    jobs, note = plan_jobs(requested, todo, default_jobs())
+    return LocalPool(jobs), note
 
 
 def run_all(tasks, jobs, backend="loky", scheduler=None):
     """Yield an Outcome per task (run_id, config, CorpusText, samples) as each finishes, on
     ``jobs`` workers (with 1 and loky, in this process); a run whose worker died is failed."""
-    from .pools import open_pool
-
     pool, _ = open_pool(backend, jobs, len(tasks), scheduler)
     if pool is None:
         return
     with pool:
-        for item in pool.run(tasks):
+        for item in pool.run(run_one, tasks):
             yield item if isinstance(item, Outcome) else lost_outcome(item, _corpus(item.task[2]))
 
 
 def lost_outcome(lost, corpus):
-    """The failed Outcome of a run whose worker died (``lost``: a pools.Lost) on ``corpus``."""
+    """The failed Outcome of a run whose worker died (``lost``: a pool.Lost) on ``corpus``."""
     run_id, config = lost.task[:2]
     return Outcome(run_id, config, None, failed_summary(config, corpus, lost.cause),
                    f"The worker process that ran this run died: {lost.cause}\n")
@@ -153,18 +146,11 @@ def run_grid(grid, results, todo, pool, progress=True):
     """Run the runs ``todo`` of ``grid`` (see ResultsDir.plan) on ``pool`` (pools.open_pool;
     None when ``todo`` is empty), saving each as it finishes, then rebuild the tables. Ctrl-C
     or SIGTERM keeps every finished run; the pool is closed (its workers killed) either way."""
-    from tqdm import tqdm
-
-    from ..text.baselines import baselines_table
-    from .interrupts import exit_status, held_back
-    from ..text.records import prepare_corpus
-
-    # what each run trains on: runs with the same text and settings share one corpus (heads
-    # are built once), which is what their workers rebuild
-    heads = {s.run_id: prepare_corpus(grid.corpora[s.corpus_key], s.config) for s in grid.runs}
+    # what each run trains on (prepared once by load_grid; runs with the same text and settings
+    # share one corpus), which is what their workers rebuild
+    heads = {s.run_id: grid.corpus(s) for s in grid.runs}
     results.prepare(grid, baselines_table(heads.values(), results.cached_baselines(),
                                           compute=grid.baselines))
-    from .shared import worker_payloads
     remote = getattr(pool, "scheduler", None)  # a remote cluster's workers get the text itself
     payloads, shared = worker_payloads([heads[s.run_id] for s in todo], remote=bool(remote))
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
@@ -172,9 +158,9 @@ def run_grid(grid, results, todo, pool, progress=True):
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
     bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True, disable=not progress or None)
     try:
-        for outcome in pool.run(tasks) if todo else ():
+        for outcome in pool.run(run_one, tasks) if todo else ():
             if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
-                outcome = lost_outcome(outcome, grid.corpora[by_id[outcome.task[0]].corpus_key])
+                outcome = lost_outcome(outcome, heads[outcome.task[0]])
             spec = by_id[outcome.run_id]
             with held_back():  # a run saved is a run counted: a signal waits for both
                 results.save(outcome)

@@ -10,7 +10,8 @@ the parent is killed. Where memfd or /proc is missing, a temporary file (deleted
 takes its place.
 
 A grid's worker gets its corpus as a SharedCorpus: the corpus's small settings and references to
-its encoded arrays, a few kB pickled whatever the size of the text.
+its encoded arrays, a few kB pickled whatever the size of the text (or, where workers cannot
+reach this machine's memory, as a CorpusText: the text itself).
 """
 import mmap
 import os
@@ -127,6 +128,23 @@ class SharedArrays:
         self.close()
 
 
+@dataclass(frozen=True)
+class CorpusText:
+    """What a worker needs to rebuild a Corpus from its text: its class and ``source()``.
+    Pickled with every task, so used only where workers cannot reach this machine's memory (a
+    remote dask scheduler) and by the benchmarks' small texts."""
+
+    kind: type
+    args: tuple
+
+    @classmethod
+    def of(cls, corpus):
+        return cls(type(corpus), corpus.source())
+
+    def build(self):
+        return self.kind(*self.args)
+
+
 @dataclass(frozen=True, eq=False)
 class SharedCorpus:
     """What a worker needs to rebuild a Corpus without its text: the class, the small settings
@@ -161,7 +179,6 @@ def worker_payloads(corpora, remote=False):
     the runs are done; a remote dask scheduler's workers get the text (CorpusText) instead."""
     corpora = {id(c): c for c in corpora}  # runs that share a corpus share its payload
     if remote:
-        from .runner import CorpusText
         return {key: CorpusText.of(c) for key, c in corpora.items()}, None
     shared = SharedArrays()
     return {key: SharedCorpus.of(c, shared) for key, c in corpora.items()}, shared

@@ -1,16 +1,23 @@
 """Samples to study: a saved model at several temperatures and seeds, each with its novelty.
 
 Finds the model (a run folder, a checkpoint, or the best run of a grid's results folder) and
-the text it was trained on, so that ``rnnbench sample`` and notebooks draw alike.
+the text it was trained on, so that ``rnnbench sample`` and notebooks draw alike; every sample
+is drawn by training.samples.sample_row.
 """
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..text.corpus import missing_chars
-from ..text.novelty import DEFAULT_N
+from ..config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, RunConfig
+from ..model.model import load_checkpoint
+from ..text.corpus import Corpus, missing_chars, prepare_corpus
+from ..text.novelty import DEFAULT_N, training_index
+from ..training.samples import sample_row, start_text
+from .results import ResultsDir, is_grid_folder, ranked_ok, read_runs
+from .run_folder import SUMMARY, checkpoint_path, read_summary
 
 
 class SampleError(ValueError):
@@ -39,31 +46,18 @@ class Source:
 
 
 RUN_ID = re.compile(r"[0-9a-f]{12}")  # grid.run_id's form: never a path out of runs/
-SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json
-RUNS_LIMIT = 1 << 30           # bytes of a grid's runs.parquet
-
-
-def is_grid_folder(path):
-    return (Path(path) / "runs.parquet").exists()
 
 
 def best_run(root):
     """(run folder, row) of the run with the lowest final validation loss in a grid's runs table."""
-    import pandas as pd
     root = Path(root)
     if not is_grid_folder(root):
         raise SampleError(f"{root}: not a grid results folder (no runs.parquet); --best needs "
                           f"one, e.g. results/task4")
-    from ..disk.reading import UnreadableFile, open_regular
-    from .results import ResultsDir
     try:
-        with open_regular(root / "runs.parquet", "runs table", RUNS_LIMIT) as f:
-            runs = pd.read_parquet(f)
-    except UnreadableFile as exc:
+        runs = read_runs(root)
+    except ValueError as exc:
         raise SampleError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 -- pyarrow's errors for a damaged file vary
-        raise SampleError(f"{root / 'runs.parquet'}: cannot read the runs table "
-                          f"({_first_line(exc)})") from None
     ok = ranked_ok(runs)
     if "final_val_loss_per_char" in ok:
         ok = ok[ok["final_val_loss_per_char"].notna()]
@@ -76,20 +70,8 @@ def best_run(root):
     return ResultsDir(root).run_folder(row["run_id"]), row
 
 
-def ranked_ok(runs):
-    """The rows of a runs table with status ok, lowest final validation loss first (a stable
-    sort: ties keep the table's order)."""
-    ok = runs[runs["status"] == "ok"] if "status" in runs else runs.iloc[:0]
-    if "final_val_loss_per_char" not in ok:
-        return ok
-    return ok.sort_values("final_val_loss_per_char", kind="stable")
-
-
 def load_source(path, from_zero=False, run_id=None, label=None):
     """The model saved at ``path`` (a run folder or a checkpoint.npz)."""
-    from ..model.model import load_checkpoint
-    from .run_folder import checkpoint_path
-
     path = Path(path)
     if is_grid_folder(path):
         raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
@@ -104,41 +86,19 @@ def load_source(path, from_zero=False, run_id=None, label=None):
     if h is not None and h.ndim == 3:  # (state rows, streams, H): continue stream 0
         h = h[:, 0]
     summary = info.get("summary") or {}
-    if path.is_dir() and (path / "summary.json").exists():
-        summary = _read_summary(path / "summary.json")
+    if path.is_dir() and (path / SUMMARY).exists():
+        try:
+            summary = read_summary(path)
+        except ValueError as exc:
+            raise SampleError(str(exc)) from None
     if run_id is None and path.is_dir() and path.parent.name == "runs":
         run_id = path.name  # a run folder of a grid's results
     return Source(path, model, h, info.get("config") or {}, summary, run_id, label)
 
 
-def _read_summary(path):
-    """A run's summary.json as a dict, or a one-line SampleError."""
-    from ..disk.reading import UnreadableFile, read_bytes
-    try:
-        summary = json.loads(read_bytes(path, "run summary", SUMMARY_LIMIT))
-    except UnreadableFile as exc:
-        raise SampleError(str(exc)) from None
-    except (ValueError, RecursionError) as exc:
-        raise SampleError(f"{path}: not a run summary (not valid JSON: "
-                          f"{_first_line(exc)})") from None
-    if not isinstance(summary, dict):
-        raise SampleError(f"{path}: not a run summary (a JSON {type(summary).__name__}, not "
-                          f"an object)")
-    return summary
-
-
-def _first_line(exc):
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
 def novelty_index(source, n=DEFAULT_N):
     """(NgramIndex of the run's training text, None) or (None, why not): the text is loaded
     again from the run's config and must still have the checksum the run recorded."""
-    from ..config import RunConfig
-    from ..text.corpus import Corpus
-    from ..text.novelty import training_index
-    from ..text.records import prepare_corpus
-
     config = source.config
     if "data" not in config:
         return None, "the checkpoint does not say which text it was trained on"
@@ -169,17 +129,6 @@ def prime_of(model, prime):
     return prime
 
 
-def start_text(prime, chars, end_symbol=None):
-    """The text a sample starts from: ``prime`` (None: a newline, else the first of ``chars``);
-    a records model's end symbol first (a record starts), then no newline it does not know."""
-    if end_symbol:
-        return end_symbol + ("" if prime is None or (prime == "\n" and "\n" not in chars)
-                             else prime)
-    if prime is None:
-        return "\n" if "\n" in chars else chars[0]
-    return prime
-
-
 MAX_COUNT = 1000            # samples per temperature
 MAX_TEMPERATURES = 100
 MAX_TOTAL = 10**7           # characters drawn in one call, all samples together
@@ -189,7 +138,6 @@ MAX_TOP_K = 2**31 - 1
 def check_settings(temperatures, length, count, top_k, seed=0):
     """Raise a one-line SampleError for settings no sample can have, or that would not fit
     (every number has a range: the kernels take 64-bit integers and 32-bit seeds)."""
-    from ..config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE
     low, high = TEMPERATURE_RANGE
     if not 1 <= len(temperatures) <= MAX_TEMPERATURES:
         raise SampleError(f"--temperature takes 1 to {MAX_TEMPERATURES} values, got "
@@ -221,7 +169,6 @@ def check_settings(temperatures, length, count, top_k, seed=0):
 
 
 def _bad_number(value, kind):
-    import numbers
     if isinstance(value, bool):
         return True
     return not isinstance(value, numbers.Integral if kind is int else numbers.Real)
@@ -234,12 +181,14 @@ def draw(source, prime, length, temperatures, count=1, seed=0, greedy=False, top
     check_settings(temperatures, length, count, top_k, seed)
     if stop is not None and stop not in source.model.chars:
         raise SampleError(f"--stop {stop!r} is not one character of the model's vocabulary")
+    model = source.model
+    stop = model.end_symbol if stop is None else stop  # a records model stops at its end
     out = []
     for t in temperatures:
         for s in range(seed, seed + count):
-            text = source.model.sample(prime, length, t, greedy, s, source.h, top_k, stop)
-            out.append(dict(temperature=t, seed=s, text=text,
-                            novelty=index.novelty(text) if index is not None else math.nan))
+            row = sample_row(model, prime, length, t, s, source.h, update=None, kind="sample",
+                             index=index, stop=stop, greedy=greedy, top_k=top_k)
+            out.append(dict(temperature=t, seed=s, text=row["text"], novelty=row["novelty"]))
     return out
 
 

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from multiprocessing import resource_tracker
 
 PARENT_POLL_S = 0.2  # how often a worker checks that its parent still lives
 # Thread-count variables every BLAS / OpenMP / Numba reads at import (what joblib sets for
@@ -41,7 +42,6 @@ def signals_held():
     # multiprocessing's resource tracker, as it starts, unblocks SIGINT and SIGTERM (Python
     # 3.11 unblocks them, it does not restore the mask); loky and dask start it with their
     # first worker: start it now
-    from multiprocessing import resource_tracker
     resource_tracker.ensure_running()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
     try:
@@ -96,13 +96,11 @@ def _exit_orphan():
     os._exit(1)
 
 
-def run_task(markers, run_id, config, payload, samples=None):
-    """``runner.run_one`` in a worker, after noting in ``markers`` (a folder, or None) that
-    this process holds ``run_id``."""
-    from .runner import run_one
-
+def run_task(markers, fn, run_id, *args):
+    """``fn(run_id, *args)`` (the runner's run_one) in a worker, after noting in ``markers`` (a
+    folder, or None) that this process holds ``run_id``."""
     mark(markers, run_id)
-    return run_one(run_id, config, payload, samples)
+    return fn(run_id, *args)
 
 
 def mark(markers, run_id):

@@ -1,8 +1,4 @@
-"""Compiled kernels: plain arrays in, plain arrays out.
+"""Compiled kernels: plain arrays in, plain arrays out (no I/O, no pandas, no command line).
 
-Nothing in this package imports pandas, touches files or knows about the command line; the
-Python layer (model.py, train.py) validates input, calls these and wraps the output.
-"""
-from .cache_guard import drop_stale_cache
-
-drop_stale_cache()
+The Python layer reaches them through rnnbench.compiled (which first empties a stale on-disk
+cache); model/ and training/ check the input, call the kernels and wrap their output."""

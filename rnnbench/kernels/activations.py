@@ -5,11 +5,11 @@ LLVM vectorises. Derivatives are written in terms of the activation's *output* a
 forward pass stores): tanh' = 1 - a^2, sigmoid' = a (1 - a), relu' = [a > 0]. For ReLU that is
 the derivative from the right at 0, a point the gradient check never evaluates exactly.
 """
+from ..variants import ACTIVATIONS
 from .jit import inline_kernel, kernel
 from .mathfn import ONE, ZERO, sigmoid, tanh
 
-TANH, RELU, SIGMOID = 0, 1, 2
-CODES = {"tanh": TANH, "relu": RELU, "sigmoid": SIGMOID}
+TANH, RELU, SIGMOID = ACTIVATIONS["tanh"], ACTIVATIONS["relu"], ACTIVATIONS["sigmoid"]
 
 
 @inline_kernel

@@ -13,14 +13,14 @@ for the LSTM, its c in row L + l.
 """
 import numpy as np
 
+from ..variants import CELLS
 from .activations import SIGMOID, act_grad, act_inplace, act_sum
 from .jit import inline_kernel, kernel
 from .linalg import matvec
 from .mathfn import ONE
 from .softmax import softmax_xent_rows
 
-RNN, LSTM, GRU = 0, 1, 2
-CELL_CODES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+RNN, LSTM, GRU = CELLS["rnn"].code, CELLS["lstm"].code, CELLS["gru"].code
 
 
 @inline_kernel

@@ -3,8 +3,8 @@
 The clipped gradient lives only in a register: ``grad`` keeps the raw gradient. A NaN gradient
 stays NaN through clipping, so divergence shows up in the next loss.
 
-``hyper`` (theta's dtype) = [lr, clip, eps, momentum, decay, beta1, beta2]. Updates, with g the
-clipped gradient and t the 1-based update count:
+``hyper`` (theta's dtype) holds the hyperparameters in variants.HYPER's order, read here by
+name. Updates, with g the clipped gradient and t the 1-based update count:
   sgd       theta -= lr g
   momentum  v = momentum v + g;  theta -= lr v                  (PyTorch's SGD with momentum)
   adagrad   m += g^2;  theta -= lr g / sqrt(m + eps)            (min-char-rnn)
@@ -14,14 +14,18 @@ clipped gradient and t the 1-based update count:
 """
 import numpy as np
 
+from ..variants import CLIP_MODES, HYPER_INDEX, OPTIMIZERS
 from .jit import inline_kernel, kernel
 from .mathfn import ONE
 
-SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3, 4
-OPTIMIZER_CODES = {"sgd": SGD, "momentum": MOMENTUM, "adagrad": ADAGRAD, "rmsprop": RMSPROP,
-                   "adam": ADAM}
-CLIP_VALUE, CLIP_NORM, CLIP_NONE = 0, 1, 2
-CLIP_CODES = {"value": CLIP_VALUE, "norm": CLIP_NORM, "none": CLIP_NONE}
+# where each hyperparameter sits in ``hyper``
+H_LR, H_CLIP, H_EPS = HYPER_INDEX["learning_rate"], HYPER_INDEX["clip"], HYPER_INDEX["eps"]
+H_MOMENTUM, H_DECAY = HYPER_INDEX["momentum"], HYPER_INDEX["decay"]
+H_BETA1, H_BETA2 = HYPER_INDEX["beta1"], HYPER_INDEX["beta2"]
+
+SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM = (OPTIMIZERS[name].code for name in (
+    "sgd", "momentum", "adagrad", "rmsprop", "adam"))
+CLIP_VALUE, CLIP_NORM, CLIP_NONE = CLIP_MODES["value"], CLIP_MODES["norm"], CLIP_MODES["none"]
 
 
 @inline_kernel
@@ -46,7 +50,7 @@ def norm_scale(grad, max_norm):
 @kernel
 def optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t):
     """Clip ``grad`` (in registers) and apply one update of optimizer ``opt`` to theta."""
-    lr, clip, eps = hyper[0], hyper[1], hyper[2]  # all of theta's dtype: float32 stays float32
+    lr, clip, eps = hyper[H_LR], hyper[H_CLIP], hyper[H_EPS]  # all of theta's dtype: float32 stays float32
     lo, hi, scale = -clip, clip, hyper.dtype.type(1.0)
     if clip_mode != CLIP_VALUE:
         lo, hi = hyper.dtype.type(-np.inf), hyper.dtype.type(np.inf)
@@ -63,20 +67,20 @@ def optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t):
         for i in range(n):
             theta[i] -= lr * _clipped(grad[i] * scale, lo, hi)
     elif opt == MOMENTUM:
-        mu = hyper[3]
+        mu = hyper[H_MOMENTUM]
         for i in range(n):
             v = mu * s1[i] + _clipped(grad[i] * scale, lo, hi)
             s1[i] = v
             theta[i] -= lr * v
     elif opt == RMSPROP:
-        decay = hyper[4]
+        decay = hyper[H_DECAY]
         for i in range(n):
             g = _clipped(grad[i] * scale, lo, hi)
             m = decay * s1[i] + (ONE - decay) * g * g
             s1[i] = m
             theta[i] -= lr * g / np.sqrt(m + eps)
     else:
-        b1, b2 = hyper[5], hyper[6]
+        b1, b2 = hyper[H_BETA1], hyper[H_BETA2]
         c1 = hyper.dtype.type(1.0 / (1.0 - np.float64(b1) ** t))
         c2 = hyper.dtype.type(1.0 / (1.0 - np.float64(b2) ** t))
         for i in range(n):

@@ -13,13 +13,16 @@ import math
 import zipfile
 
 import numpy as np
+import psutil
 
 from ..config import MAX_DIM, MAX_LAYERS
+from ..disk.reading import UnreadableFile, open_regular
+from ..variants import ACTIVATIONS, CELLS, SLOT_NAMES
+from .layout import param_layout, state_rows
 
 JSON_MEMBERS = {"meta": 2**26, "info": 2**26}  # bytes of text each may hold
-SLOTS = ("mem", "velocity", "mean_square", "m", "v")  # training.SLOT_NAMES' values
-STATE = ("h", "counters", "smooth", "cursors")  # TrainState.arrays / RecordTrainState.arrays
-ARRAY_MEMBERS = ("theta",) + tuple("x_" + name for name in SLOTS + STATE)
+STATE = ("h", "counters", "smooth", "cursors")  # what training states' arrays() add
+ARRAY_MEMBERS = ("theta",) + tuple("x_" + name for name in SLOT_NAMES + STATE)
 DTYPES = ("float32", "float64")
 MAX_MEMBERS = 1000
 
@@ -30,7 +33,6 @@ class CheckpointError(ValueError):
 
 def read_checkpoint(path):
     """(meta dict, theta, extra arrays by name, info dict) of the checkpoint at ``path``."""
-    from ..disk.reading import UnreadableFile, open_regular
     try:
         f = open_regular(path, "checkpoint")
     except UnreadableFile as exc:
@@ -137,12 +139,11 @@ def _check_header(name, header, expected, member, path):
 
 def _expected_arrays(meta, info):
     """{member: (allowed dtype kind + itemsize, shape test)} from the model's layout."""
-    from .model import param_layout
     layout = param_layout(meta["cell"], meta["vocab_size"], meta["hidden_size"],
                           meta["num_layers"])
     size = sum(math.prod(shape) for _, shape in layout)
     H = meta["hidden_size"]
-    rows = meta["num_layers"] * (2 if meta["cell"] == "lstm" else 1)
+    rows = state_rows(meta["cell"], meta["num_layers"])
     floats = {"f" + str(np.dtype(meta["dtype"]).itemsize)}
     config = info.get("config") or {}
     batch = config.get("batch_size")
@@ -157,7 +158,7 @@ def _expected_arrays(meta, info):
            "x_counters": ({"i8"}, lambda s: s == (3,)),
            "x_smooth": ({"f4", "f8"}, lambda s: s == ()),
            "x_cursors": ({"i8"}, lambda s: len(s) == 2 and s[1] == 3 and batch_ok(s[0]))}
-    for slot in SLOTS:
+    for slot in SLOT_NAMES:
         out["x_" + slot] = out["theta"]
     return out
 
@@ -165,8 +166,6 @@ def _expected_arrays(meta, info):
 def _check_meta(meta, path):
     """The model description: known names, sizes within RunConfig's bounds, a vocabulary of
     distinct single characters."""
-    from .model import ACTIVATIONS, CELLS
-
     def fail(key, problem):
         raise CheckpointError(f"{path}: meta.{key}: {problem}")
 
@@ -193,7 +192,6 @@ def _check_meta(meta, path):
 
 
 def _check_memory(nbytes, path):
-    import psutil
     available = psutil.virtual_memory().available
     if nbytes > available:
         raise CheckpointError(f"{path}: its arrays need {nbytes / 2**30:,.1f} GB, more than the "
@@ -217,7 +215,7 @@ def check_extras(model, arrays):
         key = "x_" + name
         if key not in expected:
             raise ValueError(f"cannot save the array {name!r} in a checkpoint (known: "
-                             f"{', '.join(SLOTS + STATE)})")
+                             f"{', '.join(SLOT_NAMES + STATE)})")
         dtype = np.asarray(array).dtype
         kinds, shape_ok = expected[key]
         if dtype.kind + str(dtype.itemsize) not in kinds or not shape_ok(np.shape(array)):

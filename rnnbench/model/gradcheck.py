@@ -23,12 +23,14 @@ a kink is still within 3 steps, that element is left out and counted (``skipped`
 loosening the threshold for all. The step is not cut further because rounding noise grows as
 1/h: at h = 1e-4 it alone is about 1e-6 of the floor, the size of the bound.
 """
+import itertools
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from .model import ACTIVATIONS, CELLS, Model
+from ..variants import ACTIVATIONS, CELLS
+from .model import Model
 
 RELU_STEP_CUT = 10  # a ReLU stencil that crosses a kink is retried at step / RELU_STEP_CUT
 
@@ -170,7 +172,7 @@ def chunk_pair(ids, batch_size, seq_length):
     return (chunks[0, :-1], chunks[0, 1:]) if B == 1 else (chunks[:, :-1], chunks[:, 1:])
 
 
-MATRIX = dict(cell=CELLS, activation=ACTIVATIONS,
+MATRIX = dict(cell=tuple(CELLS), activation=tuple(ACTIVATIONS),
               num_layers=(1, 2, 3), dropout=(0.0, 0.5), batch_size=(1, 3))
 
 
@@ -179,7 +181,6 @@ def gradcheck_matrix(ids, vocab_size, hidden_size=5, seq_length=25, seed=0, init
     """Gradient-check every combination of MATRIX (override an axis with a keyword). ``ids``
     holds at least 3 (seq_length + 1) characters; batch B reads B consecutive chunks of it.
     Yields one dict per combination."""
-    import itertools
     check_step_threshold(step, threshold)
     grid = {k: axes.get(k, v) for k, v in MATRIX.items()}
     for combo in itertools.product(*grid.values()):

@@ -5,47 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import compiled
+from ..disk.writing import atomic_write_bytes
 from ..text.charids import as_ids
 from ..text.corpus import missing_chars
-
-CELLS = ("rnn", "lstm", "gru")
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def layer_suffix(layer):
-    """'' for the first layer (min-char-rnn's names), '_l1', '_l2', ... above it."""
-    return f"_l{layer}" if layer else ""
-
-
-def param_layout(cell, vocab_size, hidden_size, num_layers=1):
-    """[(name, shape)] in the order the kernels expect them in the flat vector.
-
-    Per layer: Wxh (G*H, inputs), Whh (G*H, H) and one bias bh (G*H), except the GRU, which
-    keeps PyTorch's two (bxh, bhh) because its reset gate multiplies W_hn h + b_hn only. Gate
-    blocks in PyTorch's order (LSTM i, f, g, o; GRU r, z, n). Then Why (V, H) and by (V).
-    """
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r} (cells: {', '.join(CELLS)})")
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-    V, H = vocab_size, hidden_size
-    GH = GATES[cell] * H
-    layout = []
-    for layer in range(num_layers):
-        s = layer_suffix(layer)
-        n_in = V if layer == 0 else H
-        layout += [("Wxh" + s, (GH, n_in)), ("Whh" + s, (GH, H))]
-        if cell == "gru":
-            layout += [("bxh" + s, (GH,)), ("bhh" + s, (GH,))]
-        else:
-            layout.append(("bh" + s, (GH,)))
-    return layout + [("Why", (V, H)), ("by", (V,))]
-
-
-def is_bias(name):
-    return name.startswith("b")
-
+from ..variants import ACTIVATIONS, CELLS, DIMS
+from .checkpoint import check_extras, read_checkpoint
+from .layout import forget_gate_rows, is_bias, layer_suffix, param_layout, state_rows
+from .torch_layout import from_torch, to_torch, torch_shape
 
 class Model:
     """A character-level recurrent network. ``params`` are views into the flat array ``theta``.
@@ -60,8 +27,6 @@ class Model:
 
     def __init__(self, cell, vocab_size, hidden_size, num_layers=1, activation="tanh",
                  dtype="float64", theta=None, chars=None):
-        from ..kernels.activations import CODES
-        from ..kernels.network import CELL_CODES
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r} (activations: "
                              f"{', '.join(ACTIVATIONS)})")
@@ -82,8 +47,7 @@ class Model:
         self.chars = list(chars) if chars is not None else None
         if self.chars is not None and len(self.chars) != vocab_size:
             raise ValueError(f"{len(self.chars)} chars for a vocabulary of {vocab_size}")
-        self.state_rows = num_layers * (2 if cell == "lstm" else 1)
-        self._codes = (CELL_CODES[cell], CODES[activation])
+        self.state_rows = state_rows(cell, num_layers)
 
     @classmethod
     def create(cls, cell="rnn", vocab_size=None, hidden_size=100, num_layers=1,
@@ -101,11 +65,9 @@ class Model:
             if not is_bias(name):
                 view[...] = rng.standard_normal(view.shape) * init_scale
         if forget_bias:
-            if cell != "lstm":
-                raise ValueError("forget_bias applies to the LSTM only")
-            H = hidden_size
+            rows, bias = forget_gate_rows(cell, hidden_size), CELLS[cell].biases[0]
             for layer in range(num_layers):
-                model.params["bh" + layer_suffix(layer)][H:2 * H] = forget_bias
+                model.params[bias + layer_suffix(layer)][rows] = forget_bias
         return model
 
     def views(self, flat):
@@ -127,9 +89,13 @@ class Model:
         return np.zeros(self.state_shape, dtype=self.dtype)
 
     def dims(self, batch_size=1):
-        """The int64 shape descriptor the kernels take: [cell, activation, V, H, L, B]."""
-        return np.array([*self._codes, self.vocab_size, self.hidden_size, self.num_layers,
-                         batch_size], dtype=np.int64)
+        """The int64 shape descriptor the kernels take, in variants.DIMS' order."""
+        cell = CELLS[self.cell]
+        values = dict(cell=cell.code, activation=ACTIVATIONS[self.activation],
+                      vocab=self.vocab_size, hidden=self.hidden_size, layers=self.num_layers,
+                      batch=batch_size, gates=cell.n_gates, biases=len(cell.biases),
+                      state_rows=cell.state_rows)
+        return np.array([values[name] for name in DIMS], dtype=np.int64)
 
     def copy(self):
         out = Model(self.cell, self.vocab_size, self.hidden_size, self.num_layers,
@@ -189,40 +155,39 @@ class Model:
         inverted dropout with the masks that ``mask_seed`` fixes, so the same call gives the
         same loss (what a gradient check needs).
         """
-        from ..kernels.network import dropout_key, loss_and_grads
         ids, tgt, batch, state = self._chunk(inputs, targets, h0)
         grad = np.zeros_like(self.theta)
         out = np.zeros_like(state)
-        loss = loss_and_grads(self.theta, grad, self.dims(batch), ids, tgt, state, out,
-                              float(dropout), np.uint64(dropout_key(mask_seed, 0)), True)
+        key = np.uint64(compiled.dropout_key(mask_seed, 0))
+        loss = compiled.loss_and_grads(self.theta, grad, self.dims(batch), ids, tgt, state, out,
+                                       float(dropout), key, True)
         return float(loss), self.views(grad), self._user_state(out)
 
     def loss(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
         """The chunk's loss only (no backward pass): what a gradient check perturbs."""
-        from ..kernels.network import dropout_key, loss_and_grads
         ids, tgt, batch, state = self._chunk(inputs, targets, h0)
-        return float(loss_and_grads(self.theta, self.theta, self.dims(batch), ids, tgt, state,
-                                    np.zeros_like(state), float(dropout),
-                                    np.uint64(dropout_key(mask_seed, 0)), False))
+        key = np.uint64(compiled.dropout_key(mask_seed, 0))
+        return float(compiled.loss_and_grads(self.theta, self.theta, self.dims(batch), ids, tgt,
+                                             state, np.zeros_like(state), float(dropout), key,
+                                             False))
 
     def loss_and_pattern(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
         """(loss, fingerprint of the ReLU active set): tells a gradient check whether a
         finite-difference step crossed a kink."""
-        from ..kernels.network import dropout_key, loss_and_pattern
         ids, tgt, batch, state = self._chunk(inputs, targets, h0)
-        loss, pattern = loss_and_pattern(self.theta, self.dims(batch), ids, tgt, state,
-                                         float(dropout), np.uint64(dropout_key(mask_seed, 0)))
+        key = np.uint64(compiled.dropout_key(mask_seed, 0))
+        loss, pattern = compiled.loss_and_pattern(self.theta, self.dims(batch), ids, tgt, state,
+                                                  float(dropout), key)
         return float(loss), int(pattern)
 
     def eval_loss(self, ids, h0=None):
         """(summed loss, predicted characters) of reading ``ids`` from state ``h0`` (zero if None)."""
-        from ..kernels.network import eval_loss
         ids = as_ids(ids, self.vocab_size)
         if ids.ndim != 1:
             raise ValueError("ids must be a 1-D sequence of character ids")
         if ids.size < 2:
             return 0.0, 0
-        total, n = eval_loss(self.theta, self.dims(), ids, self._state(h0), 256)
+        total, n = compiled.eval_loss(self.theta, self.dims(), ids, self._state(h0), 256)
         return float(total), int(n)
 
     def sample_ids(self, prime_ids, length, temperature=1.0, greedy=False, seed=0, h=None,
@@ -232,7 +197,6 @@ class Model:
         ``top_k`` > 0 draws among the k likeliest ids only (after temperature); drawing
         ``stop_id`` (an end-of-record id; -1: none) ends the sample, without it.
         """
-        from ..kernels.sampling import sample
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if length < 0:
@@ -245,8 +209,9 @@ class Model:
             raise ValueError(f"stop_id must be -1 (none) or an id below {self.vocab_size}, "
                              f"got {stop_id}")
         prime = self._ids(prime_ids, "prime").reshape(-1)
-        return sample(self.theta, self.dims(), self._state(h), prime, int(length),
-                      float(temperature), bool(greedy), int(top_k), int(stop_id), int(seed))
+        return compiled.sample(self.theta, self.dims(), self._state(h), prime, int(length),
+                               float(temperature), bool(greedy), int(top_k), int(stop_id),
+                               int(seed))
 
     def sample(self, prime="\n", length=200, temperature=1.0, greedy=False, seed=0, h=None,
                top_k=0, stop=None):
@@ -290,12 +255,10 @@ class Model:
         ``arrays`` (name -> array, e.g. optimizer state) and ``info`` (JSON-able dict) ride along
         and come back from ``load_checkpoint``.
         """
-        from ..experiments.run_folder import atomic_write_bytes
         atomic_write_bytes(Path(path), self.checkpoint_bytes(arrays, info))
 
     def checkpoint_bytes(self, arrays=None, info=None):
         """The .npz checkpoint that ``save`` writes, as bytes."""
-        from .checkpoint import check_extras
         check_extras(self, arrays)  # what load_checkpoint would refuse is not written
         payload = {"theta": self.theta,
                    "meta": np.array(json.dumps(self.meta())),
@@ -314,53 +277,19 @@ class Model:
 
     def to_torch_state_dict(self, values=None):
         """This model's arrays (or ``values`` with the same keys) under the names of nn.RNN /
-        nn.LSTM / nn.GRU (registered as ``rnn``) and nn.Linear (``fc``).
-
-        Where PyTorch has two biases and rnnbench one (RNN, LSTM), ours goes to bias_ih and
-        zeros to bias_hh (only their sum matters); the GRU's two map one to one.
-        """
+        nn.LSTM / nn.GRU (registered as ``rnn``) and nn.Linear (``fc``); see torch_layout."""
         values = self.params if values is None else values
-        v = {k: np.array(values[k]) for k, _ in self.layout}
-        out = {}
-        for layer in range(self.num_layers):
-            s, t = layer_suffix(layer), f"_l{layer}"
-            out["rnn.weight_ih" + t] = v["Wxh" + s]
-            out["rnn.weight_hh" + t] = v["Whh" + s]
-            if self.cell == "gru":
-                out["rnn.bias_ih" + t] = v["bxh" + s]
-                out["rnn.bias_hh" + t] = v["bhh" + s]
-            else:
-                out["rnn.bias_ih" + t] = v["bh" + s]
-                out["rnn.bias_hh" + t] = np.zeros_like(v["bh" + s])
-        out["fc.weight"] = v["Why"]
-        out["fc.bias"] = v["by"]
-        return out
+        return to_torch(self.cell, self.num_layers, {k: values[k] for k, _ in self.layout})
 
     @classmethod
     def from_torch_state_dict(cls, state_dict, cell="rnn", activation="tanh", dtype=None,
                               chars=None):
         """A Model from nn.RNN/LSTM/GRU + nn.Linear weights (tensors or arrays); where rnnbench
         keeps one bias, PyTorch's two are added."""
-        sd = {k: np.asarray(v) for k, v in state_dict.items()}
-        wih = sd["rnn.weight_ih_l0"]
-        dtype = dtype or wih.dtype.name
-        if cell not in GATES:
-            raise ValueError(f"unknown cell {cell!r} (cells: {', '.join(CELLS)})")
-        H, V = wih.shape[0] // GATES[cell], wih.shape[1]
-        layers = sum(1 for k in sd if k.startswith("rnn.weight_ih_l"))
+        V, H, layers = torch_shape(state_dict, cell)
+        dtype = dtype or np.asarray(state_dict["rnn.weight_ih_l0"]).dtype.name
         model = cls(cell, V, H, layers, activation, dtype, chars=chars)
-        p = model.params
-        for layer in range(layers):
-            s, t = layer_suffix(layer), f"_l{layer}"
-            p["Wxh" + s][...] = sd["rnn.weight_ih" + t]
-            p["Whh" + s][...] = sd["rnn.weight_hh" + t]
-            if cell == "gru":
-                p["bxh" + s][...] = sd["rnn.bias_ih" + t]
-                p["bhh" + s][...] = sd["rnn.bias_hh" + t]
-            else:
-                p["bh" + s][...] = sd["rnn.bias_ih" + t] + sd["rnn.bias_hh" + t]
-        p["Why"][...] = sd["fc.weight"]
-        p["by"][...] = sd["fc.bias"]
+        from_torch(state_dict, cell, model.params)
         return model
 
 
@@ -368,7 +297,6 @@ def load_checkpoint(path):
     """(Model, extra arrays, info dict) from a file written by ``Model.save``; a file that is
     not one, or that does not match the model it describes, is a one-line CheckpointError
     (see rnnbench.model.checkpoint: members are checked before their data is read)."""
-    from .checkpoint import read_checkpoint
     meta, theta, arrays, info = read_checkpoint(path)
     model = Model(meta["cell"], meta["vocab_size"], meta["hidden_size"], meta["num_layers"],
                   meta["activation"], meta["dtype"], theta, meta.get("chars"))

@@ -6,7 +6,7 @@ steps with matrix products per step, and with the model's own parameter names an
 import numpy as np
 
 from ..text.corpus import stream_length
-from ..model.model import layer_suffix
+from ..model.layout import layer_suffix
 
 
 def sigmoid(x):

@@ -4,16 +4,18 @@ yardstick. Imported only when PyTorch is installed; it is never a dependency of 
 nn.RNN / nn.LSTM / nn.GRU (batch_first) on one-hot inputs, then nn.Linear; cross-entropy summed
 over the chunk (averaged over the B streams, as rnnbench does); loss.backward(); gradients
 clipped by value; torch.optim.Adagrad; the hidden state detached between chunks. The data
-pointer, wrap and state reset follow min-char-rnn, like rnnbench.training.driver.TrainState.
+pointer, wrap and state reset follow min-char-rnn, like training/state.py's TrainState.
 """
+import importlib.util
+
 import numpy as np
 
 from ..text.corpus import stream_length
+from ..variants import CELLS
 
 
 def available():
     """True when PyTorch is installed (found without importing it)."""
-    import importlib.util
     return importlib.util.find_spec("torch") is not None
 
 
@@ -21,12 +23,12 @@ class TorchNetwork:
     """One rnnbench model's weights in PyTorch modules, trained update by update on one thread."""
 
     def __init__(self, model, data, seq_length=25, learning_rate=0.1, clip=5.0, batch_size=1):
-        import torch
+        import torch  # an optional dependency, and a slow import: only when this network is made
 
         torch.set_num_threads(1)  # the comparison is one core against one core
         self.torch = torch
         dtype = torch.float64 if model.dtype == np.float64 else torch.float32
-        kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model.cell]
+        kind = getattr(torch.nn, CELLS[model.cell].torch_module)
         extra = {"nonlinearity": model.activation} if model.cell == "rnn" else {}
         self.rnn = kind(model.vocab_size, model.hidden_size, model.num_layers, batch_first=True,
                         **extra).to(dtype)

@@ -1,27 +1,15 @@
-"""Corpus: a text, its sorted character vocabulary, encoding, and the train/validation split."""
-import codecs
+"""Corpus: a text, its sorted character vocabulary, encoding, and the train/validation split;
+RecordCorpus: the same over the records of a records file, split by records."""
+import hashlib
 from collections import Counter
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
 from .charids import IDS, MAX_VOCAB, char_counts, codepoints, decode_ids, encode_text
+from .loading import CorpusError, load_text, read_text
+from .records import end_symbol_for, parse_records, stream_of
 
-BUILTIN = {
-    "pydoc": ("pydoc_topics.txt",
-              "Python's own help topics (pydoc_data.topics of CPython 3.11.7), 465 kB of English "
-              "prose and code, PSF licence"),
-}
-
-
-PYTHON_PREFIX = "python:"
 UNKNOWN = "\ufffd"  # Unicode's replacement character: what min_char_count maps rare ones to
-NEWLINES = ("normalize", "keep")
-
-
-class CorpusError(ValueError):
-    """A text that cannot be used; the message is one line naming the file and the problem."""
 
 
 class Corpus:
@@ -39,7 +27,7 @@ class Corpus:
     on request.
     """
 
-    end_symbol = None  # plain text has no end-of-record symbol (see records.RecordCorpus)
+    end_symbol = None  # plain text has no end-of-record symbol (see RecordCorpus)
 
     def __init__(self, text, val_fraction=0.1, name="<text>", min_char_count=0, keep=""):
         if not text:
@@ -159,7 +147,6 @@ class Corpus:
         before data_limit: a records file becomes a RecordCorpus directly, built once."""
         text = load_text(config.data, config.encoding, config.newline)
         if config.records:
-            from .records import RecordCorpus
             return RecordCorpus.parse(text, config.records, config.val_fraction, config.data,
                                       config.min_char_count)
         return cls(text, config.val_fraction, config.data, config.min_char_count)
@@ -241,132 +228,106 @@ def stream_length(n, seq_length, batch_size=1, name=None):
     return part
 
 
-def load_text(spec, encoding="utf-8", newline="normalize"):
-    """The text of a built-in corpus by name; ``python:<module>``, the source of a
-    standard-library module (a text every Python ships, named alike on every machine, unlike
-    its path); a downloaded text by name (``gutenberg:<id>``, ``tinyshakespeare``: a file in
-    data/); or else a text file by path. ``encoding`` applies to text files only."""
-    from .names import DATA_DIR, download_filename
+class RecordCorpus(Corpus):
+    """A Corpus over the stream END r1 END r2 ... END, split by records.
 
-    if spec.startswith(PYTHON_PREFIX):
-        return read_text(stdlib_source(spec), "utf-8", newline)  # PEP 3120: source is UTF-8
-    if spec in BUILTIN:
-        text = resources.files("rnnbench.corpora").joinpath(BUILTIN[spec][0]).read_text("utf-8")
-        return normalize_newlines(text, newline)
-    if download_filename(spec):
-        path = DATA_DIR / download_filename(spec)
-        if not path.exists():
-            raise CorpusError(f"{spec}: not downloaded yet ({path} is missing); run "
-                              f"'rnnbench data get {spec}' in this folder")
-        return read_text(path, encoding, newline)
-    return read_text(spec, encoding, newline)
-
-
-def read_text(path, encoding="utf-8", newline="normalize"):
-    """The text of ``path`` (a leading byte-order mark dropped, line endings as ``newline``
-    says), or a one-line CorpusError. Only a regular file within the text size limit is read
-    (see rnnbench.disk.reading)."""
-    from ..disk.reading import UnreadableFile, read_text_file
-    path = Path(path)
-    try:
-        raw = read_text_file(path, "text")
-    except UnreadableFile as exc:
-        raise CorpusError(str(exc)) from None
-    if not raw:
-        raise CorpusError(f"{path}: the file is empty")
-    codec = check_encoding(encoding)
-    utf8 = codec == "utf-8"
-    if utf8 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        wide = "UTF-32" if raw[:4] == b"\xff\xfe\0\0" else "UTF-16"
-        raise CorpusError(f"{path}: looks like {wide} text (it starts with a {wide} byte-order "
-                          f"mark); pass --encoding {wide.lower()}")
-    if utf8 and b"\x00" in raw:
-        guess = wide_encoding(raw)
-        if guess:
-            raise CorpusError(f"{path}: looks like {guess.upper()} text without a byte-order "
-                              f"mark (NUL bytes in a regular pattern); pass --encoding {guess} "
-                              f"(encoding: {guess} in a grid)")
-        raise CorpusError(f"{path}: looks like a binary file (it contains NUL bytes), not text")
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        hint = ("; if it is in another encoding, pass it with --encoding (encoding: in a grid), "
-                "e.g. --encoding latin-1" if utf8 else "; is --encoding right?")
-        raise CorpusError(f"{path}: not {'UTF-8' if utf8 else encoding} text (byte "
-                          f"0x{raw[exc.start]:02x} at offset {exc.start}){hint}") from None
-    if not utf8 and "\x00" in text:
-        raise CorpusError(f"{path}: looks like a binary file (it contains NUL characters as "
-                          f"{encoding}), not text")
-    text = normalize_newlines(text.removeprefix("\ufeff"), newline)
-    if not text:
-        raise CorpusError(f"{path}: the file is empty")
-    return text
-
-
-WIDE_ENCODINGS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
-
-
-def wide_encoding(raw, sample=1 << 16):
-    """The UTF-16 or UTF-32 encoding (no byte-order mark) that ``raw`` holds, or None.
-
-    Such text is mostly ASCII or Latin characters, whose high bytes are NUL at fixed offsets
-    (every odd offset in UTF-16-LE). A candidate must decode the file's start without error,
-    give no NUL character, and give printable text (whitespace included); binary data decoded
-    as UTF-16 soon meets an unpaired surrogate or a NUL pair, and gives few ASCII characters.
+    ``records`` are as parsed; min_char_count maps their rare characters (never END) in the
+    stream. ``train_bounds`` / ``val_bounds`` (int64, n + 1 each) are the offsets of the ENDs in
+    ``train_ids`` / ``val_ids``: record i's inputs are ids[b[i]:b[i + 1]] and its targets
+    ids[b[i] + 1:b[i + 1] + 1]. The two parts share the END between them.
     """
-    import codecs
-    head = raw[:sample]
-    # little-endian text has its NUL (high) bytes at odd offsets, big-endian at even ones
-    little = head[1::2].count(0) >= head[0::2].count(0)
-    for name in sorted(WIDE_ENCODINGS, key=lambda e: e.endswith("-le") != little):
-        try:
-            text = codecs.getincrementaldecoder(name)().decode(head, final=len(raw) <= sample)
-        except UnicodeDecodeError:
-            continue
-        printable = sum(c.isprintable() or c.isspace() for c in text)
-        ascii_ = sum(c < "\x80" for c in text)  # newlines, spaces, digits: text has some
-        if (text and "\x00" not in text and printable >= 0.95 * len(text)
-                and ascii_ >= 0.05 * len(text)):
-            return name
-    return None
+
+    def __init__(self, records, val_fraction=0.1, name="<records>", spec="lines", end=None,
+                 min_char_count=0):
+        records = list(records)
+        if not records:
+            raise CorpusError(f"{name}: no records")
+        end = end or end_symbol_for(records)
+        if any(end in r for r in records):
+            raise CorpusError(f"{name}: the end symbol {end!r} occurs in a record")
+        self._raw_text = None  # the stream is its records joined: encoded, never built
+        lengths = np.fromiter(map(len, records), np.int64, len(records)) + 1
+        self._encode(lambda: stream_of(records, end), int(lengths.sum()) + 1, val_fraction, name,
+                     min_char_count, keep=end)
+        self.records, self.spec, self.end_symbol = records, spec, end
+        self._split_records(self.ids, np.concatenate([[0], np.cumsum(lengths)]))
+
+    def _split_records(self, ids, bounds):
+        """Training and validation streams, split by records, and their END offsets."""
+        self.end_id = self.chars.index(self.end_symbol)
+        self.n_records = len(bounds) - 1
+        n_train = self.n_records - int(self.n_records * self.val_fraction)
+        cut = int(bounds[n_train])
+        self.train_ids, self.val_ids = ids[:cut + 1], ids[cut:]
+        self.train_bounds, self.val_bounds = bounds[:n_train + 1], bounds[n_train:] - cut
+        self.n_train, self.n_val = n_train, self.n_records - n_train
+        self.bounds = bounds
+
+    SHARED_FIELDS = Corpus.SHARED_FIELDS + ("spec", "end_symbol")
+
+    def encoded(self):
+        settings, arrays = super().encoded()
+        return settings, dict(arrays, bounds=self.bounds)
+
+    def _rebuild(self, arrays):
+        super()._rebuild(arrays)
+        self._records = None
+        self._split_records(arrays["ids"], arrays["bounds"])
+
+    @property
+    def records(self):
+        """The records as parsed (a corpus rebuilt from its encoding decodes them, after
+        min_char_count)."""
+        if self._records is None:
+            b, text = self.bounds, self.decode(self.ids)
+            self._records = [text[b[i] + 1:b[i + 1]] for i in range(self.n_records)]
+        return self._records
+
+    @records.setter
+    def records(self, value):
+        self._records = value
+
+    @classmethod
+    def parse(cls, text, spec, val_fraction=0.1, name="<text>", min_char_count=0):
+        """The records of the file text ``text``; run ids keep naming that text's checksum."""
+        corpus = cls(parse_records(text, spec, name), val_fraction, f"{name} [records {spec}]",
+                     spec, min_char_count=min_char_count)
+        corpus.source_checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return corpus
+
+    def source(self):
+        """As Corpus.source: the records as parsed, and the settings."""
+        return (tuple(self.records), self.val_fraction, self.name, self.spec, self.end_symbol,
+                self.min_char_count)
+
+    def head(self, n):
+        """The first ``n`` records only (data_limit counts records in records mode)."""
+        return self._head(n, self.n_records, lambda: RecordCorpus(
+            self.records[:n], self.val_fraction, f"{self.name}[:{n}]", self.spec,
+            self.end_symbol, self.min_char_count))
+
+    def check_length(self, seq_length=None, batch_size=1):
+        """Records need no minimum length, but every training stream needs a record."""
+        if self.n_train < batch_size:
+            raise CorpusError(f"{self.name}: {self.n_train} training records, fewer than "
+                              f"batch_size = {batch_size}")
+
+    def __repr__(self):
+        return (f"RecordCorpus({self.name!r}, {self.n_records} records, end "
+                f"{self.end_symbol!r}, vocab {self.vocab_size}, train {self.n_train}, "
+                f"val {self.n_val})")
 
 
-def check_encoding(encoding):
-    """Python's name of the text encoding ``encoding`` ('utf-8', 'iso8859-1'), or CorpusError."""
-    try:
-        info = codecs.lookup(encoding)
-    except LookupError:
-        raise CorpusError(f"encoding: unknown text encoding {encoding!r} (e.g. utf-8, latin-1, "
-                          f"cp1252, utf-16)") from None
-    if not getattr(info, "_is_text_encoding", True):  # base64, zlib: bytes to bytes
-        raise CorpusError(f"encoding: {encoding!r} is not a text encoding")
-    return info.name
-
-
-def normalize_newlines(text, newline="normalize"):
-    """Windows (\\r\\n) and old Mac (\\r) line endings as \\n, unless ``newline`` is 'keep'."""
-    if newline == "keep":
-        return text
-    if newline != "normalize":
-        raise CorpusError(f"newline: expected one of {', '.join(NEWLINES)}, got {newline!r}")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def stdlib_source(spec):
-    """The .py file of the standard-library module that ``python:<module>`` names."""
-    import importlib.util
-    import sysconfig
-
-    module = spec[len(PYTHON_PREFIX):]
-    try:
-        found = importlib.util.find_spec(module) if module else None
-    except (ImportError, ValueError):
-        found = None
-    origin = Path(found.origin) if found is not None and found.origin else None
-    paths = sysconfig.get_paths()
-    stdlib = Path(paths["stdlib"]).resolve()
-    installed = {Path(paths[k]).resolve() for k in ("purelib", "platlib")}  # may sit in stdlib
-    where = origin.resolve().parents if origin is not None else ()
-    if origin is None or origin.suffix != ".py" or stdlib not in where or installed & set(where):
-        raise CorpusError(f"{spec}: no standard-library module {module!r} with Python source")
-    return origin
+def prepare_corpus(corpus, config):
+    """The corpus a run trains on: ``corpus`` (records parsed from its text when the config
+    asks and Corpus.from_config has not), then ``config.data_limit`` (characters, or records
+    in records mode)."""
+    spec = getattr(config, "records", None)
+    if isinstance(corpus, RecordCorpus):
+        if spec != corpus.spec:
+            raise CorpusError(f"{corpus.name}: a records corpus ({corpus.spec}) but the config "
+                              f"has records: {spec}")
+    elif spec:
+        corpus = RecordCorpus.parse(corpus.raw_text, spec, corpus.val_fraction, corpus.name,
+                                    corpus.min_char_count)
+    return corpus.head(config.data_limit)

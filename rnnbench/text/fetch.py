@@ -18,7 +18,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .corpus import CorpusError
+from ..disk.writing import atomic_write_bytes
+from .loading import CorpusError
 from .names import (DATA_DIR, GUTENBERG, TINYSHAKESPEARE, download_filename, sha256_file, sidecar,
                     sidecar_line)
 
@@ -232,8 +233,6 @@ def strip_gutenberg(text, name="the text"):
 
 def store(path, raw, digest):
     """Write the text and its .sha256 beside it, each to a temporary name renamed into place."""
-    from ..experiments.run_folder import atomic_write_bytes
-
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(sidecar(path), sidecar_line(path, digest).encode("ascii"))
     atomic_write_bytes(path, raw)

@@ -9,6 +9,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from ..disk.reading import UnreadableFile, open_regular, read_bytes, read_text_file
+
 DATA_DIR = Path("data")
 GUTENBERG = re.compile(r"^gutenberg:(\d+)$")
 TINYSHAKESPEARE = "tinyshakespeare"
@@ -34,7 +36,6 @@ def download_name(filename):
 
 def sha256_file(path):
     """The sha256 of a regular file, read in blocks (any size), or UnreadableFile."""
-    from ..disk.reading import open_regular
     digest = hashlib.sha256()
     with open_regular(path, "text") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -53,7 +54,6 @@ def sidecar_line(path, digest):
 
 def recorded_sha256(path):
     """The checksum recorded beside ``path`` when it was stored, or None."""
-    from ..disk.reading import UnreadableFile, read_bytes
     try:
         return read_bytes(sidecar(path), "checksum file", 4096).decode("ascii").split()[0]
     except (UnreadableFile, UnicodeDecodeError, IndexError):
@@ -63,7 +63,6 @@ def recorded_sha256(path):
 def data_texts(folder=DATA_DIR):
     """One dict per text file in ``folder``: name, path, bytes, characters, sha256, state.
     A .txt that is not a regular file (a pipe, a device) is listed as such, never read."""
-    from ..disk.reading import UnreadableFile, read_text_file
     folder = Path(folder)
     rows = []
     for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:

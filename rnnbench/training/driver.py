@@ -7,25 +7,28 @@ is the same whatever the machine's speed.
 import math
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
+from .. import __version__
 from ..config import ConfigError, RunConfig
-from ..text.charids import as_ids
-from ..text.corpus import Corpus, CorpusError, stream_length
+from ..divergence import WINDOW, DivergenceCheck
 from ..model.model import Model
-from ..text.novelty import DEFAULT_N, training_index
-from .recent import MAX_WINDOW, RecentValues, kept_updates
+from ..text.corpus import Corpus, CorpusError, prepare_corpus
+from ..text.novelty import training_index
+from .recent import MAX_CHUNK, MAX_WINDOW, RecentValues, kept_updates
+from .records import RecordTrainState
+from .resources import check_run
+from .samples import rows_frame, sample_row
+from .seeds import TRAINING_SAMPLE, derived_seed
+from .state import TrainState
 
 LN2 = math.log(2.0)
-MAX_CHUNK = 250  # updates per kernel call between progress refreshes
-# each optimizer's state vectors (kernels/optim.py's s1, s2), by their names in a checkpoint
-SLOT_NAMES = {"sgd": (), "momentum": ("velocity",), "adagrad": ("mem",),
-              "rmsprop": ("mean_square",), "adam": ("m", "v")}
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
                  "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s"]
-SAMPLE_COLUMNS = ["update", "temperature", "prime", "text", "novelty", "novelty_n"]
 
 
 @dataclass
@@ -38,118 +41,6 @@ class RunResult:
     summary: dict
     model: Model
     optimizer_state: dict = field(default_factory=dict)
-
-
-def derived_seed(seed, purpose, n=0):
-    """A 32-bit seed for one use (``purpose`` id, update ``n``) of a run's seed."""
-    return int(np.random.SeedSequence([seed, purpose, n]).generate_state(1)[0])
-
-
-SAMPLE_SEED = 1
-
-
-class TrainState:
-    """Everything the compiled loop carries between calls: optimizer state, the raw gradient of
-    the last update, the recurrent state ``h`` (state_rows x B x H), ``counters`` = [data
-    pointer, updates done, epoch] and the smooth loss. The model's weights change in place.
-
-    With batch_size B the training text is cut into B contiguous parts of equal length (as
-    char-rnn and torch-rnn do), read side by side; B = 1 is min-char-rnn exactly.
-    """
-
-    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0, *,
-                 optimizer="adagrad", clip_mode="value", batch_size=1, dropout=0.0, seed=0,
-                 momentum=0.9, decay=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
-        from ..kernels.optim import CLIP_CODES, OPTIMIZER_CODES
-        self.model = model
-        self.data = self._layout(as_ids(data, model.vocab_size, "data"), seq_length,
-                                 batch_size)
-        self.seq_length, self.batch_size = seq_length, batch_size
-        self.dropout, self.seed = float(dropout), int(seed)
-        self.hyper = np.array([learning_rate, clip, eps, momentum, decay, beta1, beta2],
-                              dtype=model.dtype)
-        self.optimizer = optimizer
-        self.codes = (OPTIMIZER_CODES[optimizer], CLIP_CODES[clip_mode])
-        slots = len(SLOT_NAMES[optimizer])
-        self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
-                      for k in range(2)]
-        self.grad = np.zeros_like(model.theta)
-        self.h = np.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
-        self.counters = np.zeros(3, dtype=np.int64)
-        self.smooth = -math.log(1.0 / model.vocab_size) * seq_length
-        self.dims = model.dims(batch_size)
-
-    @classmethod
-    def from_config(cls, model, data, config):
-        c = config
-        return cls(model, data, c.seq_length, c.learning_rate, c.clip, optimizer=c.optimizer,
-                   clip_mode=c.clip_mode, batch_size=c.batch_size, dropout=c.dropout,
-                   seed=c.seed, momentum=c.momentum, decay=c.decay, beta1=c.beta1,
-                   beta2=c.beta2, eps=c.eps)
-
-    def _layout(self, data, seq_length, batch_size):
-        """The training ids as the loop reads them: B contiguous parts, one row each."""
-        part = stream_length(len(data), seq_length, batch_size)
-        return data[:batch_size * part].reshape(batch_size, part)
-
-    @property
-    def mem(self):
-        """AdaGrad's (or RMSProp's) accumulated squares; momentum's velocity; Adam's mean."""
-        return self.slots[0]
-
-    def run(self, losses, smooths):
-        """Up to len(losses) updates; per-update losses and smooth losses are written into the
-        two arrays. Returns how many were recorded (fewer only at a non-finite loss)."""
-        from ..kernels.train_loop import train_updates
-        done, self.smooth = train_updates(
-            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
-            self.seq_length, self.hyper, *self.codes, self.dropout, self.seed, self.h,
-            self.counters, self.smooth, len(losses), losses, smooths)
-        return done
-
-    @property
-    def updates(self):
-        return int(self.counters[1])
-
-    @property
-    def epoch(self):
-        return int(self.counters[2])
-
-    def stream_state(self, b=0):
-        """Stream b's recurrent state in the model's API shape."""
-        return self.h[:, b].reshape(self.model.state_shape).copy()
-
-    def next_input(self):
-        """(first input id, state) of stream 0 for the next update, after min-char-rnn's wrap
-        rule (pointer back to 0 and a zero state at the end of the text or at update 0)."""
-        p = int(self.counters[0])
-        if p + self.seq_length + 1 >= self.data.shape[1] or self.updates == 0:
-            return int(self.data[0, 0]), self.model.zero_state()
-        return int(self.data[0, p]), self.stream_state(0)
-
-    def val_loss(self, corpus):
-        """(summed loss, characters) on the validation tail from stream 0's carried state."""
-        return self.model.eval_loss(corpus.val_ids, self.stream_state(0))
-
-    def chars_in(self, lo, hi):
-        """Target characters of updates lo .. hi - 1 (all streams)."""
-        return (hi - lo) * self.seq_length * self.batch_size
-
-    def loss_per_char(self, window, lo, hi):
-        """Mean chunk loss of updates lo .. hi - 1 (``window``) per character."""
-        return float(np.mean(window)) / self.seq_length
-
-    def losses_per_char(self, window, lo, hi):
-        """Each chunk loss of updates lo .. hi - 1 (``window``) per character."""
-        return window / self.seq_length
-
-    def chars_per_stream_update(self):
-        return self.seq_length
-
-    def arrays(self):
-        """What a checkpoint needs to continue: optimizer state under its usual names."""
-        out = {name: self.slots[k] for k, name in enumerate(SLOT_NAMES[self.optimizer])}
-        return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
 
 
 class _Recorder:
@@ -175,13 +66,11 @@ class _Recorder:
         return value
 
     def sample(self, n, h, first_id):
+        """The training sample of update ``n``: from state ``h``, fed the next input."""
         cfg = self.config
-        ids = self.model.sample_ids(np.array([first_id]), cfg.sample_length, cfg.temperature,
-                                    seed=derived_seed(cfg.seed, SAMPLE_SEED, n), h=h)
-        text = self.corpus.decode(ids)
-        row = dict(update=n, temperature=cfg.temperature, prime=self.corpus.chars[first_id],
-                   text=text, novelty=training_index(self.corpus).novelty(text),
-                   novelty_n=DEFAULT_N)
+        row = sample_row(self.model, self.corpus.chars[first_id], cfg.sample_length,
+                         cfg.temperature, derived_seed(cfg.seed, TRAINING_SAMPLE, n), h,
+                         update=n, kind="training", index=training_index(self.corpus))
         self.sample_rows.append(row)
         if self.on_sample is not None:
             self.on_sample(row)
@@ -200,10 +89,8 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     t_start = time.perf_counter()
     if corpus is None:
         corpus = Corpus.from_config(config)
-    from ..text.records import prepare_corpus
     corpus = prepare_corpus(corpus, config)
     corpus.check_length(config.seq_length, config.batch_size)
-    from .resources import check_run
     check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
@@ -217,7 +104,6 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     model.end_symbol = corpus.end_symbol
 
     if corpus.end_symbol:  # records mode
-        from .records import RecordTrainState
         run = RecordTrainState.from_config(model, corpus, config)
     else:
         run = TrainState.from_config(model, corpus.train_ids, config)
@@ -225,7 +111,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     verdict, train_s = _loop(config, run, rec, progress)
     wall_s = time.perf_counter() - t_start
     trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
-    samples = pd.DataFrame(rec.sample_rows, columns=SAMPLE_COLUMNS)
+    samples = rows_frame(rec.sample_rows)
     summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, wall_s, train_s)
     return RunResult(config, trace, samples, summary, model, run.arrays())
 
@@ -237,7 +123,6 @@ def _loop(config, run, rec, progress):
     Per-update losses are kept only as far back as a trace row or the divergence rule looks
     (``recent.kept_updates``), smooth losses only for the chunk in hand.
     """
-    from ..divergence import WINDOW, DivergenceCheck
     losses = RecentValues(kept_updates(config), MAX_CHUNK)
     smooths = np.full(MAX_CHUNK, np.nan)
     rule = DivergenceCheck(run.model.vocab_size)
@@ -331,9 +216,6 @@ def _trace_row(n, run, losses, smooth, config, val, elapsed):
 
 def corpus_fields(corpus):
     """The summary's description of the text a run saw, and the versions that ran it."""
-    from importlib.metadata import version
-
-    from .. import __version__
     return dict(
         corpus=corpus.name, corpus_checksum=corpus.checksum, vocab_size=corpus.vocab_size,
         train_chars=len(corpus.train_ids), val_chars=len(corpus.val_ids),
@@ -370,5 +252,4 @@ def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
 
 
 def _progress_bar(total):
-    from tqdm import tqdm
     return tqdm(total=total, unit="upd", dynamic_ncols=True, mininterval=0.2, disable=None)

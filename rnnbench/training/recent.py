@@ -9,6 +9,7 @@ import numpy as np
 from ..divergence import WINDOW
 
 MAX_WINDOW = 1_000_000  # a trace row averages at most this many updates (trace_every above it)
+MAX_CHUNK = 250  # updates per call of the compiled loop (the driver's progress refreshes between)
 
 
 def kept_updates(config):
@@ -18,7 +19,7 @@ def kept_updates(config):
     return max(1, min(config.updates, max(min(config.trace_every, MAX_WINDOW), WINDOW)))
 
 
-def buffer_bytes(config, chunk=250):
+def buffer_bytes(config, chunk=MAX_CHUNK):
     """What the driver allocates per run for per-update values: losses (float64) of the kept
     updates with room for a chunk of ``chunk`` (MAX_CHUNK), the chunk's smooth losses, and in
     records mode the target counts (int64) likewise; for an estimate made before training."""

@@ -1,11 +1,13 @@
 """The training state of records mode: B streams over blocks of records, each record from a
-zero state, padded chunks that never cross a record (see kernels/record_loop.py)."""
+zero state, padded chunks that never cross a record (see kernels/loops.py)."""
 import math
 
 import numpy as np
 
-from .recent import RecentValues, kept_updates
-from .driver import MAX_CHUNK, TrainState
+from ..compiled import record_eval_loss, record_updates
+from ..text.charids import as_ids
+from .recent import MAX_CHUNK, RecentValues, kept_updates
+from .state import CarriedState
 
 
 def stream_blocks(n_records, batch_size):
@@ -15,15 +17,18 @@ def stream_blocks(n_records, batch_size):
     return np.array([[edges[b], edges[b + 1]] for b in range(batch_size)], dtype=np.int64)
 
 
-class RecordTrainState(TrainState):
-    """TrainState for a RecordCorpus: ``cursors`` (B x [record, offset, wraps]) say where each
+class RecordTrainState(CarriedState):
+    """The training state (state.TrainingState) of a RecordCorpus: ``cursors`` (B x [record, offset, wraps]) say where each
     stream is; ``counters`` = [records finished, updates done, epoch]. Chunks hold a variable
     number of real targets, counted per update so that losses per character stay exact: the
     counts of the last ``keep`` updates (what a trace window needs) and their running total."""
 
-    def __init__(self, model, corpus, *args, keep=MAX_CHUNK, **kwargs):
+    def __init__(self, model, corpus, seq_length, learning_rate=0.1, clip=5.0, *,
+                 keep=MAX_CHUNK, **settings):
+        super().__init__(model, seq_length, learning_rate, clip, **settings)
         self.corpus = corpus
-        super().__init__(model, corpus.train_ids, *args, **kwargs)
+        self.data = as_ids(corpus.train_ids, model.vocab_size, "data")
+        corpus.check_length(seq_length, self.batch_size)
         self.blocks = stream_blocks(corpus.n_train, self.batch_size)
         self.cursors = np.zeros((self.batch_size, 3), dtype=np.int64)
         self.cursors[:, 0] = self.blocks[:, 0]
@@ -38,23 +43,17 @@ class RecordTrainState(TrainState):
 
     @classmethod
     def from_config(cls, model, corpus, config):
-        run = super().from_config(model, corpus, config)
-        run.counts = RecentValues(kept_updates(config), MAX_CHUNK, np.int64, 0)
-        return run
+        return cls(model, corpus, config.seq_length, config.learning_rate, config.clip,
+                   keep=kept_updates(config), **cls.settings(config))
 
     @property
     def target_counts(self):
         """Real targets (all streams) of each update still kept, from update counts.base."""
         return self.counts.view(self.counts.base, self.counts.end)
 
-    def _layout(self, data, seq_length, batch_size):
-        self.corpus.check_length(seq_length, batch_size)
-        return data
-
     def run(self, losses, smooths, log=None):
-        """As TrainState.run; ``log`` (len(losses), 2, T*B), if given, receives each update's
+        """As state.TrainState.run; ``log`` (len(losses), 2, T*B), if given, receives each update's
         input ids and targets (-1: padding), for tests of the chunk schedule."""
-        from ..kernels.record_loop import record_updates
         counts = self.counts.space(len(losses))
         done, self.smooth = record_updates(
             self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
@@ -72,7 +71,6 @@ class RecordTrainState(TrainState):
 
     def val_loss(self, corpus):
         """(summed loss, characters) over the validation records, each from a zero state."""
-        from ..kernels.record_loop import record_eval_loss
         if corpus.n_val == 0:
             return 0.0, 0
         total, n = record_eval_loss(self.model.theta, self.model.dims(), corpus.val_ids,

@@ -17,9 +17,15 @@ A run's peak is the largest of its phases, each a sum of parts (bytes):
 The check names the config field behind the largest part. Figures are checked against the
 measured peak memory of real runs in tests/test_resources.py.
 """
+import sys
 from dataclasses import dataclass, field
 
+import psutil
+
 from ..config import ConfigError
+from ..model.layout import parameter_count, state_rows
+from ..text.novelty import NgramIndex
+from ..variants import CELLS, OPTIMIZERS
 from .recent import buffer_bytes
 
 KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
@@ -75,27 +81,16 @@ def size_text(n):
     return f"{max(n, 0) / KB:,.0f} kB"
 
 
-def parameter_count(cell, vocab_size, hidden_size, num_layers):
-    """Entries of the flat parameter vector (model.param_layout), in exact integers."""
-    from ..model.model import GATES
-    G, V, H = GATES[cell], vocab_size, hidden_size
-    biases = 2 if cell == "gru" else 1
-    first = G * H * (V + H) + biases * G * H
-    above = (num_layers - 1) * (G * H * (H + H) + biases * G * H)
-    return first + above + V * H + V
-
-
 def workspace_bytes(cell, V, H, L, T, B, dropout, itemsize):
     """The compiled loop's scratch arrays for one chunk, as kernels/network.workspace allocates
     them (keep the two in step), and the int64 ids and targets it copies the chunk into."""
-    from ..model.model import GATES
-    G, TB = GATES[cell], T * B
-    GH = G * H
-    values = L * (T + 1) * B * H                               # hs
-    values += L * (T + 1) * B * H if cell == "lstm" else 0      # cs
-    values += L * TB * (GH + H) if cell != "rnn" else 0         # acts, aux
-    values += 2 * L * TB * H if dropout > 0 else 0              # ys, masks
-    values += TB * GH + (TB * GH if cell == "gru" else 0) + B * GH   # xi, dhh, hh
+    spec, TB = CELLS[cell], T * B
+    GH = spec.n_gates * H
+    values = L * (T + 1) * B * H                                        # hs
+    values += L * (T + 1) * B * H if spec.state_rows == 2 else 0         # cs
+    values += L * TB * (GH + H) if spec.n_gates > 1 else 0               # acts, aux
+    values += 2 * L * TB * H if dropout > 0 else 0                       # ys, masks
+    values += TB * GH + (TB * GH if len(spec.biases) == 2 else 0) + B * GH   # xi, dhh, hh
     values += TB * V + 2 * TB * H + 2 * B * H + 2 * H           # logits, dcur, dbelow, ...
     return values * itemsize + 2 * 8 * TB
 
@@ -108,10 +103,9 @@ def run_memory(config, corpus, saving=True):
     c = config
     V, H, L = corpus.vocab_size, c.hidden_size, c.num_layers
     itemsize = 4 if c.dtype == "float32" else 8
-    from .driver import SLOT_NAMES
     P = parameter_count(c.cell, V, H, L)
-    slots = len(SLOT_NAMES[c.optimizer])
-    state = L * (2 if c.cell == "lstm" else 1) * c.batch_size * H * itemsize
+    slots = len(OPTIMIZERS[c.optimizer].slots)
+    state = state_rows(c.cell, L) * c.batch_size * H * itemsize
     common = {"text": text_bytes(corpus)}
     common["novelty index"] = INDEX_FACTOR * 8 * distinct_ngrams(corpus) if c.sample_every else 0
     rows = c.updates // c.trace_every + c.updates // c.eval_every + 2
@@ -149,7 +143,6 @@ def distinct_ngrams(corpus, n=8, sample=1 << 20):
     cached = getattr(corpus, "_distinct_ngrams", None)
     if cached is not None:
         return cached
-    from ..text.novelty import NgramIndex
     windows = max(len(corpus.train_ids) - n + 1, 0)
     seen = len(NgramIndex.from_ids(corpus.train_ids[:sample + n - 1], corpus.chars, n).keys)
     count = seen if windows <= sample else min(windows, int(seen * (windows / sample) ** HEAPS))
@@ -160,7 +153,6 @@ def distinct_ngrams(corpus, n=8, sample=1 << 20):
 def text_bytes(corpus):
     """The text as Python keeps it (1, 2 or 4 bytes a character; records mode: a string per
     record) and its ids; a corpus rebuilt in a worker from shared ids keeps no text."""
-    import sys
     raw = getattr(corpus, "_raw_text", None)
     records = getattr(corpus, "_records", None)
     size = corpus.ids.nbytes
@@ -177,7 +169,6 @@ def available():
     """Bytes a run may count on: USABLE of what the machine can give without swapping
     (psutil's ``available``); the rest is left to the machine's other work and to what the
     estimate leaves out."""
-    import psutil
     return int(USABLE * psutil.virtual_memory().available)
 
 
@@ -212,10 +203,9 @@ def fitting_jobs(estimates, shared_bytes, jobs, free):
 def check_grid_jobs(grid, todo, jobs, free=None):
     """Raise ConfigError('--jobs: ...') when ``jobs`` of the runs ``todo`` at once cannot fit in
     the memory available, saying how many can."""
-    from ..text.records import prepare_corpus
     heads, estimates = {}, []
     for spec in todo:
-        head = prepare_corpus(grid.corpora[spec.corpus_key], spec.config)
+        head = grid.corpus(spec)
         heads[id(head)] = head
         estimates.append(run_memory(spec.config, head))
     shared = sum(h.ids.nbytes + getattr(h, "bounds", h.ids[:0]).nbytes for h in heads.values())

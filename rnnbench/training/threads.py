@@ -1,15 +1,15 @@
 """One core per process: Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels
 call for np.dot) held to one thread, so parallel runs and benchmarks do not oversubscribe."""
+import importlib
+
+import numba
+from threadpoolctl import threadpool_limits
 
 
 class one_thread:
     """Numba and the BLAS libraries at one thread for the duration of a ``with`` block."""
 
     def __enter__(self):
-        import importlib
-
-        import numba
-        from threadpoolctl import threadpool_limits
         importlib.import_module("scipy.linalg")  # loads the BLAS Numba calls: the limit reaches it
         self._numba = numba.get_num_threads()
         numba.set_num_threads(1)
@@ -17,7 +17,6 @@ class one_thread:
         return self
 
     def __exit__(self, *exc):
-        import numba
         self._limits.restore_original_limits()
         numba.set_num_threads(self._numba)
         return False

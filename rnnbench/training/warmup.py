@@ -6,20 +6,17 @@ of kernels serves every cell, activation, optimizer and batch size; float32 is a
 """
 import time
 
+from ..compiled import cache_dir
+from ..config import RunConfig
+from ..text.corpus import Corpus
+from .driver import train
 
-def cache_dir():
-    """Where this process reads and writes compiled kernels."""
-    from ..kernels.train_loop import train_updates
-    return train_updates._cache._cache_path
+__all__ = ["cache_dir", "warmup"]
 
 
 def warmup(dtypes=("float64", "float32")):
     """Train, evaluate, sample and differentiate a tiny model in each dtype; returns seconds
     per dtype (compile time on a cold cache, load time on a warm one)."""
-    from ..config import RunConfig
-    from ..text.corpus import Corpus
-    from .driver import train
-
     corpus = Corpus.from_text("warm up every kernel once. " * 8, 0.25, "<warmup>")
     seconds = {}
     for dtype in dtypes:

@@ -1,9 +1,5 @@
-"""Where a grid's runs execute, and what happens when a worker process dies.
-
-A pool runs tasks ``(run_id, config, payload, samples)`` and yields, for each, the Outcome of
-``runner.run_one`` or a ``Lost`` (its worker died under it: the run is then recorded failed
-with the cause, and the grid goes on). Three kinds: this process (``--jobs 1``), loky worker
-processes on this machine (below), and a dask cluster (``dask_pool``).
+"""The runs of a grid on this machine: one after another in this process (``--jobs 1``), or on
+loky worker processes, one run and one core each (see pool.py for what every pool does).
 
 Loky's executor breaks as a whole when one worker dies: it fails every future in flight and
 kills the other workers. The pool then names the run the dead worker held (each worker notes
@@ -13,97 +9,18 @@ runs the innocent ones again on a new executor.
 """
 import os
 import shutil
-import tempfile
 import threading
-import time
-from collections import Counter, deque
-from dataclasses import dataclass
+from collections import Counter
 from functools import partial
 
+from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor, wait
+
+from .pool import Lost, Pool, death_cause, kill_processes, longest_first, markers_folder
 from .workers import ONE_THREAD_ENV, init_worker, read_markers, run_task, signals_held
 
 UNEXPLAINED_BREAKS = 2  # a run in flight when the pool broke this often, no cause found, fails
 WAIT_S = 0.5            # the longest the parent blocks before it looks around again
 SHUTDOWN_S = 5.0        # the longest a pool's shutdown waits for loky's manager thread
-BACKENDS = ("loky", "dask")
-MARKERS_PREFIX = "rnnbench-workers-"  # + the parent's pid: folders of the workers' markers
-
-
-@dataclass
-class Lost:
-    """A task whose worker died while running it; ``cause`` goes into the run's summary."""
-
-    task: tuple
-    cause: str
-
-
-class GridPoolError(Exception):
-    """The pool itself cannot go on (no scheduler, the cluster lost); ``status``: exit code."""
-
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
-
-
-def death_cause(exitcode):
-    """What a worker's exit code says: 'worker killed by signal 9; out of memory?' ..."""
-    import signal
-    if exitcode is None:
-        return "worker died"
-    if exitcode >= 0:
-        return f"worker exited with status {exitcode}"
-    if -exitcode == signal.SIGKILL:  # what the kernel's OOM killer sends
-        return f"worker killed by signal {-exitcode}; out of memory?"
-    try:
-        name = f" ({signal.Signals(-exitcode).name})"
-    except ValueError:
-        name = ""
-    return f"worker killed by signal {-exitcode}{name}"
-
-
-def cost(config):
-    """A rough relative cost of a run, to start the longest ones first (shorter wall time)."""
-    per_step = config.hidden_size * (config.hidden_size + 2 * 100) * config.num_layers
-    return config.updates * config.seq_length * config.batch_size * per_step
-
-
-def longest_first(tasks):
-    return deque(sorted(tasks, key=lambda t: -cost(t[1])))
-
-
-def default_jobs():
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def plan_jobs(requested, todo, cores, where="cores"):
-    """(workers to use, a note or None): ``requested`` (None: one per core) lowered to the
-    runs to do and to ``cores`` (this machine's, or a dask cluster's: ``where``)."""
-    want = requested or cores
-    jobs = max(1, min(want, todo, cores))
-    if requested is None or jobs >= requested:
-        return jobs, None
-    why = [f"{todo} run{'s' if todo != 1 else ''} to do"] if todo < requested else []
-    why += [f"{cores} {where}"] if cores < requested else []
-    return jobs, f"--jobs {requested} reduced to {jobs} ({', '.join(why)})"
-
-
-class Pool:
-    """What every pool offers: ``run(tasks)``, ``describe()`` (where: "on 2 local workers"),
-    and ``close()``, which kills its workers (a shutdown never waits on one); as a context
-    manager, it is closed on exit."""
-
-    jobs = 1
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 class InProcess(Pool):
@@ -113,10 +30,9 @@ class InProcess(Pool):
     def describe(self):
         return "in this process (--jobs 1)"
 
-    def run(self, tasks):
-        from .runner import run_one
+    def run(self, fn, tasks):
         for task in longest_first(tasks):
-            yield run_one(*task)
+            yield fn(*task)
 
 
 class LocalPool(Pool):
@@ -133,7 +49,6 @@ class LocalPool(Pool):
 
     def _executor(self):
         if self.executor is None:
-            from joblib.externals.loky import ProcessPoolExecutor
             if self.markers is None:
                 self.markers = markers_folder()
             self.executor = ProcessPoolExecutor(
@@ -144,9 +59,7 @@ class LocalPool(Pool):
             self.executor._call_queue.cancel_join_thread()
         return self.executor
 
-    def run(self, tasks):
-        from joblib.externals.loky import BrokenProcessPool, wait
-
+    def run(self, fn, tasks):
         self._consumer = threading.current_thread()
         queue, strikes = longest_first(tasks), Counter()
         inflight = {}  # future -> (task, the executor it runs on)
@@ -155,7 +68,7 @@ class LocalPool(Pool):
                 executor = self._executor()
                 try:
                     with signals_held():  # the workers a submit starts start deaf to Ctrl-C
-                        future = executor.submit(run_task, self.markers, *queue[0])
+                        future = executor.submit(run_task, self.markers, fn, *queue[0])
                 except BrokenProcessPool:  # it broke since the last look: start a new one
                     self._drop(executor)
                     continue
@@ -185,7 +98,6 @@ class LocalPool(Pool):
         if (executor in self._dead or future.cancelled()
                 or threading.current_thread() is self._consumer):
             return  # already noted, or called late (the future was done when submitted)
-        from joblib.externals.loky import BrokenProcessPool
         if isinstance(future.exception(), BrokenProcessPool):
             procs = dict(getattr(executor, "_processes", {}))
             self._dead[executor] = {pid: p.exitcode for pid, p in procs.items()
@@ -234,81 +146,3 @@ def _shut(executor):
     executor.shutdown(wait=False, kill_workers=True)
     if manager is not None:
         manager.join(SHUTDOWN_S)
-
-
-def markers_folder():
-    """A new temp folder for the workers' markers ("" when none can be made: deaths then go
-    unattributed, runs still run). Folders left by an rnnbench that was SIGKILLed (its pid,
-    in the name, is gone) are removed first."""
-    import psutil
-    root = tempfile.gettempdir()
-    try:
-        for name in os.listdir(root):
-            pid = name.split("-")[2] if name.startswith(MARKERS_PREFIX) else ""
-            if pid.isdigit() and not psutil.pid_exists(int(pid)):
-                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-        return tempfile.mkdtemp(prefix=f"{MARKERS_PREFIX}{os.getpid()}-")
-    except OSError:
-        return ""
-
-
-def kill_processes(pids, timeout=5.0):
-    """SIGKILL those of ``pids`` that are this process's children, and their descendants
-    (a pid that is no longer our child was reused: left alone); wait until they are gone."""
-    import psutil
-    procs = []
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            if proc.ppid() == os.getpid():
-                procs += proc.children(recursive=True) + [proc]
-        except psutil.Error:
-            pass
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    # wait until each is a zombie or gone; reaping it is its owner's job (loky's, a nanny's),
-    # which reads its exit status
-    deadline = time.monotonic() + timeout
-    while procs and time.monotonic() < deadline:
-        procs = [p for p in procs if _alive(p)]
-        time.sleep(0.02 if procs else 0)
-
-
-def _alive(proc):
-    import psutil
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def open_pool(backend, requested, todo, scheduler=None, connect_timeout=10.0):
-    """(the pool to run ``todo`` runs on, started, or None when there is nothing to run;
-    a note when --jobs was lowered). A dask scheduler is reached here, before anything is
-    written: unreachable, it is a GridPoolError."""
-    if todo == 0:
-        return None, None
-    if backend == "dask":
-        from .dask_pool import DaskPool
-        pool = DaskPool(scheduler, connect_timeout)
-        try:
-            cores, where = (pool.connect(), "cores in the cluster") if scheduler else \
-                (default_jobs(), "cores")
-            jobs, note = plan_jobs(requested, todo, cores, where)
-            if cores == 0:  # a cluster without workers yet: the runs wait for some
-                jobs = min(requested or todo, todo)
-                note = f"the dask cluster at {scheduler} has no workers yet; the runs wait"
-            pool.start(jobs)
-        except BaseException:
-            pool.close()
-            raise
-        return pool, note
-    if backend != "loky":
-        raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if requested == 1:
-        return InProcess(), None
-    jobs, note = plan_jobs(requested, todo, default_jobs())
-    return LocalPool(jobs), note

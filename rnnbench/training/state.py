@@ -1,0 +1,176 @@
+"""What the compiled loop carries between calls, and the interface the driver uses.
+
+A training state runs the compiled loop for a chunk of updates and answers the driver's
+questions between chunks (where the next sample starts, the validation loss, characters seen,
+losses per character). ``TrainingState`` writes that interface down; ``TrainState`` (plain text)
+and ``records.RecordTrainState`` (records mode) provide it, each over a ``CarriedState``.
+"""
+import math
+from typing import Protocol
+
+import numpy as np
+
+from ..config import RunConfig
+from ..compiled import train_updates
+from ..text.charids import as_ids
+from ..text.corpus import stream_length
+from ..variants import CLIP_MODES, HYPER, MAX_SLOTS, OPTIMIZERS
+
+# what TrainState takes for the hyperparameters not given: RunConfig's defaults
+HYPER_DEFAULTS = {name: RunConfig.model_fields[name].default for name in HYPER[2:]}
+
+
+class TrainingState(Protocol):
+    """What the driver (driver.train) needs of a training state."""
+
+    model: object   # the Model whose weights the loop changes in place
+    smooth: float   # min-char-rnn's smooth loss after the last update
+
+    @property
+    def updates(self) -> int:
+        """Updates done."""
+
+    @property
+    def epoch(self) -> int:
+        """Passes over the training text completed."""
+
+    def run(self, losses, smooths) -> int:
+        """Up to len(losses) updates; each one's loss and smooth loss go into the two arrays.
+        Returns how many were done (fewer only at a non-finite loss)."""
+
+    def next_input(self) -> tuple:
+        """(first input id, recurrent state) from which a training sample starts now."""
+
+    def val_loss(self, corpus) -> tuple:
+        """(summed loss, characters) on ``corpus``'s validation part."""
+
+    def chars_in(self, lo, hi) -> int:
+        """Target characters of updates lo .. hi - 1 (all streams)."""
+
+    def loss_per_char(self, window, lo, hi) -> float:
+        """The loss per character of updates lo .. hi - 1, whose chunk losses are ``window``."""
+
+    def losses_per_char(self, window, lo, hi):
+        """Each of those chunk losses per character (an array)."""
+
+    def chars_per_stream_update(self) -> float:
+        """Characters one stream reads per update (the smooth loss's divisor)."""
+
+    def arrays(self) -> dict:
+        """What a checkpoint needs to continue: optimizer state, recurrent state, counters."""
+
+
+class CarriedState:
+    """What every training state carries between calls of the compiled loop: the optimizer's
+    state vectors (``slots``) and hyperparameters (``hyper``, in variants.HYPER's order), the
+    raw gradient of the last update, the recurrent state ``h`` (state_rows x B x H),
+    ``counters`` (the loop's position, updates done, epoch) and the smooth loss. The model's
+    weights change in place.
+
+    ``hyper``: hyperparameters by RunConfig name (momentum, eps, ...), RunConfig's defaults for
+    those not given.
+    """
+
+    def __init__(self, model, seq_length, learning_rate=0.1, clip=5.0, *, optimizer="adagrad",
+                 clip_mode="value", batch_size=1, dropout=0.0, seed=0, **hyper):
+        unknown = sorted(set(hyper) - set(HYPER_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown hyperparameter {unknown[0]!r} (known: "
+                            f"{', '.join(HYPER_DEFAULTS)})")
+        values = {**HYPER_DEFAULTS, **hyper, "learning_rate": learning_rate, "clip": clip}
+        self.model = model
+        self.seq_length, self.batch_size = seq_length, batch_size
+        self.dropout, self.seed = float(dropout), int(seed)
+        self.hyper = np.array([values[name] for name in HYPER], dtype=model.dtype)
+        self.optimizer = optimizer
+        self.codes = (OPTIMIZERS[optimizer].code, CLIP_MODES[clip_mode])
+        slots = len(OPTIMIZERS[optimizer].slots)
+        self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
+                      for k in range(MAX_SLOTS)]
+        self.grad = np.zeros_like(model.theta)
+        self.h = np.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
+        self.counters = np.zeros(3, dtype=np.int64)
+        self.smooth = -math.log(1.0 / model.vocab_size) * seq_length
+        self.dims = model.dims(batch_size)
+
+    @staticmethod
+    def settings(config):
+        """The keyword arguments of a state for ``config``."""
+        c = config
+        return dict(optimizer=c.optimizer, clip_mode=c.clip_mode, batch_size=c.batch_size,
+                    dropout=c.dropout, seed=c.seed,
+                    **{name: getattr(c, name) for name in HYPER_DEFAULTS})
+
+    @property
+    def mem(self):
+        """AdaGrad's (or RMSProp's) accumulated squares; momentum's velocity; Adam's mean."""
+        return self.slots[0]
+
+    @property
+    def updates(self):
+        return int(self.counters[1])
+
+    @property
+    def epoch(self):
+        return int(self.counters[2])
+
+    def stream_state(self, b=0):
+        """Stream b's recurrent state in the model's API shape."""
+        return self.h[:, b].reshape(self.model.state_shape).copy()
+
+    def arrays(self):
+        """What a checkpoint needs to continue: optimizer state under its usual names."""
+        names = OPTIMIZERS[self.optimizer].slots
+        out = {name: self.slots[k] for k, name in enumerate(names)}
+        return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
+
+
+class TrainState(CarriedState):
+    """The state of plain-text training. ``counters`` = [data pointer, updates done, epoch].
+
+    With batch_size B the training text is cut into B contiguous parts of equal length (as
+    char-rnn and torch-rnn do), read side by side; B = 1 is min-char-rnn exactly.
+    """
+
+    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0, **settings):
+        super().__init__(model, seq_length, learning_rate, clip, **settings)
+        data = as_ids(data, model.vocab_size, "data")
+        part = stream_length(len(data), seq_length, self.batch_size)
+        # the training ids as the loop reads them: B contiguous parts, one row each
+        self.data = data[:self.batch_size * part].reshape(self.batch_size, part)
+
+    @classmethod
+    def from_config(cls, model, data, config):
+        return cls(model, data, config.seq_length, config.learning_rate, config.clip,
+                   **cls.settings(config))
+
+    def run(self, losses, smooths):
+        done, self.smooth = train_updates(
+            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
+            self.seq_length, self.hyper, *self.codes, self.dropout, self.seed, self.h,
+            self.counters, self.smooth, len(losses), losses, smooths)
+        return done
+
+    def next_input(self):
+        """Stream 0's next input and state, after min-char-rnn's wrap rule (pointer back to 0
+        and a zero state at the end of the text or at update 0)."""
+        p = int(self.counters[0])
+        if p + self.seq_length + 1 >= self.data.shape[1] or self.updates == 0:
+            return int(self.data[0, 0]), self.model.zero_state()
+        return int(self.data[0, p]), self.stream_state(0)
+
+    def val_loss(self, corpus):
+        """On the validation tail, from stream 0's carried state."""
+        return self.model.eval_loss(corpus.val_ids, self.stream_state(0))
+
+    def chars_in(self, lo, hi):
+        return (hi - lo) * self.seq_length * self.batch_size
+
+    def loss_per_char(self, window, lo, hi):
+        return float(np.mean(window)) / self.seq_length
+
+    def losses_per_char(self, window, lo, hi):
+        return window / self.seq_length
+
+    def chars_per_stream_update(self):
+        return self.seq_length

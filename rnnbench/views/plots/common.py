@@ -1,0 +1,139 @@
+"""What the plots of a grid share: matplotlib on its Agg backend (every plot module takes
+``plt`` from here, after the backend is chosen), which swept field colours the lines and which
+split the figure (Roles), the order of values, baselines as reference lines, notes under a
+figure."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 -- after choosing the backend
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from ...config import short_value  # noqa: E402
+
+__all__ = ["plt", "sns", "Roles", "HUE", "BASELINE_STYLE", "labels", "value_order", "sorted_runs",
+           "baselines_for", "baseline_lines", "baselines_note", "note", "empty_figure"]
+HUE = "_hue"  # the colour column: one field, or several folded into one label
+BASELINE_STYLE = dict(color="0.45", linewidth=0.9, linestyle=":", zorder=0)
+
+
+class Roles:
+    """Which swept field colours the lines, and which split the figure into columns and rows."""
+
+    def __init__(self, info, runs):
+        swept = [f for f in info.get("swept", []) if f in runs.columns]
+        chosen = {k: v for k, v in (info.get("plot") or {}).items() if v in swept}
+        rest = [f for f in swept if f not in chosen.values()]
+        self.hue_fields = [chosen["hue"]] if "hue" in chosen else rest[:1]
+        rest = [f for f in rest if f not in self.hue_fields]
+        self.col = chosen.get("col") or (rest.pop(0) if rest else None)
+        self.row = chosen.get("row") or (rest.pop(0) if rest else None)
+        self.hue_fields += rest  # more than three swept fields: the extras join the colour
+        self.facets = [f for f in (self.col, self.row) if f]
+
+    @property
+    def hue_title(self):
+        return ", ".join(self.hue_fields) if self.hue_fields else "run"
+
+    def add_hue(self, runs):
+        """runs with a string colour column, ordered as the fields' values sort."""
+        runs = runs.copy()
+        if not self.hue_fields:
+            runs[HUE] = "seed " + runs["seed"].astype(str)
+            self.hue_order = list(dict.fromkeys(runs[HUE]))
+            self.numeric_hue = False
+            return runs
+        runs[HUE] = labels(runs, self.hue_fields)
+        self.hue_order = list(dict.fromkeys(labels(sorted_runs(runs, self.hue_fields),
+                                                    self.hue_fields)))
+        self.numeric_hue = all(pd.api.types.is_numeric_dtype(runs[f]) for f in self.hue_fields)
+        return runs
+
+    def palette(self):
+        n = len(self.hue_order)
+        colours = (sns.color_palette("viridis", n) if self.numeric_hue and n > 1
+                   else sns.color_palette("tab10" if n <= 10 else "husl", n))
+        return dict(zip(self.hue_order, colours))
+
+    def facet_kwargs(self, runs):
+        kw = {}
+        if self.col:
+            kw.update(col=self.col, col_order=value_order(runs[self.col]))
+        if self.row:
+            kw.update(row=self.row, row_order=value_order(runs[self.row]))
+        return kw
+
+
+def sorted_runs(runs, fields):
+    """runs ordered by ``fields``, each in its order."""
+    keys = {f: {v: i for i, v in enumerate(value_order(runs[f]))} for f in fields}
+    return runs.sort_values(fields, key=lambda col: col.map(keys[col.name]), kind="stable")
+
+
+def labels(frame, fields):
+    if len(fields) == 1:
+        return frame[fields[0]].map(short_value)
+    return frame[fields].apply(lambda r: ", ".join(f"{f}={short_value(r[f])}" for f in fields),
+                               axis=1)
+
+
+def value_order(values):
+    """Distinct values: numbers sorted, anything else (cases, texts, optimizers) in the order
+    the grid lists them (the runs table keeps that order)."""
+    values = pd.Series(values)
+    unique = list(dict.fromkeys(values.dropna()))
+    return sorted(unique) if pd.api.types.is_numeric_dtype(values) else unique
+
+
+def baselines_for(baselines, runs):
+    """{baseline: loss} when every run in ``runs`` reads the same text, split and vocabulary
+    (min_char_count can change the vocabulary alone), else {}."""
+    fields = ["corpus_checksum", "val_fraction"]
+    if "vocab_size" in baselines and "vocab_size" in runs:  # tables written before it lack it
+        fields.append("vocab_size")
+    keys = runs[fields].dropna().drop_duplicates()
+    if len(keys) != 1 or baselines.empty:
+        return {}
+    key = keys.iloc[0]
+    rows = baselines[(baselines["corpus_checksum"] == key["corpus_checksum"])
+                     & np.isclose(baselines["val_fraction"], key["val_fraction"])]
+    if "vocab_size" in fields:
+        rows = rows[rows["vocab_size"] == key["vocab_size"]]
+    return dict(zip(rows["baseline"], rows["loss_per_char"]))
+
+
+def baseline_lines(ax, baselines, runs):
+    """Grey dotted lines at the baselines that fall inside the axis' current y range."""
+    low, high = ax.get_ylim()
+    for name, value in baselines_for(baselines, runs).items():
+        if not low < value < high:
+            continue
+        ax.axhline(value, **BASELINE_STYLE)
+        ax.annotate(f"{name} {value:.2f}", xy=(1.0, value), xycoords=("axes fraction", "data"),
+                    xytext=(-3, 2), textcoords="offset points", fontsize=7.5, color="0.3",
+                    va="bottom", ha="right",
+                    bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
+
+
+def baselines_note(baselines, runs, ylim):
+    """'uniform 4.63 (above)' for the baselines outside the plotted range, so none is lost."""
+    low, high = ylim
+    out = [f"{k} {v:.2f} ({'above' if v >= high else 'below'} the plot)"
+           for k, v in baselines_for(baselines, runs).items() if not low < v < high]
+    return f" Off the scale: {', '.join(out)}." if out else ""
+
+
+def note(fig, text):
+    """A caption under everything already drawn (tick labels and axis titles included)."""
+    fig.canvas.draw()
+    bottom = fig.get_tightbbox().y0 / fig.get_figheight()
+    fig.text(0.01, bottom - 0.01, text, ha="left", va="top", fontsize=8.5, color="0.25",
+             wrap=True)
+
+
+def empty_figure(info, what, why):
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"{info['name']}: {what}\n{why}", ha="center", va="center")
+    return fig

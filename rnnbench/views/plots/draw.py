@@ -1,0 +1,64 @@
+"""Comparison plots of a grid, drawn from its tables alone (seaborn on matplotlib's Agg).
+
+Runs are compared by loss per character (nats), which does not depend on seq_length, against
+updates and against characters seen. The first swept field colours the curves, the next two
+split the figure into columns and rows (the grid's ``plot:`` section can choose), and any
+further ones join the colour's label. Grey lines are count-based baselines on the same split.
+"""
+import io
+import sys
+from pathlib import Path
+
+from ...disk.writing import atomic_write_bytes
+from ...experiments.results import load_tables
+from .common import Roles, empty_figure, plt, sns
+from .curves import loss_curves
+from .final import final_loss
+from .speed import speed
+
+PLOTS = "plots"
+
+
+def make_plots(root, tables=None):
+    """Write every plot of the results folder ``root`` (``tables``: its load_tables, if read
+    already); returns their paths."""
+    root = Path(root)
+    info, runs, trace, _, baselines = tables or load_tables(root)
+    out = root / PLOTS
+    out.mkdir(exist_ok=True)
+    sns.set_theme(style="whitegrid", context="notebook")
+    figures = {
+        "loss_vs_updates.png": lambda r, rs: loss_curves(info, r, rs, trace, baselines, "update"),
+        "loss_vs_chars.png": lambda r, rs: loss_curves(info, r, rs, trace, baselines,
+                                                       "chars_seen"),
+        "final_val_loss.png": lambda r, rs: final_loss(info, r, rs, baselines),
+        "speed.png": lambda r, rs: speed(info, r, rs)}
+    paths = []
+    for name, draw in figures.items():
+        if runs.empty or "seed" not in runs:  # no run finished yet
+            fig = empty_figure(info, name[:-4].replace("_", " "), "no run has finished")
+        else:
+            fig = _drawn(info, name, draw, runs)
+        paths.append(_save(fig, out / name))
+    return paths
+
+
+def _drawn(info, name, draw, runs):
+    """The figure ``draw`` makes; should it fail, a figure that says so (the other plots and
+    the report are still made, and the error is printed)."""
+    try:
+        roles = Roles(info, runs)
+        return draw(roles, roles.add_hue(runs))
+    except Exception as exc:  # noqa: BLE001 -- one plot must not cost the grid its report
+        plt.close("all")
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"rnnbench: warning: {name} could not be drawn: {why}", file=sys.stderr)
+        return empty_figure(info, name[:-4].replace("_", " "), f"could not be drawn: {why}")
+
+
+def _save(fig, path):
+    buffer = io.BytesIO()  # written whole, through a temp file: never through a planted link
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

@@ -1,0 +1,141 @@
+"""The final validation loss of every configuration: a heat map when two fields are swept,
+else points with the spread of seeds; ok runs only."""
+import numpy as np
+import pandas as pd
+
+from ...config import short_value
+from .common import (BASELINE_STYLE, baseline_lines, baselines_for, baselines_note, note, value_order,
+                     plt, sns)
+from .status import diverged_note, failed_note, final_values, uniform_loss
+
+
+def final_loss(info, roles, runs, baselines):
+    """A heat map when exactly two fields are swept, else points with the spread of seeds."""
+    swept = [f for f in info.get("swept", []) if f in runs.columns]
+    if len(swept) == 2:
+        return _heatmap(info, runs, swept, baselines)
+    return _points(info, roles, runs, baselines)
+
+
+def _heatmap(info, runs, swept, baselines):
+    """Mean final validation loss of the ok runs per cell; the colours span their finite
+    values only. A cell without one says why (diverged, failed); one with some runs missing
+    says how many."""
+    rows_f, cols_f = swept
+    table = runs.assign(v=final_values(runs))
+    grid = table.pivot_table(index=rows_f, columns=cols_f, values="v", aggfunc="mean",
+                             dropna=False)
+    grid = grid.reindex(index=value_order(runs[rows_f]),
+                        columns=value_order(runs[cols_f]))
+    n_seeds = runs.groupby([rows_f, cols_f])["seed"].nunique().max()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * grid.shape[1], 1.4 + 0.75 * grid.shape[0]))
+    finite = grid.to_numpy()[np.isfinite(grid.to_numpy())]
+    sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", ax=ax, linewidths=0.5,
+                vmin=finite.min() if finite.size else 0.0,
+                vmax=finite.max() if finite.size else 1.0, cbar=bool(finite.size),
+                cbar_kws=dict(label="nats per character (lower is better)"))
+    for i, r in enumerate(grid.index):
+        for j, c in enumerate(grid.columns):
+            cell = runs[(runs[rows_f] == r) & (runs[cols_f] == c)]
+            missing = cell[cell["status"] != "ok"]
+            if np.isnan(grid.loc[r, c]):
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, color="0.85"))
+                ax.text(j + 0.5, i + 0.5, "/".join(sorted(set(cell["status"]))) or "not run",
+                        ha="center", va="center", fontsize=9, color="crimson")
+            elif len(missing):  # the mean is of the ok seeds only: say how many are not
+                statuses = "/".join(sorted(set(missing["status"])))
+                ax.text(j + 0.5, i + 0.85, f"+{len(missing)} {statuses}", ha="center",
+                        va="center", fontsize=7, color="crimson")
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    seeds = f"mean of {n_seeds} seeds" if n_seeds > 1 else "one seed"
+    ax.set_title(f"{info['name']}: final validation loss ({seeds})", fontweight="bold")
+    base = baselines_for(baselines, runs)
+    note(fig, "Ok runs only (a diverged run has no final loss)."
+          + (" Baselines on the same split: " + ", ".join(f"{k} {v:.3f}" for k, v in base.items())
+             + " nats/char." if base else "") + diverged_note(runs, False) + failed_note(runs))
+    return fig
+
+
+def _points(info, roles, runs, baselines):
+    x = roles.hue_fields[0] if roles.hue_fields else "seed"
+    data = runs.assign(val=final_values(runs))
+    hue = roles.col
+    col = roles.row
+    x_order = value_order(data[x])
+    # a line between the points only along a numeric field (not between texts, cases, seeds)
+    numeric_x = pd.api.types.is_numeric_dtype(data[x]) and x != "seed"
+    kw = dict(data=data, x=x, y="val", order=x_order)
+    if hue:
+        order = value_order(data[hue])
+        numeric = pd.api.types.is_numeric_dtype(data[hue])
+        colours = sns.color_palette("viridis" if numeric else "tab10", len(order))
+        kw.update(hue=hue, hue_order=order, palette=dict(zip(order, colours)))
+    if col:
+        kw.update(col=col, col_order=value_order(data[col]))
+    g = sns.catplot(kind="point", errorbar=("pi", 100), dodge=0.3 if hue else False,
+                    capsize=0.1, height=3.6,
+                    aspect=2.0 if len(x_order) >= 6 else 1.3 if col else 1.7,
+                    markers="o", linestyles="-" if numeric_x else "none", **kw)
+    n_seeds = data.groupby([c for c in (x, hue, col) if c])["seed"].nunique().max()
+    ylim = _padded(data["val"], baselines_for(baselines, runs).get("uniform")
+                   or uniform_loss(runs))
+    g.set(ylim=ylim)
+    for ax, (col_val, sub) in zip(g.axes.flat, _by(data, col)):
+        baseline_lines(ax, baselines, sub)
+        _baseline_ticks(ax, baselines, sub, x, x_order)
+        _mark_missing(ax, sub, x, x_order)
+        long_labels = sum(len(short_value(v)) for v in x_order) > 40
+        ax.tick_params(axis="x", rotation=25 if long_labels else 0)
+    g.set_axis_labels(x, "final validation loss (nats/char)")
+    if hue:  # seaborn draws this legend's handles as empty patches: make it here
+        g.legend.remove()
+        handles = [plt.Line2D([], [], color=kw["palette"][v], marker="o", label=short_value(v))
+                   for v in kw["hue_order"]]
+        g.figure.legend(handles=handles, title=hue, loc="center left",
+                        bbox_to_anchor=(1.0, 0.5), frameon=False)
+    spread = (f"points: mean of {n_seeds} seeds; bars: their range" if n_seeds > 1
+              else "one seed per configuration")
+    g.figure.suptitle(f"{info['name']}: final validation loss by {x}", y=1.02,
+                      fontweight="bold")
+    note(g.figure, f"{spread}; ok runs only. Grey: count-based baselines on the same split."
+          + baselines_note(baselines, data, ylim) + diverged_note(runs, False)
+          + failed_note(runs))
+    return g.figure
+
+
+def _padded(values, uniform=None):
+    """Just around the finite values; without any, from 0 to a little above guessing."""
+    finite = values[np.isfinite(values)] if len(values) else values
+    if not len(finite):
+        return (0.0, (uniform or 5.0) + 0.5)
+    low, high = float(finite.min()), float(finite.max())
+    pad = max(0.05, 0.15 * (high - low))
+    return (low - pad, high + pad)
+
+
+def _baseline_ticks(ax, baselines, sub, x, x_order):
+    """Texts along x: each text's baselines as short grey marks above its name."""
+    if x != "data" or len(baselines_for(baselines, sub)):
+        return
+    low, high = ax.get_ylim()
+    for i, value in enumerate(x_order):
+        for name, loss in baselines_for(baselines, sub[sub[x] == value]).items():
+            if low < loss < high:
+                ax.hlines(loss, i - 0.3, i + 0.3, **{**BASELINE_STYLE, "linestyle": "-"})
+                ax.text(i + 0.32, loss, name, fontsize=7.5, color="0.35", va="center")
+
+
+def _by(data, col):
+    if not col:
+        return [(None, data)]
+    return [(v, data[data[col] == v]) for v in value_order(data[col])]
+
+
+def _mark_missing(ax, sub, x, x_order):
+    """A red label under each x whose runs all diverged or failed (they have no final loss)."""
+    for i, value in enumerate(x_order):
+        cell = sub[sub[x] == value]
+        if len(cell) and cell["val"].isna().all():
+            ax.annotate("/".join(sorted(set(cell["status"]))), xy=(i, 0.02),
+                        xycoords=("data", "axes fraction"), ha="center", color="crimson",
+                        fontsize=9)
