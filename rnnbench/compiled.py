@@ -11,16 +11,19 @@ The kernels themselves do no I/O; this module does it, once, when it is first im
 import hashlib
 from pathlib import Path
 
-from .kernels.loops import record_eval_loss, record_updates, train_updates
-from .kernels.network import dropout_key, eval_loss, loss_and_grads, loss_and_pattern, workspace
+from .kernels.dropout import dropout_key
+from .kernels.loops import Records, record_eval_loss, record_updates, train_updates
+from .kernels.network import eval_loss, loss_and_grads, loss_and_pattern
+from .kernels.optim import Optimizer
 from .kernels.sampling import sample
 from .kernels.timing import (repeat_dot, repeat_forward, repeat_gradient, repeat_matvec,
                              repeat_optimizer, repeat_softmax)
+from .kernels.workspace import LOGITS, workspace
 
-__all__ = ["train_updates", "record_updates", "record_eval_loss", "dropout_key", "eval_loss",
-           "loss_and_grads", "loss_and_pattern", "workspace", "sample", "repeat_dot",
-           "repeat_forward", "repeat_gradient", "repeat_matvec", "repeat_optimizer",
-           "repeat_softmax", "cache_dir"]
+__all__ = ["LOGITS", "Optimizer", "Records", "train_updates", "record_updates", "record_eval_loss",
+           "dropout_key", "eval_loss", "loss_and_grads", "loss_and_pattern", "workspace",
+           "sample", "repeat_dot", "repeat_forward", "repeat_gradient", "repeat_matvec",
+           "repeat_optimizer", "repeat_softmax", "cache_dir"]
 KERNELS = Path(__file__).resolve().parent / "kernels"
 STAMP = "rnnbench-kernels.sha256"
 

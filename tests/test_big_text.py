@@ -218,7 +218,7 @@ def test_a_grid_without_baselines_ends_with_its_report(tmp_path):
     assert pd.read_parquet(out / "runs.parquet")["status"].tolist() == ["ok"]
     # the run read its text from shared memory, typed as an ordinary (writable) uint16 array
     from rnnbench.kernels.loops import train_updates
-    assert {(sig[5].dtype.name, sig[5].mutable) for sig in train_updates.signatures} == {
+    assert {(sig[4].dtype.name, sig[4].mutable) for sig in train_updates.signatures} == {
         ("uint16", True)}
     grid.write_text(GRID.format(key="baselines: 3\n"))
     code, _, err = run_cli("run", grid, "--out", tmp_path / "other", "--dry-run")

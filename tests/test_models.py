@@ -5,7 +5,7 @@ import pytest
 import rnnbench
 from conftest import run_cli
 from rnnbench.model.gradcheck import gradcheck_matrix
-from rnnbench.kernels.optim import optimizer_step
+from rnnbench.kernels.optim import Optimizer, optimizer_step
 from rnnbench.model.model import Model
 from rnnbench.variants import CLIP_MODES, HYPER, OPTIMIZERS
 
@@ -50,7 +50,7 @@ def test_dropout_masks_follow_the_seed_and_are_off_for_evaluation():
 
 
 def test_dropout_keeps_about_one_minus_p():
-    from rnnbench.kernels.network import dropout_key, fill_mask
+    from rnnbench.kernels.dropout import dropout_key, fill_mask
     mask = np.empty((400, 100))
     fill_mask(mask, np.uint64(dropout_key(3, 17)), 1, 0.3)
     kept = mask > 0
@@ -92,7 +92,8 @@ def test_optimizer_updates_follow_their_formulas(opt):
     for t in (1, 2, 3):
         g = rng.standard_normal(50) * 4  # some beyond the clip
         ref = numpy_step(opt, *ref[:1], g, *ref[1:], t)
-        optimizer_step(theta, g, s1, s2, OPTIMIZERS[opt].code, CLIP_MODES["value"], hyper, t)
+        optimizer_step(theta, g, Optimizer(OPTIMIZERS[opt].code, CLIP_MODES["value"], hyper, s1,
+                                           s2), t)
         np.testing.assert_allclose(theta, ref[0], rtol=1e-13, atol=1e-15)
 
 
@@ -100,10 +101,12 @@ def test_norm_clipping_scales_to_the_global_norm():
     g = np.full(100, 2.0)  # norm 20
     theta = np.zeros(100)
     hyper = np.array([dict(learning_rate=1.0, clip=5.0, eps=1e-8).get(name, 0.0) for name in HYPER])
-    optimizer_step(theta, g, g[:0], g[:0], OPTIMIZERS["sgd"].code, CLIP_MODES["norm"], hyper, 1)
+    optimizer_step(theta, g, Optimizer(OPTIMIZERS["sgd"].code, CLIP_MODES["norm"], hyper, g[:0],
+                                       g[:0]), 1)
     np.testing.assert_allclose(theta, -g * 5.0 / (20.0 + 1e-6), rtol=1e-14)
     theta[:] = 0
-    optimizer_step(theta, g, g[:0], g[:0], OPTIMIZERS["sgd"].code, CLIP_MODES["none"], hyper, 1)
+    optimizer_step(theta, g, Optimizer(OPTIMIZERS["sgd"].code, CLIP_MODES["none"], hyper, g[:0],
+                                       g[:0]), 1)
     np.testing.assert_array_equal(theta, -g)
 
 

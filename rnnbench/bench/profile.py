@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from ..compiled import (repeat_dot, repeat_forward, repeat_gradient, repeat_matvec,
-                        repeat_optimizer, repeat_softmax, workspace)
+from ..compiled import (LOGITS, Optimizer, repeat_dot, repeat_forward, repeat_gradient,
+                        repeat_matvec, repeat_optimizer, repeat_softmax, workspace)
 from ..training.state import TrainState
-from ..variants import OPTIMIZERS
+from ..variants import CLIP_MODES, OPTIMIZERS
 from .flops import matrix_products
 
 STAGES = ("forward", "softmax", "backward", "optimizer")
@@ -93,9 +93,11 @@ def stage_profile(corpus, cfg, optimizer="adagrad"):
             st.run(scratch, scratch)
     fwd, soft, grads, opt, update = interleaved_us([
         (repeat_forward, (theta, st.dims, ids, state, ws)),
-        (repeat_softmax, (ws[9][:TB], targets)),
+        (repeat_softmax, (ws[LOGITS][:TB], targets)),
         (repeat_gradient, (theta, grad, st.dims, ids, targets, state, ws)),
-        (repeat_optimizer, (theta.copy(), grad, s1, s2, OPTIMIZERS[optimizer].code, st.hyper)),
+        (repeat_optimizer, (theta.copy(), grad, Optimizer(OPTIMIZERS[optimizer].code,
+                                                          CLIP_MODES["value"], st.hyper, s1,
+                                                          s2))),
         (updates, ())])
     update /= len(scratch)
     products = products_us(cfg.cell, corpus.vocab_size, cfg.hidden_size, cfg.num_layers,

@@ -27,9 +27,11 @@ def act_sum(code, a, b, out):
     elif code == RELU:
         for k in range(n):
             out[k] = relu(a[k] + b[k])
-    else:
+    elif code == SIGMOID:
         for k in range(n):
             out[k] = sigmoid(a[k] + b[k])
+    else:
+        raise ValueError("unknown activation code (see variants.ACTIVATIONS)")
 
 
 @kernel
@@ -42,9 +44,11 @@ def act_inplace(code, x):
     elif code == RELU:
         for k in range(n):
             x[k] = relu(x[k])
-    else:
+    elif code == SIGMOID:
         for k in range(n):
             x[k] = sigmoid(x[k])
+    else:
+        raise ValueError("unknown activation code (see variants.ACTIVATIONS)")
 
 
 @kernel
@@ -57,6 +61,8 @@ def act_grad(code, a, out):
     elif code == RELU:
         for k in range(n):
             out[k] = ONE if a[k] > ZERO else ZERO
-    else:
+    elif code == SIGMOID:
         for k in range(n):
             out[k] = a[k] * (ONE - a[k])
+    else:
+        raise ValueError("unknown activation code (see variants.ACTIVATIONS)")

@@ -1,4 +1,5 @@
-"""One stream's recurrent matrix-vector product, W_hh h: a loop in float64, BLAS in float32.
+"""The recurrence's products: one stream's W_hh h (a loop in float64, BLAS in float32), and
+d(pre-activation) W_hh back through it (BLAS).
 
 At these sizes the product streams W_hh from L2, and the cost of the BLAS call shows: a plain
 loop whose row sums LLVM may reassociate, and so vectorise, measured 6-35% faster than
@@ -10,7 +11,7 @@ import numpy as np
 from numba import types
 from numba.core.extending import overload
 
-from .jit import JIT_OPTIONS
+from .jit import JIT_OPTIONS, inline_kernel
 
 
 def matvec(W, x, out):
@@ -35,3 +36,13 @@ def _blas(W, x, out):
                                    fastmath={"reassoc"}))
 def _matvec(W, x, out):
     return _blas if W.dtype == types.float32 else _rows_dot
+
+
+@inline_kernel
+def rows_dot(rows, W, out, B):
+    """out = rows W for B rows: at batch 1 a vector-matrix product (BLAS's gemv), else a matrix
+    product. What BPTT sends back through W_hh: dL/dh_{t-1} = d(pre-activation) W_hh."""
+    if B == 1:
+        np.dot(rows[0], W, out[0])
+    else:
+        np.dot(rows, W, out)

@@ -7,16 +7,26 @@ which the softmax and backward pass mask (no loss, zero output gradient). The pa
 come *after* the real ones, so BPTT, which runs backwards from the last step, carries exactly
 zero into the real steps: the gradient equals that of the unpadded shorter chunk.
 """
+from collections import namedtuple
+
 import numpy as np
 
+from .dropout import dropout_key
 from .jit import inline_kernel, kernel
-from .network import LSTM, chunk_loss, dropout_key, eval_loss, final_state, workspace
+from .network import chunk_loss, eval_loss, final_state
 from .optim import optimizer_step
+from .shapes import BATCH, HIDDEN, LAYERS, STATE_ROWS
+from .workspace import workspace
+
+# Records mode's stream: ``data`` (1-D ids), ``bounds`` (n + 1: the offsets of the ENDs, record
+# i = data[bounds[i]:bounds[i + 1] + 1]), ``blocks`` (B, 2: stream b reads records
+# blocks[b, 0] .. blocks[b, 1] - 1, then wraps) and the END's id
+Records = namedtuple("Records", "data bounds blocks end_id")
 
 
 @inline_kernel
-def update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt, clip_mode,
-                dropout, key, t, smooth, losses, smooths, k):
+def update_step(theta, grad, dims, opt, ids, targets, state, ws, dropout, key, t, smooth,
+                losses, smooths, k):
     """Update number t on the chunk ``ids``/``targets``: loss and gradient, the state after the
     chunk into ``state``, the optimizer step, losses[k] and smooths[k]; returns the new smooth
     loss. A non-finite loss (divergence) changes nothing else and is returned as the smooth."""
@@ -26,16 +36,16 @@ def update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt, 
         smooths[k] = loss
         return loss
     final_state(dims, ws, ids.shape[0], state)
-    optimizer_step(theta, grad, s1, s2, opt, clip_mode, hyper, t)
+    optimizer_step(theta, grad, opt, t)
     smooth = 0.999 * smooth + 0.001 * loss
     smooths[k] = smooth
     return smooth
 
 
 @kernel
-def train_updates(theta, grad, s1, s2, dims, data, seq_length, hyper, opt, clip_mode, dropout,
-                  seed, state, counters, smooth, n_updates, losses, smooths):
-    """Run up to ``n_updates`` updates on ``data`` (B, N): B streams, each a contiguous part.
+def train_updates(theta, grad, dims, opt, data, seq_length, dropout, seed, state, counters,
+                  smooth, losses, smooths):
+    """Run up to len(losses) updates on ``data`` (B, N): B streams, each a contiguous part.
 
     ``counters`` = [data pointer p, updates done n, epoch] and ``state`` (the carried hidden
     state, NS x B x H) are updated in place, so consecutive calls continue exactly where the
@@ -46,8 +56,8 @@ def train_updates(theta, grad, s1, s2, dims, data, seq_length, hyper, opt, clip_
     Returns (updates done in this call, smooth loss). Stops early, without applying the update,
     at the first non-finite loss (divergence); that loss is still recorded.
     """
-    T = seq_length
-    B, N = data.shape
+    T, B, N = seq_length, dims[BATCH], data.shape[1]
+    n_updates = losses.shape[0]
     ws = workspace(dims, T, theta, dropout)
     ids = np.empty(T * B, dtype=np.int64)
     targets = np.empty(T * B, dtype=np.int64)
@@ -62,9 +72,9 @@ def train_updates(theta, grad, s1, s2, dims, data, seq_length, hyper, opt, clip_
             for b in range(B):
                 ids[t * B + b] = data[b, p + t]
                 targets[t * B + b] = data[b, p + t + 1]
-        smooth = update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt,
-                             clip_mode, dropout, dropout_key(seed, counters[1]), counters[1] + 1,
-                             smooth, losses, smooths, k)
+        smooth = update_step(theta, grad, dims, opt, ids, targets, state, ws, dropout,
+                             dropout_key(seed, counters[1]), counters[1] + 1, smooth, losses,
+                             smooths, k)
         if not np.isfinite(losses[k]):
             return k + 1, smooth
         counters[0] = p + T
@@ -73,13 +83,10 @@ def train_updates(theta, grad, s1, s2, dims, data, seq_length, hyper, opt, clip_
 
 
 @kernel
-def record_updates(theta, grad, s1, s2, dims, data, bounds, blocks, seq_length, end_id, hyper,
-                   opt, clip_mode, dropout, seed, state, counters, cursors, smooth, n_updates,
-                   losses, smooths, n_targets, log):
-    """Run up to ``n_updates`` updates over the records of the stream ``data`` (1-D).
+def record_updates(theta, grad, dims, opt, records, seq_length, dropout, seed, state, counters,
+                   cursors, smooth, losses, smooths, n_targets, log):
+    """Run up to len(losses) updates over ``records`` (a Records stream).
 
-    ``bounds`` (n + 1): offsets of the ENDs, record i = data[bounds[i]:bounds[i + 1] + 1].
-    ``blocks`` (B, 2): stream b reads records blocks[b, 0] .. blocks[b, 1] - 1, then wraps.
     ``cursors`` (B, 3) = [record, offset in it, wraps] per stream and ``counters`` = [records
     finished, updates done, epoch = fewest wraps of any stream] continue across calls; a
     stream's state (state[:, b]) is zeroed when its chunk starts a record. Per update:
@@ -87,8 +94,9 @@ def record_updates(theta, grad, s1, s2, dims, data, bounds, blocks, seq_length, 
     all streams); ``log`` (n_updates, 2, T*B), if not empty, receives the ids and targets.
     Returns (updates done, smooth loss); stops at the first non-finite loss, as train_updates.
     """
-    T = seq_length
-    B = dims[5]
+    T, B = seq_length, dims[BATCH]
+    data, bounds, blocks, end_id = records
+    n_updates = losses.shape[0]
     ws = workspace(dims, T, theta, dropout)
     ids = np.empty(T * B, dtype=np.int64)
     targets = np.empty(T * B, dtype=np.int64)
@@ -113,9 +121,9 @@ def record_updates(theta, grad, s1, s2, dims, data, bounds, blocks, seq_length, 
                 log[k, 0, r] = ids[r]
                 log[k, 1, r] = targets[r]
         n_targets[k] = count
-        smooth = update_step(theta, grad, s1, s2, dims, ids, targets, state, ws, hyper, opt,
-                             clip_mode, dropout, dropout_key(seed, counters[1]), counters[1] + 1,
-                             smooth, losses, smooths, k)
+        smooth = update_step(theta, grad, dims, opt, ids, targets, state, ws, dropout,
+                             dropout_key(seed, counters[1]), counters[1] + 1, smooth, losses,
+                             smooths, k)
         if not np.isfinite(losses[k]):
             return k + 1, smooth
         epoch = -1
@@ -140,8 +148,7 @@ def record_updates(theta, grad, s1, s2, dims, data, bounds, blocks, seq_length, 
 def record_eval_loss(theta, dims, data, bounds, block):
     """Summed loss over the records of ``data`` (one stream, no dropout), each read from a zero
     state, up to ``block`` steps per forward call. Returns (loss, predicted characters)."""
-    rows = 2 * dims[4] if dims[0] == LSTM else dims[4]
-    zero = np.zeros((rows, 1, dims[3]), dtype=theta.dtype)
+    zero = np.zeros((dims[STATE_ROWS] * dims[LAYERS], 1, dims[HIDDEN]), dtype=theta.dtype)
     total = 0.0
     for i in range(bounds.shape[0] - 1):
         start, end = bounds[i], bounds[i + 1]

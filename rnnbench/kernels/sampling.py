@@ -7,7 +7,8 @@ import numpy as np
 
 from .jit import kernel
 from .mathfn import exp_neg
-from .network import final_state, forward, workspace
+from .network import final_state, forward
+from .workspace import LOGITS, workspace
 
 
 @kernel
@@ -63,7 +64,7 @@ def sample(theta, dims, state, prime, length, temperature, greedy, top_k, stop_i
     cur = state.copy()
     x = np.empty(1, dtype=np.int64)
     out = np.empty(length, dtype=np.int64)
-    y = ws[9][0]
+    y = ws[LOGITS][0]
     x[0] = prime[0]
     for k in range(1, prime.shape[0]):
         forward(theta, dims, x, cur, ws, 0.0, np.uint64(0))

@@ -7,6 +7,7 @@ from .linalg import matvec
 from .network import backward, forward
 from .optim import optimizer_step
 from .softmax import softmax_xent_rows
+from .workspace import LOGITS
 
 
 @kernel
@@ -30,14 +31,14 @@ def repeat_gradient(n, theta, grad, dims, ids, targets, state, ws):
     """Forward, softmax and BPTT."""
     for _ in range(n):
         forward(theta, dims, ids, state, ws, 0.0, np.uint64(0))
-        softmax_xent_rows(ws[9][:ids.shape[0]], targets)
+        softmax_xent_rows(ws[LOGITS][:ids.shape[0]], targets)
         backward(theta, grad, dims, ids, targets, ws, 0.0)
 
 
 @kernel
-def repeat_optimizer(n, theta, grad, s1, s2, opt, hyper):
+def repeat_optimizer(n, theta, grad, opt):
     for t in range(n):
-        optimizer_step(theta, grad, s1, s2, opt, 0, hyper, t + 1)
+        optimizer_step(theta, grad, opt, t + 1)
 
 
 @kernel

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..compiled import record_eval_loss, record_updates
+from ..compiled import Records, record_eval_loss, record_updates
 from ..text.charids import as_ids
 from .recent import MAX_CHUNK, RecentValues, kept_updates
 from .state import CarriedState
@@ -30,6 +30,7 @@ class RecordTrainState(CarriedState):
         self.data = as_ids(corpus.train_ids, model.vocab_size, "data")
         corpus.check_length(seq_length, self.batch_size)
         self.blocks = stream_blocks(corpus.n_train, self.batch_size)
+        self.records = Records(self.data, corpus.train_bounds, self.blocks, corpus.end_id)
         self.cursors = np.zeros((self.batch_size, 3), dtype=np.int64)
         self.cursors[:, 0] = self.blocks[:, 0]
         self.counts = RecentValues(keep, MAX_CHUNK, np.int64, 0)
@@ -56,11 +57,9 @@ class RecordTrainState(CarriedState):
         input ids and targets (-1: padding), for tests of the chunk schedule."""
         counts = self.counts.space(len(losses))
         done, self.smooth = record_updates(
-            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
-            self.corpus.train_bounds, self.blocks, self.seq_length, self.corpus.end_id,
-            self.hyper, *self.codes, self.dropout, self.seed, self.h, self.counters,
-            self.cursors, self.smooth, len(losses), losses, smooths, counts,
-            self._log if log is None else log)
+            self.model.theta, self.grad, self.dims, self.opt, self.records, self.seq_length,
+            self.dropout, self.seed, self.h, self.counters, self.cursors, self.smooth, losses,
+            smooths, counts, self._log if log is None else log)
         self.counts.commit(done)
         self.total_targets += int(counts[:done].sum())
         return done

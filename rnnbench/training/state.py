@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from ..config import RunConfig
-from ..compiled import train_updates
+from ..compiled import Optimizer, train_updates
 from ..text.charids import as_ids
 from ..text.corpus import stream_length
 from ..variants import CLIP_MODES, HYPER, MAX_SLOTS, OPTIMIZERS
@@ -83,10 +83,13 @@ class CarriedState:
         self.dropout, self.seed = float(dropout), int(seed)
         self.hyper = np.array([values[name] for name in HYPER], dtype=model.dtype)
         self.optimizer = optimizer
-        self.codes = (OPTIMIZERS[optimizer].code, CLIP_MODES[clip_mode])
         slots = len(OPTIMIZERS[optimizer].slots)
         self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
                       for k in range(MAX_SLOTS)]
+        # what the compiled update takes of the optimizer, packed once (the arrays change in
+        # place)
+        self.opt = Optimizer(OPTIMIZERS[optimizer].code, CLIP_MODES[clip_mode], self.hyper,
+                             *self.slots)
         self.grad = np.zeros_like(model.theta)
         self.h = np.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
         self.counters = np.zeros(3, dtype=np.int64)
@@ -146,9 +149,8 @@ class TrainState(CarriedState):
 
     def run(self, losses, smooths):
         done, self.smooth = train_updates(
-            self.model.theta, self.grad, self.slots[0], self.slots[1], self.dims, self.data,
-            self.seq_length, self.hyper, *self.codes, self.dropout, self.seed, self.h,
-            self.counters, self.smooth, len(losses), losses, smooths)
+            self.model.theta, self.grad, self.dims, self.opt, self.data, self.seq_length,
+            self.dropout, self.seed, self.h, self.counters, self.smooth, losses, smooths)
         return done
 
     def next_input(self):
