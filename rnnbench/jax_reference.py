@@ -10,7 +10,13 @@ the loss summed over the chunk and averaged over the B streams, AdaGrad with the
 clipped element-wise, the hidden state carried between chunks (no gradient flows back past a
 chunk's start) and min-char-rnn's wrap rule, the text cut into B contiguous streams.
 
-JAX runs on one thread here: see ``hold_to_one_thread``.
+Choices, measured on rnnbench's bench rows (2-core AMD EPYC, JAX 0.10.2): weights kept as
+(inputs, outputs) matrices, as flax keeps them (10% faster at batch 32 than products with
+transposed operands); the input terms of all steps computed before the recurrence's scan, the
+output layer as one product over the chunk; the recurrence's scan unrolled 3 steps for LSTM
+and GRU at batch 1 and not at all otherwise (see ``default_unroll``); the loss from
+``take_along_axis`` (a dense one-hot product was no faster). JAX runs on one thread here: see ``hold_to_one_thread``;
+``describe`` and ``product_kernels`` say which libraries compute its products.
 """
 import importlib.util
 import os
@@ -125,8 +131,12 @@ def describe():
                                ("matrix-vector", lambda w, v: w @ v, (w, v))):
             found = product_kernels(jax.jit(fn).lower(*args).compile().as_text())
             kinds.append(f"{what} {dtype.replace('float', 'f')}: {', '.join(sorted(found))}")
-    threads = ("one thread (its pool created under a one-CPU affinity mask)" if _held else
-               "threads NOT held to one (its backend was started before)")
+    if _held:
+        threads = "one thread (its pool created under a one-CPU affinity mask)"
+    elif hasattr(os, "sched_setaffinity"):
+        threads = "threads NOT held to one (its backend was started before)"
+    else:
+        threads = "threads NOT held to one (no CPU affinity call on this platform)"
     return f"JAX {jax.__version__} (XLA:CPU, {threads}; products: {'; '.join(kinds)})"
 
 
@@ -236,6 +246,14 @@ def make_functions(cell, activation, num_layers, hidden_size, seq_length, batch_
     return loss, update, loop
 
 
+def default_unroll(cell, batch_size):
+    """Time steps per iteration of the recurrence's scan (``lax.scan``'s ``unroll``), as
+    measured per update and CPU second at the bench's sizes: 3 for LSTM and GRU at batch 1
+    (7-8% faster than 1 at hidden 128), 1 otherwise (unrolling 3 made rnn 100 1.8x slower and
+    lstm 256 batch 32 1.3x slower; unrolling all 25 steps, lstm 128 1.7x slower)."""
+    return 3 if cell != "rnn" and batch_size == 1 else 1
+
+
 # -- the two contenders -----------------------------------------------------------------------
 
 class _JaxTraining:
@@ -243,7 +261,7 @@ class _JaxTraining:
     TrainState cuts it) on JAX's CPU device."""
 
     def __init__(self, model, data, seq_length=25, learning_rate=0.1, clip=5.0, batch_size=1,
-                 unroll=1):
+                 unroll=None):
         jax, jnp, _ = _jax()
         self.jax, self.jnp = jax, jnp
         self.model = model
@@ -266,7 +284,8 @@ class _JaxTraining:
         self.state = jnp.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
         self.fns = make_functions(model.cell, model.activation, model.num_layers,
                                   model.hidden_size, seq_length, batch_size, learning_rate, clip,
-                                  unroll=unroll)
+                                  unroll=default_unroll(model.cell, batch_size)
+                                  if unroll is None else unroll)
         self._losses = []
 
     def losses(self):

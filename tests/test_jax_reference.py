@@ -29,7 +29,7 @@ FLOAT64_CASES = [("rnn", 1, 1, "update"), ("rnn", 3, 2, "update"), ("lstm", 1, 2
 FLOAT32_CASES = [("rnn", 1, 1, "loop"), ("lstm", 3, 2, "loop"), ("gru", 1, 1, "update")]
 # float32 carries 7 digits, summed in another order (rnnbench adds the loss in float64, with
 # its own exp); AdaGrad then turns ulp-sized differences of tiny gradients into differences of
-# its normalised steps. Measured: losses within 3e-7 relative, weights and state within 2e-5
+# its normalised steps. Measured: losses within 4e-7 relative, weights and state within 1.1e-5
 # after ten updates.
 FLOAT32_LOSS_RTOL, FLOAT32_ATOL = 1e-5, 3e-4
 
@@ -100,11 +100,14 @@ def check_agreement(corpus, form, cell, batch, layers, dtype, loss_rtol, weight_
     np.testing.assert_allclose(j.parameters(), ts.model.theta, rtol=0, atol=weight_atol)
     np.testing.assert_allclose(j.hidden_state(), ts.h, rtol=0, atol=weight_atol)
     assert not np.allclose(j.parameters(), model.theta)  # it trained
+    kernels = j.product_kernels()  # of the program that ran: read from JAX's cache
+    assert set(kernels) <= {"YNNPACK", "XNNPACK", "oneDNN", "Eigen", "XLA codegen"}
+    assert sum(kernels.values()) >= 4  # at least W_hh h, W_hy h and their gradients
 
 
 @pytest.mark.parametrize("cell, batch, layers, form", FLOAT64_CASES)
 def test_float64_agrees_with_rnnbench(corpus, cell, batch, layers, form):
-    # measured: losses within 1e-15 relative, weights and state within 1e-13
+    # measured: losses within 2e-15 relative, weights and state within 4e-13
     check_agreement(corpus, form, cell, batch, layers, "float64", 1e-10, 1e-10)
 
 
@@ -222,7 +225,7 @@ def probe(mode):
 def test_jax_computes_on_one_thread_that_may_run_on_any_core():
     got = probe("held")
     assert got["held"] is True
-    assert got["parallel"] < 0.1  # measured ~0.02 (a hand-over between two threads)
+    assert got["parallel"] < 0.1  # measured 0.001-0.02
     assert got["masks"] == [got["allowed"]]  # no thread left pinned to the CPU used at startup
     assert "one thread" in got["describe"] and "Eigen" in got["describe"]
     if len(got["allowed"]) < 2:
@@ -230,4 +233,4 @@ def test_jax_computes_on_one_thread_that_may_run_on_any_core():
     # the probe can tell: a backend started before holding it uses more threads at once
     other = probe("started-before")
     assert other["held"] is False
-    assert other["parallel"] > 0.2  # measured ~0.5 on two cores
+    assert other["parallel"] > 0.2  # measured 0.5-0.9 on two cores
