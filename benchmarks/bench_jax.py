@@ -4,10 +4,17 @@ each, medians of interleaved repeats: an indicative check until `rnnbench bench`
     python benchmarks/bench_jax.py                      # the rows of issue 17's table
     python benchmarks/bench_jax.py rnn100f64 --repeats 5
     python benchmarks/bench_jax.py --jax-threads all    # JAX left to XLA_FLAGS, as often done
+    python benchmarks/bench_jax.py --keep-freed-memory  # glibc keeps large freed blocks
 
 Text: the first 400,000 characters of ../shared/data/tinyshakespeare.txt (or --text). Besides
 updates per wall second it prints updates per CPU second of the process, which a shared machine
 disturbs less (every contender runs on one thread, so the two agree on a quiet machine).
+
+At the large rows both contenders allocate tens of MB per call (XLA its temporaries, 55 MB at
+lstm 2x128 b50 s50; rnnbench its workspace when updates_per_call is 1), which glibc maps and
+unmaps each time above its mmap threshold (at most 32 MB): thousands of page faults per update.
+--keep-freed-memory sets glibc's mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2 GB) for the whole
+process (all contenders alike), as MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=... would.
 """
 import argparse
 import os
@@ -46,6 +53,8 @@ def main(argv=None):
     ap.add_argument("--jax-threads", choices=("one", "all"), default="one",
                     help="all: start JAX with XLA_FLAGS=--xla_cpu_multi_thread_eigen=false "
                          "only, which does not hold it to one thread")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="glibc: serve large blocks from the heap and never trim it")
     args = ap.parse_args(argv)
     unknown = [r for r in args.rows if r not in ROWS]
     if unknown:
@@ -54,6 +63,16 @@ def main(argv=None):
     if not os.path.isfile(args.text):
         print(f"no text at {args.text} (give --text)", file=sys.stderr)
         return 2
+    if args.keep_freed_memory:
+        import ctypes
+        try:  # M_MMAP_MAX = -4, M_TRIM_THRESHOLD = -1
+            ok = ctypes.CDLL("libc.so.6").mallopt(-4, 0) and \
+                ctypes.CDLL("libc.so.6").mallopt(-1, 2**31 - 1)
+        except (OSError, AttributeError):
+            ok = False
+        if not ok:
+            print("--keep-freed-memory needs glibc's mallopt", file=sys.stderr)
+            return 1
     if args.jax_threads == "all":
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
         import jax
