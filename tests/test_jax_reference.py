@@ -131,10 +131,11 @@ def test_the_float32_tolerances_would_catch_a_real_difference(corpus):
 
 def test_bad_input_is_refused_before_anything_compiles(corpus):
     model = Model.create("rnn", corpus.vocab_size, H)
+    ids = np.asarray(corpus.train_ids[:30], dtype=np.int64)
     with pytest.raises(ValueError, match=r"ids outside \[0, "):
-        jr.JaxUpdate(model, np.r_[corpus.train_ids[:30], corpus.vocab_size], T)
+        jr.JaxUpdate(model, np.r_[ids, corpus.vocab_size], T)
     with pytest.raises(ValueError, match="ids outside"):
-        jr.JaxLoop(model, np.r_[-1, corpus.train_ids[:30]], T)
+        jr.JaxLoop(model, np.r_[-1, ids], T)
     with pytest.raises(ValueError, match="1-D array of character ids"):
         jr.JaxLoop(model, np.zeros((3, 30), np.int64), T)
     with pytest.raises(ValueError, match="1-D array of character ids"):
