@@ -35,7 +35,10 @@ def refused(tmp_path, *args, message):
     ("base: {updates: yes}", "base: updates: Input should be a valid integer, not a boolean"),
     ("base: {hidden_size: '16'}", "base: hidden_size: Input should be a valid integer, not a "
      "string (got '16')"),
-    ("base: {updates: 1e3}", "base: updates: Input should be a valid integer, not a string"),
+    ("base: {updates: 1e3}", "base: updates: Input should be a valid integer, not a float "
+     "(got 1000.0)"),
+    ("base: {learning_rate: '1e-3'}", "base: learning_rate: Input should be a valid number, "
+     "not a string (got '1e-3')"),
     ("base: {hidden_size: 16.0}", "base: hidden_size: Input should be a valid integer, not a "
      "float (got 16.0)"),
     ("base: {dropout: .nan}", "base: dropout: Input should be a finite number"),
@@ -59,6 +62,16 @@ def test_grid_values_are_not_coerced(tmp_path, monkeypatch, line, message):
     (tmp_path / "g.yaml").write_text(f"data: pydoc\n{line}\n")
     err = refused(tmp_path, "run", "g.yaml", "--jobs", "1", message="g.yaml: " + message)
     assert err.startswith("rnnbench: error: g.yaml: ")
+
+
+def test_exponents_are_numbers_as_yaml_1_2_reads_them(tmp_path):
+    """PyYAML (YAML 1.1) leaves 1e-3 and 1.0e30 strings; a grid reads them as the numbers
+    people mean (YAML 1.2), while a quoted '1e-3' stays a string (refused above)."""
+    (tmp_path / "g.yaml").write_text("data: pydoc\nbase: {hidden_size: 8, eps: 1e-6}\n"
+                                     "grid: {learning_rate: [1e-3, 1.0e30, 2E+1, .5e-1]}\n")
+    runs = load_grid(tmp_path / "g.yaml").runs
+    assert [r.config.learning_rate for r in runs] == [1e-3, 1e30, 20.0, 0.05]
+    assert runs[0].config.eps == 1e-6
 
 
 def test_an_int_is_a_fine_float_and_numpy_scalars_are_numbers(tmp_path):

@@ -1,5 +1,7 @@
 """A grid file read as YAML: a regular file of at most a megabyte, safe types only, no key
 given twice, and no alias trick that makes a small file expand past what a grid can mean."""
+import re
+
 import yaml
 
 from ..config import short_repr
@@ -22,6 +24,15 @@ class _StrictLoader(yaml.SafeLoader):
                     None, None, f"duplicate key '{key}'", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# PyYAML resolves floats by YAML 1.1, which needs a dot and a signed exponent: 1e-3 and 1.0e30
+# would stay strings, and strict types would then refuse them. YAML 1.2 reads both as numbers;
+# a quoted "1e-3" is still a string.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 GRID_LIMIT = 2**20      # bytes: a grid file is a page of YAML
