@@ -1,4 +1,4 @@
-"""rnnbench's compiled loop against the two JAX forms (rnnbench/jax_reference.py), one thread
+"""rnnbench's compiled loop against the two JAX forms (rnnbench/reference/jax.py), one thread
 each, medians of interleaved repeats: an indicative check until `rnnbench bench` measures JAX.
 
     python benchmarks/bench_jax.py                      # the rows of issue 17's table
@@ -78,11 +78,11 @@ def main(argv=None):
         import jax
         jax.devices()
 
-    from rnnbench import jax_reference as jr
-    from rnnbench.bench import Config
-    from rnnbench.data import Corpus
-    from rnnbench.threads import one_thread
-    from rnnbench.training import TrainState
+    from rnnbench.reference import jax as jr
+    from rnnbench.bench.configs import Config
+    from rnnbench.text.corpus import Corpus
+    from rnnbench.training.threads import one_thread
+    from rnnbench.training.state import TrainState
 
     jr.hold_to_one_thread()
     print(jr.describe())

@@ -1,4 +1,4 @@
-"""The JAX contender (rnnbench/jax_reference.py) against rnnbench's own training, in both forms,
+"""The JAX contender (rnnbench/reference/jax.py) against rnnbench's own training, in both forms,
 for every cell with batch 1 and 3 and one and two layers; its thread control in a fresh
 process. Skipped when JAX is not installed."""
 import json
@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("jax")
 
-from rnnbench import jax_reference as jr  # noqa: E402
-from rnnbench.data import CorpusError  # noqa: E402
-from rnnbench.model import Model  # noqa: E402
-from rnnbench.training import TrainState  # noqa: E402
+from rnnbench.reference import jax as jr  # noqa: E402
+from rnnbench.text.loading import CorpusError  # noqa: E402
+from rnnbench.model.model import Model  # noqa: E402
+from rnnbench.training.state import TrainState  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 T, H, PART, UPDATES = 5, 12, 23, 10  # streams of 23 ids: the pointer wraps at updates 4 and 8
@@ -179,7 +179,7 @@ import json, os, sys, threading, time
 if sys.argv[1] == "started-before":
     import jax
     jax.devices()
-from rnnbench import jax_reference as jr
+from rnnbench.reference import jax as jr
 held = jr.hold_to_one_thread()
 import jax, jax.numpy as jnp
 a = jnp.ones((768, 768), "float32") / 768
@@ -238,7 +238,7 @@ def test_jax_computes_on_one_thread_that_may_run_on_any_core():
 
 
 def test_importing_the_module_does_not_import_jax():
-    code = ("import sys; from rnnbench import jax_reference as jr; "
+    code = ("import sys; from rnnbench.reference import jax as jr; "
             "print(jr.available(), 'jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)),
                          check=True, capture_output=True, text=True, timeout=60)

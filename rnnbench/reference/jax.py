@@ -24,7 +24,8 @@ import re
 
 import numpy as np
 
-from .data import stream_length
+from ..model.layout import layer_suffix
+from ..text.corpus import stream_length
 
 _held = None  # whether hold_to_one_thread held JAX's backend to one thread (None: not asked)
 
@@ -147,7 +148,6 @@ def _activation(jax, name):
 
 
 def _layer_names(cell, num_layers):
-    from .model import layer_suffix
     names = []
     for l in range(num_layers):
         s = layer_suffix(l)
