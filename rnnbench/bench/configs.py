@@ -4,7 +4,10 @@ from dataclasses import dataclass
 
 from ..model.model import Model
 
-CONTENDERS = ("numpy", "torch", "rnnbench")
+# the contenders, in the order they take turns; "jax update" is one jit of the update called
+# per update, "jax loop" many updates in one jit (reference/jax.py)
+CONTENDERS = ("numpy", "torch", "jax update", "jax loop", "rnnbench")
+PEERS = CONTENDERS[:-1]
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,13 @@ class Config:
 
 RNN100, RNN100_F32, RNN512 = Config("rnn", 100), Config("rnn", 100, dtype="float32"), \
     Config("rnn", 512)
-LSTM128, LSTM128_F32, GRU128 = Config("lstm", 128), Config("lstm", 128, dtype="float32"), \
-    Config("gru", 128)
+LSTM128, LSTM128_F32, GRU128, GRU128_F32 = Config("lstm", 128), \
+    Config("lstm", 128, dtype="float32"), Config("gru", 128), Config("gru", 128, dtype="float32")
 TORCH_RNN = Config("lstm", 128, 2, "float32", 50, 50)  # torch-rnn's benchmark setting
 BIG = [Config("lstm", 256, 1, "float64", 32), Config("lstm", 256, 1, "float32", 32)]
-GOAL_ROWS = [RNN100, RNN100_F32, RNN512, LSTM128, LSTM128_F32, GRU128, TORCH_RNN, *BIG]
+LSTM256_B32_F32 = BIG[1]
+GOAL_ROWS = [RNN100, RNN100_F32, RNN512, LSTM128, LSTM128_F32, GRU128, GRU128_F32, TORCH_RNN,
+             *BIG]
 QUICK_ROWS = [RNN100, RNN100_F32, LSTM128, GRU128]
 CELL_ROWS = [Config(c, h, n, d, b) for c in ("lstm", "gru") for h in (128, 256)
              for n in (1, 2) for d in ("float64", "float32") for b in (1, 32)]

@@ -1,18 +1,29 @@
-"""The speed issue's goals, each judged against what a bench run measured, with what bounds
-it (the measured peak, the matrix products timed alone, the warm start of a worker)."""
-from .configs import GRU128, LSTM128, LSTM128_F32, RNN100, RNN100_F32, RNN512, TORCH_RNN
+"""The speed issue's goals (issue 17: against JAX, PyTorch and NumPy, one thread each), each
+judged against what a bench run measured, with what bounds it (the measured peak, the matrix
+products timed alone, the warm start of a worker)."""
+from .configs import (GRU128, GRU128_F32, LSTM128, LSTM128_F32, LSTM256_B32_F32, PEERS, RNN100,
+                      RNN100_F32, RNN512, TORCH_RNN)
 
-# (what, row, against, at least): the speed issue's goals that are ratios of two contenders
-RATIO_GOALS = [("vanilla 100 f64 vs NumPy", RNN100, "numpy", 20.0),
-               ("vanilla 100 f32 vs NumPy", RNN100_F32, "numpy", 40.0),
-               ("vanilla 100 f64 vs PyTorch", RNN100, "torch", 25.0),
-               ("vanilla 512 f64 vs NumPy", RNN512, "numpy", 10.0),
-               ("LSTM 128 f64 vs PyTorch", LSTM128, "torch", 10.0),
-               ("LSTM 128 f32 vs PyTorch", LSTM128_F32, "torch", 5.0),
-               ("GRU 128 f64 vs PyTorch", GRU128, "torch", 8.0)]
+FASTEST = "fastest peer"  # the faster of JAX (either form) and PyTorch
+# (what, row, against, at least): the speed issue's goals that are ratios of rnnbench to a peer
+RATIO_GOALS = [("rnn 100 f64 vs JAX whole-loop", RNN100, "jax loop", 3.0),
+               ("rnn 100 f32 vs JAX whole-loop", RNN100_F32, "jax loop", 3.0),
+               ("rnn 100 f64 vs NumPy min-char-rnn", RNN100, "numpy", 11.0),
+               ("lstm 128 f64 vs JAX whole-loop", LSTM128, "jax loop", 2.5),
+               ("lstm 128 f32 vs JAX whole-loop", LSTM128_F32, "jax loop", 2.5),
+               ("gru 128 f64 vs JAX whole-loop", GRU128, "jax loop", 2.5),
+               ("gru 128 f32 vs JAX whole-loop", GRU128_F32, "jax loop", 2.5),
+               ("lstm 256 b32 f32 vs faster of JAX, PyTorch", LSTM256_B32_F32, FASTEST, 1.3),
+               ("lstm 2x128 b50 s50 f32 vs faster of JAX, PyTorch", TORCH_RNN, FASTEST, 1.3),
+               ("rnn 512 f64 vs NumPy", RNN512, "numpy", 8.0)]
 TORCH_RNN_CHARS = 60_000  # torch-rnn's published chars/s on a 2015 Titan X GPU
 PEAK_GOAL = 0.5           # useful GFLOP/s over the measured peak, at hidden >= 256
 SCALING_GOAL, WARM_GOAL_S, COLD_GOAL_S = 1.85, 1.5, 20.0
+
+
+def ratio_key(peer):
+    """The column of rnnbench's row that holds its median ratio to ``peer``: vs_jax_loop."""
+    return "vs_" + peer.replace(" ", "_")
 
 
 def _find(rows, cfg, contender):
@@ -22,15 +33,29 @@ def _find(rows, cfg, contender):
     return None
 
 
+def _against(rows, cfg, mine, against):
+    """(peer's row, rnnbench's ratio to it) for ``against``, a peer or FASTEST (the peer
+    measured here whose ratio is the smallest); (None, None) when not measured."""
+    peers = PEERS if against == FASTEST else (against,)
+    if against == FASTEST:
+        peers = [p for p in peers if p != "numpy"]
+    found = [(mine[ratio_key(p)], _find(rows, cfg, p)) for p in peers
+             if mine and ratio_key(p) in mine]
+    if not found:
+        return None, None
+    value, other = min(found, key=lambda f: f[0])
+    return other, value
+
+
 def goals(rows, info):
     """Each goal of the speed issue: target, measured value and whether it is met (None when
-    this run did not measure it)."""
+    this run did not measure it), with what bounds it in the note."""
     out = []
     for what, cfg, against, target in RATIO_GOALS:
         r = _find(rows, cfg, "rnnbench")
-        value = r.get(f"vs_{against}") if r else None
-        notes, other = [], _find(rows, cfg, against)
-        if r and other and against == "numpy" and cfg.batch_size == 1:
+        other, value = _against(rows, cfg, r, against)
+        notes = [f"vs {other['contender']}"] if other and against == FASTEST else []
+        if r and other and other["contender"] == "numpy" and cfg.batch_size == 1:
             ceiling = info[f"peak_gflops_{cfg.dtype}"] * 1e9 / (r["mflop_per_update"] * 1e6)
             notes.append(f"at the measured peak {ceiling / other['updates_per_s']:.1f}x")
         prof = next((p for p in info.get("profile", ()) if p["config"] == cfg.label), None)
@@ -38,9 +63,9 @@ def goals(rows, info):
             bound = 1e6 / prof["products_us"] / other["updates_per_s"]
             notes.append(f"its matrix products alone take {prof['products_us']:.0f} of "
                          f"{prof['update_us']:.0f} us: at most {bound:.1f}x on this BLAS")
-        note = "; ".join(notes)
         out.append(dict(goal=what, target=f">= {target:g}x", value=value, unit="x",
-                        met=None if value is None else value >= target, note=note))
+                        met=None if value is None else value >= target,
+                        note="; ".join(notes)))
     r = _find(rows, TORCH_RNN, "rnnbench")
     out.append(dict(goal="LSTM 2x128 b50 s50 f32 chars/s", target="report",
                     value=r["chars_per_s"] if r else None, unit="chars/s", met=None,

@@ -1,5 +1,6 @@
 """What the bench says about the machine: the CPU, the cores, and which BLAS runs the kernels'
 matrix products, with which of its kernels."""
+import ctypes
 import importlib
 import os
 import platform
@@ -39,3 +40,20 @@ def blas():
     if forced and lib["internal_api"] == "openblas":
         text += f" (OPENBLAS_CORETYPE={forced})"
     return text
+
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+
+
+def keep_freed_memory():
+    """Make glibc keep freed memory in this process: no block served by mmap, the heap never
+    trimmed. A contender that allocates tens of MB per call (XLA's temporaries; NumPy's) then
+    reuses pages instead of faulting fresh ones in each time; set once, for every contender
+    alike. Returns what the bench states about the allocator."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+    except (OSError, AttributeError):
+        ok = False
+    return ("glibc keeps freed memory (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2 GB), "
+            "for every contender" if ok else "the allocator's defaults (no glibc mallopt)")

@@ -1,10 +1,11 @@
-"""Speed against plain NumPy and PyTorch, measured in one process, as medians and ratios.
+"""Speed against plain NumPy, PyTorch and JAX, measured in one process, as medians and ratios.
 
-For each configuration the contenders take turns (numpy, torch, rnnbench, numpy, ...) so that
-machine noise hits all of them alike; each figure is the median over repeats, and so is each
-ratio. Every contender runs on one thread. The vanilla rows' NumPy contender is min-char-rnn
+For each configuration the contenders take turns (numpy, torch, jax update, jax loop, rnnbench,
+numpy, ...) so that machine noise hits all of them alike; each figure is the median over
+repeats, and so is each ratio. Every contender runs on one thread. The vanilla rows' NumPy contender is min-char-rnn
 itself (reference/min_char_rnn.py, float64 even against a float32 model, as the goal asks); the
-other cells' is reference/cells.py; PyTorch's is reference/torch.py (contenders.py).
+other cells' is reference/cells.py; PyTorch's is reference/torch.py, JAX's reference/jax.py,
+its backend held to one thread (contenders.py).
 """
 import os
 import subprocess
@@ -18,14 +19,16 @@ import numpy as np
 from ..config import RunConfig
 from ..experiments.runner import run_all
 from ..experiments.shared import CorpusText
+from ..reference.jax import available as jax_available
+from ..reference.jax import describe, hold_to_one_thread
 from ..reference.torch import available
 from ..text.corpus import Corpus
 from ..training.threads import one_thread
-from .configs import CONTENDERS, SUITES
+from .configs import CONTENDERS, PEERS, SUITES
 from .contenders import contenders
 from .flops import peak_gflops, update_flops
-from .goals import goals
-from .machine import blas, machine
+from .goals import goals, ratio_key
+from .machine import blas, keep_freed_memory, machine
 from .profile import stage_profile
 
 
@@ -40,8 +43,10 @@ def _timed(step_fn, seconds):
 
 
 def measure_row(corpus, cfg, repeats, seconds, peaks, names=CONTENDERS):
-    """Rows (one per contender) of updates/s, chars/s, GFLOP/s, fraction of peak and ratios."""
-    steps = contenders(corpus, cfg, names)
+    """Rows (one per contender) of updates/s, chars/s, GFLOP/s, fraction of peak, rnnbench's
+    ratios to each peer (``vs_jax_loop``...) and each peer's agreement with rnnbench's first
+    losses (``first_losses_rdiff``)."""
+    steps, agreement = contenders(corpus, cfg, names)
     rates = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
@@ -57,9 +62,11 @@ def measure_row(corpus, cfg, repeats, seconds, peaks, names=CONTENDERS):
                    chars_per_s=med * cfg.seq_length * cfg.batch_size,
                    mflop_per_update=flops / 1e6, gflops=med * flops / 1e9,
                    peak_fraction=med * flops / 1e9 / peaks[cfg.dtype])
-        for other in ("numpy", "torch"):
-            if other in rates and other != name:
-                row[f"vs_{other}"] = float(np.median(r / np.array(rates[other])))
+        if name in agreement:
+            row["first_losses_rdiff"] = agreement[name]
+        for other in PEERS:
+            if other in rates and name == "rnnbench":
+                row[ratio_key(other)] = float(np.median(r / np.array(rates[other])))
         rows.append(row)
     return rows
 
@@ -98,14 +105,20 @@ def scaling(updates, runs=8):
 
 
 def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=True,
-              scaling_updates=30000, profile=True, progress=None):
+              scaling_updates=30000, profile=True, progress=None, keep_freed=True):
     """The benchmark: (rows, goals, info). ``rows``: one dict per configuration and contender;
     ``goals``: one dict per goal of the speed issue with what was measured; ``info``: machine,
-    BLAS, peaks, the settings and (``profile``) where each configuration's update time goes."""
+    BLAS, JAX's kernels, the allocator, peaks, the settings and (``profile``) where each
+    configuration's update time goes. ``keep_freed``: glibc keeps freed memory for every
+    contender alike (machine.keep_freed_memory), so no large temporary page-faults anew."""
+    if jax_available():
+        hold_to_one_thread()  # before anything else touches JAX
+    allocator = keep_freed_memory() if keep_freed else "glibc's defaults"
     data = Corpus.load(corpus, 0.1)
     peaks = {d: peak_gflops(d) for d in ("float64", "float32")}
     info = dict(machine=machine(), blas=blas(), peak_gflops_float64=peaks["float64"],
-                peak_gflops_float32=peaks["float32"], torch=available(), suite=suite,
+                peak_gflops_float32=peaks["float32"], torch=available(),
+                jax=describe() if jax_available() else None, allocator=allocator, suite=suite,
                 repeats=repeats, seconds=seconds, vocab_size=data.vocab_size)
     rows = []
     with one_thread():

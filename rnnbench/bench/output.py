@@ -12,18 +12,22 @@ import seaborn as sns  # noqa: E402
 
 from ..disk.writing import atomic_write_bytes, atomic_write_json, atomic_write_parquet  # noqa: E402
 from .configs import CONTENDERS  # noqa: E402
-from .goals import PEAK_GOAL  # noqa: E402
+from .goals import PEAK_GOAL, ratio_key  # noqa: E402
 
 
-HEADER = (f"{'configuration':<24}{'contender':>10}{'upd/s':>10}{'chars/s':>11}{'GFLOP/s':>9}"
-          f"{'of peak':>8}{'vs numpy':>10}{'vs torch':>10}")
+RATIO_HEADS = {"numpy": "vs numpy", "torch": "vs torch", "jax update": "vs jax upd",
+               "jax loop": "vs jax loop"}
+HEADER = (f"{'configuration':<24}{'contender':>11}{'upd/s':>10}{'chars/s':>11}{'GFLOP/s':>9}"
+          f"{'of peak':>8}" + "".join(f"{h:>12}" for h in RATIO_HEADS.values()))
 
 
 def format_row(r):
-    ratio = {k: (f"{r[k]:.1f}x" if k in r else "") for k in ("vs_numpy", "vs_torch")}
-    return (f"{r['config']:<24}{r['contender']:>10}{r['updates_per_s']:>10,.0f}"
+    """One contender's row: its speed, and rnnbench's ratio (median) to each peer."""
+    ratios = "".join(f"{r[ratio_key(p)]:>11.2f}x" if ratio_key(p) in r else f"{'':>12}"
+                     for p in RATIO_HEADS)
+    return (f"{r['config']:<24}{r['contender']:>11}{r['updates_per_s']:>10,.0f}"
             f"{r['chars_per_s']:>11,.0f}{r['gflops']:>9.1f}{r['peak_fraction']:>8.0%}"
-            f"{ratio['vs_numpy']:>10}{ratio['vs_torch']:>10}")
+            + ratios)
 
 
 def format_goal(g):
@@ -47,7 +51,9 @@ def format_info(info):
             f"{info['peak_gflops_float64']:.0f} GFLOP/s float64, "
             f"{info['peak_gflops_float32']:.0f} float32 (n=1024 matrix product); medians of "
             f"{info['repeats']} interleaved repeats of {info['seconds']:g} s"
-            + ("" if info["torch"] else "; PyTorch not installed: its rows are skipped"))
+            + ("" if info["torch"] else "; PyTorch not installed: its rows are skipped")
+            + f"\nJAX: {info.get('jax') or 'not installed: its rows are skipped'}"
+            + f"\nallocator: {info.get('allocator', 'not stated')}")
 
 
 PROFILE_HEADER = (f"{'configuration':<24}" + "".join(f"{h:>10}" for h in (

@@ -1,22 +1,29 @@
-"""``rnnbench bench`` (speed against NumPy and PyTorch, the speed goals) and ``rnnbench
+"""``rnnbench bench`` (speed against NumPy, PyTorch and JAX, the speed goals) and ``rnnbench
 warmup`` (compile every kernel once).
 
 The parts of rnnbench a command uses are imported inside it (as in every cli module), so
 that ``rnnbench --help`` imports neither Numba nor pandas."""
+import sys
 from pathlib import Path
+
 from .options import ranged
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="speed against NumPy and PyTorch, and the speed goals",
+    p = sub.add_parser("bench", help="speed against NumPy, PyTorch and JAX, and the speed goals",
                        description="Train each configuration with rnnbench, plain NumPy "
-                       "(min-char-rnn; rnnbench.reference.cells for LSTM and GRU) and PyTorch "
-                       "(when installed), taking turns, one thread each; print updates/s, "
+                       "(min-char-rnn; rnnbench.reference.cells for LSTM and GRU), PyTorch and "
+                       "JAX (one jit per update, and the whole loop in one jit; each when "
+                       "installed: pip install rnnbench[bench]), taking turns, one thread each, "
+                       "each peer checked to agree with rnnbench's first losses; print updates/s, "
                        "chars/s, GFLOP/s against the measured peak and the ratios (medians), "
                        "then where each configuration's update time goes (each stage, and "
                        "its matrix products timed alone: the bound on this BLAS), each speed "
                        "goal, start-up times and --jobs scaling. Writes bench.parquet, "
-                       "goals.parquet, info.json, profile.parquet and bench.png to --out.")
+                       "goals.parquet, info.json, profile.parquet and bench.png to --out. "
+                       "Where the environment pins OpenBLAS's kernels (OPENBLAS_CORETYPE), "
+                       "measure the machine's own with: env -u OPENBLAS_CORETYPE -u "
+                       "OPENBLAS_L2_SIZE rnnbench bench")
     p.add_argument("--suite", choices=["goals", "vanilla", "cells"], default="goals",
                    help="goals: the rows the speed goals name (default); vanilla: hidden 100 "
                    "RNN in float64 and float32; cells: LSTM and GRU at hidden 128/256, 1-2 "
@@ -29,6 +36,10 @@ def add_parser(sub):
                    "of 0.3 s, warm start, no profile, cold start or scaling")
     p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
     p.add_argument("--no-profile", action="store_true", help="skip where the time goes")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="leave glibc's allocator as it is (by default the bench makes it keep "
+                   "freed memory, for every contender alike, so that large temporaries do not "
+                   "page-fault on every call)")
     p.add_argument("--out", type=Path, default=Path("results/bench"),
                    help="folder for the tables and the plot (default: results/bench)")
 
@@ -38,6 +49,7 @@ def add_parser(sub):
 
 
 def cmd_bench(args):
+    from ..bench.contenders import ContenderMismatch
     from ..bench.measure import run_bench
     from ..bench.output import (HEADER, PROFILE_HEADER, format_goal, format_info,
                                 format_profile, format_row, save_bench)
@@ -61,10 +73,14 @@ def cmd_bench(args):
     args.out.mkdir(parents=True, exist_ok=True)  # a folder it cannot write fails now, not
     probe_writable(args.out / "bench.parquet")   # after the measurements
     print(HEADER, flush=True)
-    rows, goal_rows, info = run_bench(suite, args.repeats, args.seconds,
-                                      startup=not args.no_startup,
-                                      scaling_updates=scaling_updates, profile=profile,
-                                      progress=progress)
+    try:
+        rows, goal_rows, info = run_bench(suite, args.repeats, args.seconds,
+                                          startup=not args.no_startup,
+                                          scaling_updates=scaling_updates, profile=profile,
+                                          progress=progress, keep_freed=not args.default_malloc)
+    except ContenderMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(format_info(info))
     if suite in ("goals", "quick"):
         print("\ngoals")

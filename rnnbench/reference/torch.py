@@ -3,7 +3,9 @@ yardstick. Imported only when PyTorch is installed; it is never a dependency of 
 
 nn.RNN / nn.LSTM / nn.GRU (batch_first) on one-hot inputs, then nn.Linear; cross-entropy summed
 over the chunk (averaged over the B streams, as rnnbench does); loss.backward(); gradients
-clipped by value; torch.optim.Adagrad; the hidden state detached between chunks. The data
+clipped by value; AdaGrad as min-char-rnn writes it (w -= lr g / sqrt(m + eps), in PyTorch's
+multi-tensor ops: torch.optim.Adagrad adds eps after the square root, which trains a different
+model wherever gradients are tiny); the hidden state detached between chunks. The data
 pointer, wrap and state reset follow min-char-rnn, like training/state.py's TrainState.
 """
 import importlib.util
@@ -38,8 +40,16 @@ class TorchNetwork:
             for name, p in [*self.rnn.named_parameters(prefix="rnn"),
                             *self.fc.named_parameters(prefix="fc")]:
                 p.copy_(torch.from_numpy(np.ascontiguousarray(state[name])))
-        self.params = [*self.rnn.parameters(), *self.fc.parameters()]
-        self.optimizer = torch.optim.Adagrad(self.params, lr=learning_rate, eps=1e-8)
+        # a cell with one bias (RNN, LSTM) has it in bias_ih; bias_hh stays zero and is not
+        # trained (trained, it would take the same step again: twice the bias's learning rate)
+        if len(CELLS[model.cell].biases) == 1:
+            for name, p in self.rnn.named_parameters():
+                if name.startswith("bias_hh"):
+                    p.requires_grad_(False)
+        self.params = [p for p in (*self.rnn.parameters(), *self.fc.parameters())
+                       if p.requires_grad]
+        self.mem = [torch.zeros_like(p) for p in self.params]
+        self.lr, self.eps = learning_rate, 1e-8
         self.loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
         part = stream_length(len(data), seq_length, batch_size)
         self.data = torch.from_numpy(np.asarray(data[:part * batch_size], dtype=np.int64)
@@ -66,10 +76,16 @@ class TorchNetwork:
         out, hidden = self.rnn(x, self.hidden)
         logits = self.fc(out)
         loss = self.loss_fn(logits.reshape(-1, self.V), y.reshape(-1)) / self.B
-        self.optimizer.zero_grad()
+        for p in self.params:
+            p.grad = None
         loss.backward()
-        torch.nn.utils.clip_grad_value_(self.params, self.clip)
-        self.optimizer.step()
+        grads = [p.grad for p in self.params]
+        torch._foreach_clamp_min_(grads, -self.clip)
+        torch._foreach_clamp_max_(grads, self.clip)
+        with torch.no_grad():  # AdaGrad: m += g^2; w -= lr g / sqrt(m + eps)
+            torch._foreach_addcmul_(self.mem, grads, grads)
+            root = torch._foreach_sqrt(torch._foreach_add(self.mem, self.eps))
+            torch._foreach_addcdiv_(self.params, grads, root, value=-self.lr)
         self.hidden = tuple(h.detach() for h in hidden) if self.cell == "lstm" else hidden.detach()
         self.p += T
         self.n += 1
