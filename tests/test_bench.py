@@ -188,3 +188,21 @@ def test_warmup_reports_the_cache(capsys):
     assert main(["warmup"]) == 0
     out = capsys.readouterr().out
     assert "float32" in out and "kernel cache: " in out
+
+
+def test_a_peer_that_trains_something_else_is_refused(corpus, monkeypatch):
+    from rnnbench.bench import contenders as c
+    from rnnbench.reference import min_char_rnn
+
+    cfg = configs.Config("rnn", 8, seq_length=5)
+    steps, agreement = c.contenders(corpus, cfg, ("numpy", "rnnbench"))
+    assert set(steps) == {"numpy", "rnnbench"} and agreement["numpy"] < 1e-9
+    real = min_char_rnn.ReferenceRNN.step
+
+    def off_by_a_little(self):  # one learning-rate slip after the first update
+        if self.n == 1:
+            self.learning_rate *= 1.001
+        return real(self)
+    monkeypatch.setattr(min_char_rnn.ReferenceRNN, "step", off_by_a_little)
+    with pytest.raises(c.ContenderMismatch, match="numpy contender's first 3 losses"):
+        c.contenders(corpus, cfg, ("numpy", "rnnbench"))
