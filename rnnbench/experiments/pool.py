@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from ..variants import CELLS
+
 MARKERS_PREFIX = "rnnbench-workers-"  # + the parent's pid: folders of the workers' markers
 
 
@@ -50,10 +52,26 @@ def death_cause(exitcode):
     return f"worker killed by signal {-exitcode}{name}"
 
 
-def cost(config):
-    """A rough relative cost of a run, to start the longest ones first (shorter wall time)."""
-    per_step = config.hidden_size * (config.hidden_size + 2 * 100) * config.num_layers
-    return config.updates * config.seq_length * config.batch_size * per_step
+# rough rates of one core for cost(): matrix products, element-wise work per activation
+# (exp, tanh, their derivatives), the optimizer per parameter, and a call's fixed part
+PRODUCT_FLOPS_S, ELEMENT_S, PARAMETER_S, UPDATE_S = 40e9, 5e-9, 0.5e-9, 5e-6
+
+
+def cost(config, vocab_size=100):
+    """Seconds a run of ``config`` should take to train on one core, roughly: its updates
+    times the cost of one update of its shape (the matrix products of forward, BPTT and the
+    weight gradients; the element-wise work of each step; the optimizer). It orders a grid's
+    runs (longest first) and weighs them in the progress bar's estimate of the time left."""
+    c, H, L, V = config, config.hidden_size, config.num_layers, vocab_size
+    G = CELLS[c.cell].n_gates
+    rows = c.seq_length * c.batch_size
+    # per row, multiply-adds: W_hh h, W_hh^T d and dW_hh of each layer, W_ih x, dW_ih and
+    # dL/dx above the first, and the output layer's three
+    macs = rows * (3 * G * H * H * L + 3 * G * H * H * (L - 1) + 3 * V * H)
+    params = G * H * (H + 1) * L + G * H * (V + H * (L - 1)) + V * (H + 1)
+    per_update = (2 * macs / PRODUCT_FLOPS_S + rows * (G * H * L + V) * ELEMENT_S
+                  + params * PARAMETER_S + UPDATE_S)
+    return c.updates * per_update
 
 
 def longest_first(tasks):

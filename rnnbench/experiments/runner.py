@@ -2,7 +2,8 @@
 
 The worker function ``run_one`` is pure: a config, the run's corpus (prepared once, in the
 parent) and the sampling settings in, an Outcome out; it writes nothing. The parent receives
-outcomes as they finish and saves each. Each worker keeps Numba and BLAS to one thread, so N
+outcomes as they finish and saves each. Kernels missing from Numba's cache are compiled once,
+in the parent, before the runs start (not by every worker at once). Each worker keeps Numba and BLAS to one thread, so N
 workers use N cores and do not fight over them. A run whose worker process died is a failed
 run; Ctrl-C and SIGTERM keep the runs finished so far.
 """
@@ -17,10 +18,11 @@ from ..text.novelty import DEFAULT_N, training_index
 from ..training.driver import corpus_fields, train
 from ..training.samples import final_rows, rows_frame
 from ..training.threads import one_thread
+from ..training.warmup import prepare_kernels
 from .dask_pool import DaskPool
 from .interrupts import exit_status, held_back
 from .loky_pool import InProcess, LocalPool
-from .pool import default_jobs, plan_jobs
+from .pool import cost, default_jobs, plan_jobs
 from .shared import worker_payloads
 
 BACKENDS = ("loky", "dask")
@@ -154,9 +156,14 @@ def run_grid(grid, results, todo, pool, progress=True):
     remote = getattr(pool, "scheduler", None)  # a remote cluster's workers get the text itself
     payloads, shared = worker_payloads([heads[s.run_id] for s in todo], remote=bool(remote))
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
+    if todo and not remote:  # compile here, once: the workers then load the kernels
+        prepare_kernels({s.config.dtype for s in todo},
+                        say=(lambda line: print(line, flush=True)) if progress else
+                        (lambda line: None))
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
-    bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True, disable=not progress or None)
+    bar = SizedBar({s.run_id: cost(s.config, getattr(heads[s.run_id], "vocab_size", 100))
+                    for s in todo}, disable=not progress or None)
     try:
         for outcome in pool.run(run_one, tasks) if todo else ():
             if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
@@ -168,7 +175,7 @@ def run_grid(grid, results, todo, pool, progress=True):
                 if outcome.status == "failed":
                     done.failed.append((spec.label, spec.config.seed,
                                         outcome.summary["error"]))
-            bar.update(1)
+            bar.finished(outcome.run_id)
             if progress:
                 bar.write(finished_line(spec, outcome.summary))
     except KeyboardInterrupt as exc:
@@ -182,6 +189,26 @@ def run_grid(grid, results, todo, pool, progress=True):
                 shared.close()
             results.write_tables(grid)
     return done
+
+
+class SizedBar(tqdm):
+    """A grid's progress bar that counts runs but moves by their sizes (pool.cost: updates x
+    the cost of an update of their shape), so that the time left it shows is the remaining
+    runs' share of the work at the speed seen so far, not a count of runs."""
+
+    FORMAT = "{percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]"
+
+    def __init__(self, costs, **kwargs):
+        self.costs, self.runs = costs, 0
+        total = sum(costs.values()) or 1.0
+        super().__init__(total=total, bar_format=self.FORMAT, dynamic_ncols=True, **kwargs)
+        self.set_postfix_str(f"0/{len(costs)} runs", refresh=False)
+
+    def finished(self, run_id):
+        """Run ``run_id`` is done: one more run, its share of the work."""
+        self.runs += 1
+        self.set_postfix_str(f"{self.runs}/{len(self.costs)} runs", refresh=False)
+        self.update(self.costs.get(run_id, 0.0))
 
 
 def finished_line(spec, summary):

@@ -6,12 +6,13 @@ of kernels serves every cell, activation, optimizer and batch size; float32 is a
 """
 import time
 
+from .. import compiled
 from ..compiled import cache_dir
 from ..config import RunConfig
 from ..text.corpus import Corpus
 from .driver import train
 
-__all__ = ["cache_dir", "warmup"]
+__all__ = ["cache_dir", "kernels_cached", "prepare_kernels", "warmup"]
 
 
 def warmup(dtypes=("float64", "float32")):
@@ -28,4 +29,32 @@ def warmup(dtypes=("float64", "float32")):
         model.loss_and_grads(ids[:5], ids[1:6])
         model.loss_and_pattern(ids[:5], ids[1:6])
         seconds[dtype] = time.perf_counter() - t0
+    return seconds
+
+
+def kernels_cached(dtypes=("float64",)):
+    """Whether Numba's cache holds the training loop compiled for each of ``dtypes`` (read
+    from its index; False on a fresh install, after the kernels' sources changed, or when the
+    index cannot be read)."""
+    try:
+        index = compiled.train_updates._cache._cache_file._load_index()
+        weights = {str(key[0][0].dtype) for key in index}
+    except Exception:  # noqa: BLE001 -- Numba's private API moved: assume a cold cache
+        return False
+    return set(dtypes) <= weights
+
+
+def prepare_kernels(dtypes=("float64",), say=print):
+    """Compile the kernels of ``dtypes`` here, once, before a grid's runs start, when Numba's
+    cache lacks them, so that the grid's workers load them instead of each compiling them at
+    the same time. ``say`` is told before (the wait is explained) and after (how long it
+    took). Returns the seconds spent (0 when the cache was warm: nothing to do)."""
+    dtypes = tuple(sorted(set(dtypes)))
+    if kernels_cached(dtypes):
+        return 0.0
+    say("compiling kernels (first run after install), once, before the runs start ...")
+    t0 = time.perf_counter()
+    warmup(dtypes)
+    seconds = time.perf_counter() - t0
+    say(f"compiling kernels (first run after install): {seconds:.0f} s")
     return seconds
