@@ -17,7 +17,7 @@ from ..text.baselines import baselines_table
 from ..text.novelty import DEFAULT_N, training_index
 from ..training.driver import corpus_fields, train
 from ..training.samples import final_rows, rows_frame
-from ..training.threads import one_thread
+from ..training.threads import blas_threads, one_thread, run_threads
 from ..training.warmup import prepare_kernels
 from .dask_pool import DaskPool
 from .interrupts import exit_status, held_back
@@ -54,9 +54,10 @@ def _corpus(payload):
     return _CORPORA[payload]
 
 
-def run_one(run_id, config, payload, samples=None):
-    """Train one run and draw its extra samples; an exception becomes status "failed"."""
-    with one_thread():
+def run_one(run_id, config, payload, samples=None, threads=1):
+    """Train one run and draw its extra samples, on ``threads`` BLAS threads (more than one
+    only for a grid's only run); an exception becomes status "failed"."""
+    with one_thread() if threads == 1 else run_threads(config, threads):
         corpus = _corpus(payload)
         try:
             result = train(config, corpus=corpus)
@@ -155,7 +156,11 @@ def run_grid(grid, results, todo, pool, progress=True):
                                           compute=grid.baselines))
     remote = getattr(pool, "scheduler", None)  # a remote cluster's workers get the text itself
     payloads, shared = worker_payloads([heads[s.run_id] for s in todo], remote=bool(remote))
-    tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
+    # a grid's only run is the only work: it may use every core where that pays
+    threads = {s.run_id: blas_threads(s.config) if len(todo) == 1 and not remote else 1
+               for s in todo}
+    tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples,
+              threads[s.run_id]) for s in todo]
     if todo and not remote:  # compile here, once: the workers then load the kernels
         prepare_kernels({s.config.dtype for s in todo},
                         say=(lambda line: print(line, flush=True)) if progress else

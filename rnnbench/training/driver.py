@@ -25,6 +25,7 @@ from .resources import check_run
 from .samples import rows_frame, sample_row
 from .seeds import TRAINING_SAMPLE, derived_seed
 from .state import TrainState
+from .threads import run_threads
 
 LN2 = math.log(2.0)
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
@@ -108,7 +109,8 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     else:
         run = TrainState.from_config(model, corpus.train_ids, config)
     rec = _Recorder(config, corpus, model, on_sample)
-    verdict, train_s = _loop(config, run, rec, progress)
+    with run_threads(config):  # every core where it pays, unless held to one (grids)
+        verdict, train_s = _loop(config, run, rec, progress)
     wall_s = time.perf_counter() - t_start
     trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
     samples = rows_frame(rec.sample_rows)

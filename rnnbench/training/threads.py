@@ -1,22 +1,62 @@
-"""One core per process: Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels
-call for np.dot) held to one thread, so parallel runs and benchmarks do not oversubscribe."""
+"""Threads: one core per process where processes share the machine (a grid's workers, the
+benchmarks), and every core for a run that is the only work where its matrix products are
+large enough to gain from BLAS threads.
+
+Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels call for np.dot) are held to
+one thread inside ``one_thread``; ``run_threads`` gives a lone run the machine's cores.
+"""
 import importlib
+import os
+from contextlib import nullcontext
 
 import numba
 from threadpoolctl import threadpool_limits
+
+
+# Where BLAS threads pay (measured on 2 cores; see the README's Speed section): products of
+# batch >= 8 rows, or of hidden >= 512. Below that, a step's matrix-vector products are a few
+# microseconds, and waking a second thread for each costs more than it saves.
+THREADED_BATCH, THREADED_HIDDEN = 8, 512
+
+_held = 0  # one_thread blocks in force in this process
 
 
 class one_thread:
     """Numba and the BLAS libraries at one thread for the duration of a ``with`` block."""
 
     def __enter__(self):
+        global _held
         importlib.import_module("scipy.linalg")  # loads the BLAS Numba calls: the limit reaches it
         self._numba = numba.get_num_threads()
         numba.set_num_threads(1)
         self._limits = threadpool_limits(limits=1)
+        _held += 1
         return self
 
     def __exit__(self, *exc):
+        global _held
+        _held -= 1
         self._limits.restore_original_limits()
         numba.set_num_threads(self._numba)
         return False
+
+
+def blas_threads(config, cores=None):
+    """BLAS threads for a run of ``config`` that has the machine to itself: every core
+    (``cores``, default: those this process may use) at batch >= 8 or hidden >= 512, else 1."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+            os.cpu_count()
+    big = config.batch_size >= THREADED_BATCH or config.hidden_size >= THREADED_HIDDEN
+    return max(1, cores) if big else 1
+
+
+def run_threads(config, threads=None):
+    """The BLAS threads of one run, for a ``with`` block: ``threads`` (default:
+    blas_threads(config)), unless a one_thread block is in force (a grid's worker, a
+    benchmark): then it stays at one."""
+    if _held:
+        return nullcontext()
+    importlib.import_module("scipy.linalg")
+    return threadpool_limits(limits=blas_threads(config) if threads is None else threads,
+                             user_api="blas")
