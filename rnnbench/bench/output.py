@@ -43,7 +43,7 @@ def format_goal(g):
     else:
         shown = f"{v:,.0f} {g['unit']}"
     verdict = {True: "met", False: "NOT met", None: ""}[g["met"]]
-    return f"{g['goal']:<42}{g['target']:>10}{shown:>16}  {verdict:<8}{g['note']}"
+    return f"{g['goal']:<50}{g['target']:>10}{shown:>16}  {verdict:<8}{g['note']}"
 
 
 def format_info(info):
