@@ -1,5 +1,7 @@
 """rnnbench's compiled loop against the two JAX forms (rnnbench/reference/jax.py), one thread
-each, medians of interleaved repeats: an indicative check until `rnnbench bench` measures JAX.
+each, medians of interleaved repeats. `rnnbench bench` measures JAX in its table and goals; this
+script adds what the bench does not: updates per CPU second, JAX left to its own threads, the
+issue's 1-layer b50 s50 row, and glibc's default allocator against kept freed memory.
 
     python benchmarks/bench_jax.py                      # the rows of issue 17's table
     python benchmarks/bench_jax.py rnn100f64 --repeats 5
