@@ -206,3 +206,16 @@ def test_a_peer_that_trains_something_else_is_refused(corpus, monkeypatch):
     monkeypatch.setattr(min_char_rnn.ReferenceRNN, "step", off_by_a_little)
     with pytest.raises(c.ContenderMismatch, match="numpy contender's first 3 losses"):
         c.contenders(corpus, cfg, ("numpy", "rnnbench"))
+
+
+def test_a_mismatch_stops_the_bench_with_one_line(tmp_path, monkeypatch, capsys):
+    from rnnbench.bench import contenders as c
+    from rnnbench.cli import main
+
+    def mismatch(*args, **kwargs):
+        raise c.ContenderMismatch("rnn 100 f64: the torch contender's first 3 losses differ")
+    monkeypatch.setattr(measure, "run_bench", mismatch)
+    assert main(["bench", "--quick", "--out", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: rnn 100 f64: the torch contender's first 3 losses differ"
+    assert not (tmp_path / "b" / "bench.parquet").exists()

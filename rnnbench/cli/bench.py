@@ -32,7 +32,7 @@ def add_parser(sub):
                    help="interleaved repeats (median), 1 to 100 (default: 3)")
     p.add_argument("--seconds", type=ranged(float, 0, 600, low_open=True), default=1.0,
                    help="seconds per measurement, at most 600 (default: 1)")
-    p.add_argument("--quick", action="store_true", help="about 20 s: four rows, 3 repeats "
+    p.add_argument("--quick", action="store_true", help="about a minute: four rows, 3 repeats "
                    "of 0.3 s, warm start, no profile, cold start or scaling")
     p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
     p.add_argument("--no-profile", action="store_true", help="skip where the time goes")
