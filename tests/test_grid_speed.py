@@ -77,3 +77,22 @@ def test_the_bar_moves_by_the_runs_sizes():
     bar.refresh()
     assert "1/2 runs" in shown.getvalue() and " 9" in shown.getvalue()  # 9x%
     bar.close()
+
+
+@pytest.mark.parametrize("sizes, alone", [("[4]", True), ("[4, 8]", False)])
+def test_only_a_grid_of_one_run_takes_more_threads(tmp_path, monkeypatch, sizes, alone):
+    """A grid's numbers must not depend on how many of its runs were left to do (BLAS threads
+    change the order of some sums): only a grid of one run is alone on the machine."""
+    from rnnbench.training.threads import blas_threads
+
+    path = tmp_path / "g.yaml"
+    path.write_text(GRID.replace("[4, 8]", sizes).replace("[float32]", "[float64]")
+                    .replace("sample_every: 0", "sample_every: 0, batch_size: 8"))
+    seen = []
+    real_run_one = runner.run_one
+    monkeypatch.setattr(runner, "run_one",
+                        lambda *task: seen.append((task[1], task[4])) or real_run_one(*task))
+    code, out, err = run_cli("run", path, "--jobs", "1", "--out", tmp_path / "out",
+                             "--no-report")
+    assert code == 0, out + err
+    assert [threads for _, threads in seen] == [blas_threads(c) if alone else 1 for c, _ in seen]

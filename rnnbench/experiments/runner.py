@@ -156,9 +156,11 @@ def run_grid(grid, results, todo, pool, progress=True):
                                           compute=grid.baselines))
     remote = getattr(pool, "scheduler", None)  # a remote cluster's workers get the text itself
     payloads, shared = worker_payloads([heads[s.run_id] for s in todo], remote=bool(remote))
-    # a grid's only run is the only work: it may use every core where that pays
-    threads = {s.run_id: blas_threads(s.config) if len(todo) == 1 and not remote else 1
-               for s in todo}
+    # a grid of one run is the only work: it may use every core where that pays. Not the
+    # last run left of a larger grid: BLAS threads change the order of some sums, and a run's
+    # numbers must not depend on how many runs of its grid were left to do
+    alone = len(grid.runs) == 1 and not remote
+    threads = {s.run_id: blas_threads(s.config) if alone else 1 for s in todo}
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples,
               threads[s.run_id]) for s in todo]
     if todo and not remote:  # compile here, once: the workers then load the kernels

@@ -4,6 +4,10 @@ large enough to gain from BLAS threads.
 
 Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels call for np.dot) are held to
 one thread inside ``one_thread``; ``run_threads`` gives a lone run the machine's cores.
+OpenBLAS on several threads adds some products' terms in another order (measured: weights
+differ in the last bits after two updates at batch 8 and 50), so a lone run is reproducible
+on the same machine (the same cores, the same threads), and a grid's runs, which must not
+depend on how many of them run at once, stay at one thread each.
 """
 import importlib
 import os
