@@ -52,8 +52,12 @@ def test_goals_are_judged_against_their_targets():
                  vs_jax_loop=2.9),
             _row(configs.BIG[0], "rnnbench", 100.0)]
     info = dict(peak_gflops_float64=70.0, peak_gflops_float32=140.0, jobs1_s=20.0, jobs2_s=10.0,
-                warm_s=0.8, cold_s=25.0)
+                warm_s=0.8, cold_s=25.0, threads_row="lstm 256 f32 b32", threads_cores=2,
+                threads_one_per_s=60.0, threads_all_per_s=99.0)
     g = {x["goal"]: x for x in goals.goals(rows, info)}
+    threads = g["lstm 256 f32 b32, all cores vs one thread"]
+    assert threads["value"] == pytest.approx(1.65) and threads["met"] is False
+    assert threads["note"] == "2 BLAS threads: 99.0 vs 60.0 updates/s"
     assert g["rnn 100 f64 vs NumPy min-char-rnn"]["met"] is True
     assert "23.14x" not in g["rnn 100 f64 vs NumPy min-char-rnn"]["note"]
     # the ceiling: 70 GFLOP/s / 3.025 MFLOP = 23,140 updates/s, 23.1x the reference's 1,000

@@ -1,5 +1,7 @@
 """Threads: a lone run gets the machine's cores where BLAS threads pay (batch >= 8 or hidden >=
 512); a grid's workers and the benchmarks stay at one."""
+import os
+
 from threadpoolctl import threadpool_info
 
 from rnnbench.config import RunConfig
@@ -31,3 +33,14 @@ def test_a_lone_run_takes_the_cores_and_a_held_one_does_not():
             assert set(blas_counts().values()) == {1}
     with threads.run_threads(config(hidden_size=64)):  # batch 1: one thread, no slow-down
         assert set(blas_counts().values()) == {1}
+
+
+def test_the_usual_variables_cap_the_threads(monkeypatch):
+    big = config(hidden_size=64, batch_size=32)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert threads.blas_threads(big) == 1
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.blas_threads(big) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "")  # set but empty: no cap
+    assert threads.blas_threads(big) == len(os.sched_getaffinity(0))

@@ -19,6 +19,7 @@ RATIO_GOALS = [("rnn 100 f64 vs JAX whole-loop", RNN100, "jax loop", 3.0),
 TORCH_RNN_CHARS = 60_000  # torch-rnn's published chars/s on a 2015 Titan X GPU
 PEAK_GOAL = 0.5           # useful GFLOP/s over the measured peak, at hidden >= 256
 SCALING_GOAL, WARM_GOAL_S, COLD_GOAL_S = 1.85, 1.5, 20.0
+THREADS_GOAL = 1.7  # a lone lstm 256 b32 f32 run on 2 cores against one thread
 
 
 def ratio_key(peer):
@@ -76,6 +77,13 @@ def goals(rows, info):
                     value=best["peak_fraction"] if best else None, unit="of peak",
                     met=None if best is None else best["peak_fraction"] >= PEAK_GOAL,
                     note=f"best row: {best['config']}" if best else ""))
+    one, every = info.get("threads_one_per_s"), info.get("threads_all_per_s")
+    out.append(dict(goal=f"{info.get('threads_row', 'lstm 256 f32 b32')}, all cores vs one "
+                    "thread", target=f">= {THREADS_GOAL}x", value=every / one if one and every
+                    else None, unit="x", met=None if not (one and every)
+                    else every / one >= THREADS_GOAL,
+                    note=f"{info['threads_cores']} BLAS threads: {every:,.1f} vs {one:,.1f} "
+                    "updates/s" if one and every else ""))
     j1, j2 = info.get("jobs1_s"), info.get("jobs2_s")
     out.append(dict(goal="8 equal runs, --jobs 2 vs --jobs 1", target=f">= {SCALING_GOAL}x",
                     value=j1 / j2 if j1 and j2 else None, unit="x",

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..config import RunConfig
 from ..experiments.runner import run_all
@@ -23,8 +24,9 @@ from ..reference.jax import available as jax_available
 from ..reference.jax import describe, hold_to_one_thread
 from ..reference.torch import available
 from ..text.corpus import Corpus
-from ..training.threads import one_thread
-from .configs import CONTENDERS, PEERS, SUITES
+from ..training.state import TrainState
+from ..training.threads import blas_threads, one_thread
+from .configs import CONTENDERS, LSTM256_B32_F32 as THREADS_ROW, PEERS, SUITES
 from .contenders import contenders
 from .flops import peak_gflops, update_flops
 from .goals import goals, ratio_key
@@ -104,6 +106,22 @@ def scaling(updates, runs=8):
     return tuple(times)
 
 
+def thread_scaling(corpus, cfg, repeats, seconds):
+    """(rnnbench's updates/s of ``cfg`` on one BLAS thread, on every core), medians of
+    interleaved repeats: what a lone run gains from training.threads.run_threads."""
+    st = TrainState(cfg.model(corpus), corpus.train_ids, cfg.seq_length,
+                    batch_size=cfg.batch_size)
+    scratch = np.zeros(cfg.updates_per_call)
+    st.run(scratch, scratch)
+    cores = blas_threads(cfg)
+    rates = {1: [], cores: []}
+    for _ in range(repeats):
+        for n in rates:
+            with threadpool_limits(n, user_api="blas"):
+                rates[n].append(_timed(lambda: st.run(scratch, scratch), seconds))
+    return float(np.median(rates[1])), float(np.median(rates[cores])), cores
+
+
 def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=True,
               scaling_updates=30000, profile=True, progress=None, keep_freed=True):
     """The benchmark: (rows, goals, info). ``rows``: one dict per configuration and contender;
@@ -132,6 +150,10 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
             if progress is not None:
                 progress("profile", info["profile"])
     extra = {}
+    if suite != "quick" and blas_threads(THREADS_ROW) > 1:
+        one, every, cores = thread_scaling(data, THREADS_ROW, repeats, seconds)
+        extra.update(threads_row=THREADS_ROW.label, threads_cores=cores,
+                     threads_one_per_s=one, threads_all_per_s=every)
     if startup:
         extra["warm_s"] = startup_seconds(cold=False)
         extra["cold_s"] = startup_seconds(cold=True) if suite != "quick" else None

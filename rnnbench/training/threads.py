@@ -47,10 +47,15 @@ class one_thread:
 
 def blas_threads(config, cores=None):
     """BLAS threads for a run of ``config`` that has the machine to itself: every core
-    (``cores``, default: those this process may use) at batch >= 8 or hidden >= 512, else 1."""
+    (``cores``, default: those this process may use, at most what OPENBLAS_NUM_THREADS or
+    OMP_NUM_THREADS ask, when set) at batch >= 8 or hidden >= 512, else 1."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
             os.cpu_count()
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            if os.environ.get(name, "").strip().isdigit():
+                cores = min(cores, int(os.environ[name]))
+                break
     big = config.batch_size >= THREADED_BATCH or config.hidden_size >= THREADED_HIDDEN
     return max(1, cores) if big else 1
 
