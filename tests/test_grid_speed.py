@@ -70,6 +70,11 @@ def test_the_bar_moves_by_the_runs_sizes():
     assert 20 * costs["b"] < pool.cost(b32) < 32 * costs["b"]
     assert pool.cost(big.model_copy(update=dict(updates=300))) == pytest.approx(3 * costs["b"])
     shown = io.StringIO()
+    bar = runner.SizedBar({"long": 3600.0}, jobs=2, file=shown)  # an hour of one core's work
+    bar.refresh()
+    assert "0/1 runs [00:00<30:00]" in shown.getvalue()  # before any run ends: the model's
+    bar.close()
+    shown = io.StringIO()
     bar = runner.SizedBar(costs, file=shown)
     bar.finished("b")
     assert bar.n == pytest.approx(costs["b"]) and bar.runs == 1

@@ -170,7 +170,7 @@ def run_grid(grid, results, todo, pool, progress=True):
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
     bar = SizedBar({s.run_id: cost(s.config, getattr(heads[s.run_id], "vocab_size", 100))
-                    for s in todo}, disable=not progress or None)
+                    for s in todo}, getattr(pool, "jobs", 1), disable=not progress or None)
     try:
         for outcome in pool.run(run_one, tasks) if todo else ():
             if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
@@ -199,17 +199,26 @@ def run_grid(grid, results, todo, pool, progress=True):
 
 
 class SizedBar(tqdm):
-    """A grid's progress bar that counts runs but moves by their sizes (pool.cost: updates x
-    the cost of an update of their shape), so that the time left it shows is the remaining
-    runs' share of the work at the speed seen so far, not a count of runs."""
+    """A grid's progress bar that counts runs but moves by their sizes (pool.cost: a run's
+    seconds on one core, roughly), so that the time left it shows is the remaining runs' share
+    of the work at the speed seen so far, not a count of runs. Before the first run finishes,
+    the estimate is the cost model's own: the work spread over ``jobs`` workers."""
 
     FORMAT = "{percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]"
 
-    def __init__(self, costs, **kwargs):
-        self.costs, self.runs = costs, 0
+    def __init__(self, costs, jobs=1, **kwargs):
+        self.costs, self.runs, self.jobs = costs, 0, max(1, jobs)
         total = sum(costs.values()) or 1.0
-        super().__init__(total=total, bar_format=self.FORMAT, dynamic_ncols=True, **kwargs)
+        super().__init__(total=total, bar_format=self.FORMAT, dynamic_ncols=True, smoothing=0,
+                         **kwargs)
         self.set_postfix_str(f"0/{len(costs)} runs", refresh=False)
+
+    @property
+    def format_dict(self):
+        d = super().format_dict
+        if self.n == 0:  # no run done yet: the model's rate (cost-seconds per second)
+            d["rate"] = float(self.jobs)
+        return d
 
     def finished(self, run_id):
         """Run ``run_id`` is done: one more run, its share of the work."""
