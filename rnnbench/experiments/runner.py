@@ -166,7 +166,7 @@ def run_grid(grid, results, todo, pool, progress=True):
     if todo and not remote:  # compile here, once: the workers then load the kernels
         prepare_kernels({s.config.dtype for s in todo},
                         say=(lambda line: print(line, flush=True)) if progress else
-                        (lambda line: None))
+                        (lambda line: None), records=any(s.config.records for s in todo))
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
     bar = SizedBar({s.run_id: cost(s.config, getattr(heads[s.run_id], "vocab_size", 100))

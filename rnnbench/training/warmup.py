@@ -15,46 +15,59 @@ from .driver import train
 __all__ = ["cache_dir", "kernels_cached", "prepare_kernels", "warmup"]
 
 
-def warmup(dtypes=("float64", "float32")):
-    """Train, evaluate, sample and differentiate a tiny model in each dtype; returns seconds
-    per dtype (compile time on a cold cache, load time on a warm one)."""
-    corpus = Corpus.from_text("warm up every kernel once. " * 8, 0.25, "<warmup>")
+def warmup(dtypes=("float64", "float32"), gradient_check=True, records=False):
+    """Train, evaluate, sample and (``gradient_check``: the kernels of ``rnnbench
+    gradcheck``) differentiate a tiny model in each dtype, and (``records``) train one in
+    records mode; returns seconds per dtype (compile time on a cold cache, load time on a warm
+    one)."""
+    corpus = Corpus.from_text("warm up every kernel once.\n" * 8, 0.25, "<warmup>")
     seconds = {}
     for dtype in dtypes:
         t0 = time.perf_counter()
         config = RunConfig.build(dict(hidden_size=4, seq_length=5, updates=2, eval_every=1,
                                       sample_every=1, sample_length=3, dtype=dtype))
         model = train(config, corpus=corpus).model
-        ids = corpus.train_ids
-        model.loss_and_grads(ids[:5], ids[1:6])
-        model.loss_and_pattern(ids[:5], ids[1:6])
+        if gradient_check:
+            ids = corpus.train_ids
+            model.loss_and_grads(ids[:5], ids[1:6])
+            model.loss_and_pattern(ids[:5], ids[1:6])
+        if records:
+            train(config.model_copy(update=dict(records="lines")), corpus=corpus)
         seconds[dtype] = time.perf_counter() - t0
     return seconds
 
 
-def kernels_cached(dtypes=("float64",)):
-    """Whether Numba's cache holds the training loop compiled for each of ``dtypes`` (read
-    from its index; False on a fresh install, after the kernels' sources changed, or when the
-    index cannot be read)."""
-    try:
-        index = compiled.train_updates._cache._cache_file._load_index()
-        weights = {str(key[0][0].dtype) for key in index}
-    except Exception:  # noqa: BLE001 -- Numba's private API moved: assume a cold cache
-        return False
-    return set(dtypes) <= weights
+KERNELS = {False: ("train_updates",), True: ("train_updates", "record_updates")}
 
 
-def prepare_kernels(dtypes=("float64",), say=print):
-    """Compile the kernels of ``dtypes`` here, once, before a grid's runs start, when Numba's
-    cache lacks them, so that the grid's workers load them instead of each compiling them at
-    the same time. ``say`` is told before (the wait is explained) and after (how long it
-    took). Returns the seconds spent (0 when the cache was warm: nothing to do)."""
+def kernels_cached(dtypes=("float64",), records=False):
+    """Whether Numba's cache holds the training loop (and ``records``: records mode's) compiled
+    for each of ``dtypes`` (read from its index; False on a fresh install, after the kernels'
+    sources changed, or when the index cannot be read)."""
+    for name in KERNELS[bool(records)]:
+        try:
+            index = getattr(compiled, name)._cache._cache_file._load_index()
+            weights = {str(key[0][0].dtype) for key in index}
+        except Exception:  # noqa: BLE001 -- Numba's private API moved: assume a cold cache
+            return False
+        if not set(dtypes) <= weights:
+            return False
+    return True
+
+
+def prepare_kernels(dtypes=("float64",), say=print, records=False):
+    """Compile the kernels of ``dtypes`` (and ``records``: records mode's) here, once, before
+    a grid's runs start, when Numba's cache lacks them, so that the grid's workers load them
+    instead of each compiling them at the same time. ``say`` is told before (the wait is
+    explained) and after (how long it took). Returns the seconds spent (0 when the cache was
+    warm: nothing to do)."""
     dtypes = tuple(sorted(set(dtypes)))
-    if kernels_cached(dtypes):
+    if kernels_cached(dtypes, records):
         return 0.0
     say("compiling kernels (first run after install), once, before the runs start ...")
     t0 = time.perf_counter()
-    warmup(dtypes)
+    # a grid's runs do not check gradients: those kernels are left out (a fifth of the time)
+    warmup(dtypes, gradient_check=False, records=records)
     seconds = time.perf_counter() - t0
     say(f"compiling kernels (first run after install): {seconds:.0f} s")
     return seconds
