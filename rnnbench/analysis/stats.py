@@ -52,8 +52,8 @@ def plain_value(value):
         value = value.item()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)  # beyond 2**53 (a learning rate of 1e308) it stays a float
     return value
 
 

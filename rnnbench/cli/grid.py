@@ -139,14 +139,16 @@ def _print_dry_run(grid, out, statuses, todo):
 
 
 def _draw(out, report):
+    from ..analysis.tables import analyse_tables
     from ..experiments.results import load_tables
     from ..views.plots.draw import make_plots
     from ..views.report.render import write_report
 
-    tables = load_tables(out)  # read once for the plots and the report
-    paths = make_plots(out, tables)
+    tables = load_tables(out)  # read and analysed once for the plots and the report
+    analysis = analyse_tables(tables[0], tables[1], tables[2])
+    paths = make_plots(out, tables, analysis)
     if report:
-        paths += write_report(out, tables)
+        paths += write_report(out, tables, analysis)
     return paths
 
 
