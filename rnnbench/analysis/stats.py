@@ -39,10 +39,17 @@ class StatsError(ValueError):
 
 # -- configurations ------------------------------------------------------------------------------
 
+# Fields that change what a run records, not what it trains (seeds.py: samples draw from
+# streams of their own): runs that differ only in them are the same configuration.
+RECORDING = ("trace_every", "eval_every", "sample_every", "sample_length", "temperature")
+
+
 def config_fields(runs):
-    """The columns of ``runs`` that make a configuration: every RunConfig field but the seed,
-    and the text's checksum (the same name may hold another text in another grid)."""
-    fields = [f for f in RunConfig.model_fields if f != "seed" and f in runs.columns]
+    """The columns of ``runs`` that make a configuration: every RunConfig field but the seed
+    and the RECORDING ones, and the text's checksum (the same name may hold another text in
+    another grid)."""
+    fields = [f for f in RunConfig.model_fields
+              if f != "seed" and f not in RECORDING and f in runs.columns]
     return fields + (["corpus_checksum"] if "corpus_checksum" in runs.columns else [])
 
 

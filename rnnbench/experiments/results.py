@@ -154,6 +154,15 @@ class ResultsDir:
                           CONFIGS: parquet_bytes(configs_for(runs))})
         return len(runs)
 
+    def write_comparison(self, info, runs, trace, samples, baselines):
+        """Write the tables of several grids' runs (experiments/compare.py) as a results
+        folder of their own, with what the comparison is in place of grid.json's grid."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_root({GRID_INFO: to_json_bytes(info), BASELINES: parquet_bytes(baselines),
+                          RUNS: parquet_bytes(runs), TRACE: parquet_bytes(trace),
+                          SAMPLES: parquet_bytes(samples),
+                          CONFIGS: parquet_bytes(configs_for(runs))})
+
     def _manifest(self):
         """{name: records} of manifest.json; None when it is damaged (noted; it is written
         again with the next files)."""
