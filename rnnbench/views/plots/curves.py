@@ -6,7 +6,8 @@ import pandas as pd
 from matplotlib.ticker import EngFormatter
 
 from ...config import short_value
-from .common import (HUE, baseline_lines, baselines_for, baselines_note, note, plt, sns)
+from .common import (HUE, baseline_lines, baselines_for, baselines_note, cut_note, note, plt,
+                     sns)
 from .status import diverged_note, failed_note, mark_diverged, status_text, uniform_loss, y_range
 
 SPLIT_DASHES = {"training": "", "validation": (4, 2)}
@@ -55,7 +56,11 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     note(g.figure, "solid: training (mean of the last trace_every updates); dashed: "
           "validation on the held-out tail; dotted: count-based baselines on the same "
           "split (grey; when the texts differ, each text's bigram baseline in its colour). "
-          "The y range follows the runs that finished; higher values are cut off."
+          "The y range follows the runs that finished."
+          + cut_note(long["loss"], long["run_id"], top)
+          + (" Seconds of training: each row's update over its run's mean training speed "
+             "(validation and sampling left out)." if x == SECONDS and "train_s" not in trace
+             else "")
           + baselines_note(baselines, runs, (bottom, top))
           + diverged_note(runs) + failed_note(runs))
     return g.figure

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...analysis.effects import colour_range
 from ...config import short_value
-from .common import note, plt, sns
+from .common import fit_ticks, note, plt, sns
 
 PANELS_PER_ROW = 3
 MAX_PAIRS = 6  # interaction maps drawn (the first pairs of the grid's swept fields)
@@ -40,7 +40,7 @@ def effects(info, analysis):
             ax.annotate("no ok run", xy=(i, 0.04), xycoords=("data", "axes fraction"),
                         ha="center", color="crimson", fontsize=8)
         ax.set_xticks(x, [short_value(v) for v in m[field]])
-        _fit_ticks(ax, m[field])
+        fit_ticks(ax)
         ax.set_xlim(-0.5, len(m) - 0.5)
         ax.set_title(field, fontsize=10)
     for ax in axes.flat[len(fields):]:
@@ -117,11 +117,3 @@ def interactions(info, analysis):
          + "." + (f" {more} more pairs are not drawn (every pair's numbers are in the "
                   f"analysis)." if more > 0 else ""))
     return fig
-
-
-def _fit_ticks(ax, values):
-    """Long value names (optimizers, texts) turned and aligned at their end, so that none
-    spills past its neighbour or the figure's edge."""
-    if sum(len(short_value(v)) for v in values) > 24:
-        for label in ax.get_xticklabels():
-            label.set(rotation=30, ha="right", rotation_mode="anchor")

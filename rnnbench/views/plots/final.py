@@ -6,8 +6,8 @@ import pandas as pd
 from ...analysis.effects import colour_range
 from ...analysis.stats import t_interval
 from ...config import short_value
-from .common import (BASELINE_STYLE, baseline_lines, baselines_for, baselines_note, note, value_order,
-                     plt, sns)
+from .common import (BASELINE_STYLE, baseline_lines, baselines_for, baselines_note,
+                     category_colours, fit_ticks, note, ordered_colours, plt, sns, value_order)
 from .status import diverged_note, failed_note, final_values, uniform_loss
 
 
@@ -85,7 +85,7 @@ def _points(info, roles, runs, baselines):
     if hue:
         order = value_order(data[hue])
         numeric = pd.api.types.is_numeric_dtype(data[hue])
-        colours = sns.color_palette("viridis" if numeric else "tab10", len(order))
+        colours = ordered_colours(len(order)) if numeric else category_colours(len(order))
         kw.update(hue=hue, hue_order=order, palette=dict(zip(order, colours)))
     if col:
         kw.update(col=col, col_order=value_order(data[col]))
@@ -101,8 +101,7 @@ def _points(info, roles, runs, baselines):
         baseline_lines(ax, baselines, sub)
         _baseline_ticks(ax, baselines, sub, x, x_order)
         _mark_missing(ax, sub, x, x_order)
-        long_labels = sum(len(short_value(v)) for v in x_order) > 40
-        ax.tick_params(axis="x", rotation=25 if long_labels else 0)
+        fit_ticks(ax, 40)
     g.set_axis_labels(x, "final validation loss (nats/char)")
     if hue:  # seaborn draws this legend's handles as empty patches: make it here
         g.legend.remove()
