@@ -4,6 +4,7 @@ The parts of rnnbench a command uses are imported inside it (as in every cli mod
 that ``rnnbench --help`` imports neither Numba nor pandas."""
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import RunConfig
@@ -22,8 +23,10 @@ def add_parser(sub):
 def cmd_train(args):
     from ..experiments.run_folder import save_run
     from ..text.corpus import Corpus, prepare_corpus
+    from ..text.novelty import training_index
     from ..training.driver import train
     from ..training.resources import check_run
+    from ..training.samples import passage_row, with_extra_rows
 
     config = config_of(args)
     corpus = prepare_corpus(Corpus.from_config(config), config)
@@ -38,6 +41,9 @@ def cmd_train(args):
     print(corpus.vocabulary_report())
     result = train(config, corpus=corpus, progress=not args.quiet,
                    on_sample=None if args.quiet else _print_sample)
+    if result.summary["status"] == "ok":  # the passage a report shows, as in a grid's runs
+        result = replace(result, samples=with_extra_rows(
+            result, [passage_row(result, training_index(corpus))]))
     save_run(result, out)
     s = result.summary
     speed = (f"{s['updates']:,} updates in {s['wall_s']:.1f} s ({s['updates_per_s']:,.0f} "

@@ -42,7 +42,7 @@ def report_blocks(root, info, runs, samples, baselines, analysis):
         if (root / PLOTS / name).exists():
             b.append(("img", (f"{PLOTS}/{name}", caption)))
     b += _failures(runs)
-    b += passage(root, info, runs, samples, analysis)
+    b += passage(info, runs, samples, analysis)
     b += training_samples(runs, samples, analysis)
     b += temperature(info, runs, samples, analysis)
     return b

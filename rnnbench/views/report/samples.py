@@ -1,15 +1,14 @@
 """The report's text: a 1,000-character passage from the best configuration (its best seed),
 that configuration's samples at every recorded update side by side, and its final model at
 each temperature of the grid's ``samples:``."""
+import math
+
 import pandas as pd
 
-from ...experiments.results import ResultsDir
-from ...experiments.run_folder import checkpoint_path
-from ...experiments.sources import load_source, prime_of
 from ...text.novelty import DEFAULT_N
 from .numbers import novelty, num
 
-PASSAGE_LENGTH, PASSAGE_SEED, PASSAGE_TEMPERATURE = 1000, 0, 1.0
+PASSAGE_LENGTH = 1000
 SEED_COLUMNS = 3  # seeds of the best configuration shown side by side
 
 
@@ -26,9 +25,9 @@ def best_runs(analysis, runs):
     return best, chosen.loc[order].reset_index(drop=True)
 
 
-def passage(root, info, runs, samples, analysis):
-    """The passage: the best configuration's best seed, from its samples row of kind
-    "passage"; a folder written before those rows samples the run's checkpoint."""
+def passage(info, runs, samples, analysis):
+    """The passage: the best configuration's best seed, its samples row of kind "passage"
+    (drawn by the run's worker); a folder written before those rows says how to draw one."""
     best, chosen = best_runs(analysis, runs)
     if best is None:
         return []
@@ -39,35 +38,25 @@ def passage(root, info, runs, samples, analysis):
              f"{num(run['final_val_loss_per_char'])} nats/char)")
     kind = samples["kind"] if "kind" in samples else pd.Series("", index=samples.index)
     rows = samples[(kind == "passage") & (samples["run_id"] == run["run_id"])]
-    if len(rows):
-        row = rows.iloc[-1]
-        return [head, ("p", f"{len(row['text']):,} characters from {about}, sampled from its "
-                            f"final model at temperature {row['temperature']:g}."),
-                ("pre", row["prime"] + row["text"])]
-    folder = _run_folder(root, info, run["run_id"])
-    if folder is None or not checkpoint_path(folder).exists():
-        return [head, ("p", f"No passage: the results hold no passage row for {about} and "
-                            f"its checkpoint is not at hand; 'rnnbench sample {folder or 'RUN'}"
-                            f" --length {PASSAGE_LENGTH}' draws one from a run folder.")]
-    src = load_source(folder)  # stream 0's state; a records model: zero state, end symbol
-    model = src.model
-    text = model.sample(prime_of(model, None), PASSAGE_LENGTH, PASSAGE_TEMPERATURE,
-                        seed=PASSAGE_SEED, h=src.h)
-    return [head, ("p", f"{PASSAGE_LENGTH:,} characters from {about}, sampled from its "
-                        f"checkpoint at temperature {PASSAGE_TEMPERATURE:g} with seed "
-                        f"{PASSAGE_SEED}, " + ("starting a record from the end symbol and a "
-                        "zero state." if model.end_symbol else "continuing from the hidden "
-                        "state training ended in.")),
-            ("pre", text)]
+    if rows.empty:
+        folder = _run_folder(info, run["run_id"])
+        return [head, ("p", f"No passage in samples.parquet for {about}: its results were "
+                            f"made before each run drew one. Draw it from the run's checkpoint "
+                            f"with `rnnbench sample {folder} --length {PASSAGE_LENGTH}`.")]
+    row = rows.iloc[0]
+    records = pd.notna(run.get("train_records", math.nan))
+    return [head, ("p", f"{len(row['text']):,} characters from {about}, drawn from its final "
+                        f"model at temperature {row['temperature']:g} with the passage seed, "
+                        + ("starting a record from the end symbol and a zero state." if records
+                           else "continuing from the hidden state training ended in.")),
+            ("pre", row["text"])]
 
 
-def _run_folder(root, info, run_id):
-    """Where a run's folder is: under the results folder, or (a comparison) in the folder
-    its grid's results are in."""
+def _run_folder(info, run_id):
+    """Where a run's folder is, as a command run in the results folder names it: runs/ID, or
+    (a comparison) the folder of the grid its run came from."""
     folders = info.get("run_folders") or {}
-    if run_id in folders:
-        return folders[run_id]
-    return ResultsDir(root).run_folder(run_id)
+    return folders.get(run_id, f"runs/{run_id}")
 
 
 def training_samples(runs, samples, analysis):
