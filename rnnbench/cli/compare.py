@@ -24,7 +24,7 @@ def add_parser(sub):
 
 
 def cmd_compare(args):
-    from ..experiments.compare import CompareError, check_out, write_comparison
+    from ..experiments.compare import CompareError, check_out, read_results
     from ..experiments.results import ResultsDir
     from .grid import draw
 
@@ -33,15 +33,13 @@ def cmd_compare(args):
         for folder in args.results:
             if not folder.is_dir():
                 raise CompareError(f"compare: {folder} is not a folder")
+        tables = read_results(args.results)  # all read before anything is written
     except CompareError as exc:
         raise UsageError(f"rnnbench: {exc}") from None
     args.out.mkdir(parents=True, exist_ok=True)
     results = ResultsDir(args.out)
     args.hold(results.lock(wait=args.wait))
-    try:
-        write_comparison(results, args.results)
-    except CompareError as exc:
-        raise UsageError(f"rnnbench: {exc}") from None
+    results.write_comparison(*tables)
     for path in draw(args.out, report=True):
         print(path)
     print(f"compared {len(args.results)} results folders in {args.out}", file=sys.stderr)

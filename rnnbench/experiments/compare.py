@@ -93,9 +93,3 @@ def check_out(out, folders):
     for folder in folders:
         if Path(folder).resolve() == resolved:
             raise CompareError(f"compare: --out {out} is one of the folders compared")
-
-
-def write_comparison(results, folders):
-    """Read ``folders`` and write their tables into ``results`` (a ResultsDir whose lock the
-    caller holds, checked by check_out)."""
-    results.write_comparison(*read_results(folders))

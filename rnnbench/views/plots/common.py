@@ -2,6 +2,8 @@
 ``plt`` from here, after the backend is chosen), which swept field colours the lines and which
 split the figure (Roles), the order of values, baselines as reference lines, notes under a
 figure."""
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,7 +15,7 @@ import seaborn as sns  # noqa: E402
 from ...config import short_value  # noqa: E402
 
 __all__ = ["plt", "sns", "Roles", "HUE", "BASELINE_STYLE", "labels", "value_order", "sorted_runs",
-           "ordered_colours", "category_colours", "cut_note", "fit_ticks",
+           "ordered_colours", "category_colours", "cut_note", "fit_ticks", "tidy",
            "baselines_for", "baseline_lines", "baselines_note", "note", "empty_figure"]
 HUE = "_hue"  # the colour column: one field, or several folded into one label
 BASELINE_STYLE = dict(color="0.45", linewidth=0.9, linestyle=":", zorder=0)
@@ -168,6 +170,14 @@ def fit_ticks(ax, limit=24):
     if sum(map(len, texts)) > limit:
         for label in ax.get_xticklabels():
             label.set(rotation=30, ha="right", rotation_mode="anchor")
+
+
+def tidy(fig):
+    """tight_layout, quietly: with very long names it cannot fit every margin, and the figure
+    is saved with a tight bounding box anyway."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
 
 
 def note(fig, text):

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...analysis.effects import colour_range
 from ...config import short_value
-from .common import fit_ticks, note, plt, sns
+from .common import fit_ticks, note, plt, sns, tidy
 
 PANELS_PER_ROW = 3
 MAX_PAIRS = 6  # interaction maps drawn (the first pairs of the grid's swept fields)
@@ -48,7 +48,7 @@ def effects(info, analysis):
     for ax in axes[:, 0]:
         ax.set_ylabel("final validation loss\n(nats/char)")
     fig.suptitle(f"{info['name']}: what each swept field does", fontweight="bold")
-    fig.tight_layout()
+    tidy(fig)
     note(fig, "Each point: the mean over every setting of the other swept fields (each weighs "
          "the same) and their ok seeds; bars: its 95% interval from the seeds' spread."
          + (" Hollow: a mean that includes a one-seed configuration (no interval)."
@@ -105,7 +105,7 @@ def interactions(info, analysis):
         ax.axis("off")
     fig.suptitle(f"{info['name']}: pairs of swept fields (final validation loss)",
                  fontweight="bold")
-    fig.tight_layout()
+    tidy(fig)
     fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(low, high), "viridis"),
                  ax=axes.ravel().tolist(), label="nats/char (lower is better)", fraction=0.03,
                  pad=0.02)
