@@ -116,6 +116,12 @@ def test_diverged_configurations_never_set_a_colour_or_a_scale():
     fig = effects(info, a)
     assert all(ax.get_ylim()[1] < 3 for ax in fig.axes if ax.get_title())
     plt.close(fig)
+    roles, coloured = roles_of(info, runs)
+    fig = loss_curves(info, roles, coloured, trace, baselines, "update")
+    text = fig.texts[-1].get_text()
+    assert "Diverged (2; x where each stopped" in text and "rise above" not in text
+    assert all(ax.get_ylim()[1] < math.log(V) + 1.7 for ax in fig.axes if ax.has_data())
+    plt.close(fig)
     two = {"hidden_size": [16, 32], "learning_rate": [0.03, 0.1]}
     info, runs, trace, baselines = tables(two, diverged={(16, 0.1)})
     roles, runs = roles_of(info, runs)

@@ -57,13 +57,19 @@ def loss_curves(info, roles, runs, trace, baselines, x):
           "validation on the held-out tail; dotted: count-based baselines on the same "
           "split (grey; when the texts differ, each text's bigram baseline in its colour). "
           "The y range follows the runs that finished."
-          + cut_note(long["loss"], long["run_id"], top)
+          + _cut(long, runs, top)
           + (" Seconds of training: each row's update over its run's mean training speed "
              "(validation and sampling left out)." if x == SECONDS and "train_s" not in trace
              else "")
           + baselines_note(baselines, runs, (bottom, top))
           + diverged_note(runs) + failed_note(runs))
     return g.figure
+
+
+def _cut(long, runs, top):
+    """The note on curves of ok runs cut off at the top (a diverged run has its x mark)."""
+    ok = long["run_id"].isin(runs.loc[runs["status"] == "ok", "run_id"])
+    return cut_note(long.loc[ok, "loss"], long.loc[ok, "run_id"], top)
 
 
 def _no_curves(info, runs, trace, x, xlabel, ylim):

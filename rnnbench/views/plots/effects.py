@@ -88,9 +88,10 @@ def interactions(info, analysis):
             for j, c in enumerate(cols):
                 v, h = grid.loc[r, c], half.loc[r, c]
                 if not np.isfinite(v):
+                    ran = ((table[a] == r) & (table[b] == c)).any()
                     ax.add_patch(plt.Rectangle((j, i), 1, 1, color="0.88"))
-                    ax.text(j + 0.5, i + 0.5, "no ok run", ha="center", va="center",
-                            fontsize=7.5, color="crimson")
+                    ax.text(j + 0.5, i + 0.5, "no ok run" if ran else "not run", ha="center",
+                            va="center", fontsize=7.5, color="crimson" if ran else "0.4")
                     continue
                 out = v < low or v > high
                 clipped += out

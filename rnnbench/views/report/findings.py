@@ -30,10 +30,11 @@ def first_screen(analysis):
                  if a in analysis.budget_sentences]
     if sentences and len(configs) > 1:
         b.append(("h3", "Equal budgets"))
-        b.append(("p", "The best configuration had every run stopped after the same training "
-                       "time or the same number of characters read (each run's last "
-                       "validation by then, mean over its seeds); training seconds exclude "
-                       "validation and sampling, on this grid's machine and load."))
+        b.append(("p", "Which configuration would be best had every run stopped after the "
+                       "same seconds of training or the same number of characters read (each "
+                       "run's last validation by then, mean over its seeds). Seconds of "
+                       "training leave out validation and sampling; they are this grid's "
+                       "machine and load."))
         b += [("p", s) for s in sentences]
     return b
 
@@ -51,7 +52,8 @@ def top_table(configs):
     unranked = len(configs) - len(ranked)
     more = [f"the best {len(shown)} of {len(ranked)} ranked"] if len(shown) < len(ranked) else []
     if unranked:
-        more.append(f"{unranked} without an ok run are not ranked")
+        more.append(f"{unranked} without an ok run {'is' if unranked == 1 else 'are'} not "
+                    f"ranked")
     return [("p", "Configurations (a run's settings without its seed), ranked by the mean "
                   "final validation loss over their ok seeds; the interval is the 95% "
                   "Student-t interval of that mean. 'vs best': the difference from the best "
