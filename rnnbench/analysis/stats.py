@@ -131,8 +131,10 @@ def t_interval(values, confidence=CONFIDENCE):
     return n, mean, sd, t_quantile(n - 1, confidence) * sd / math.sqrt(n)
 
 
+@functools.lru_cache(maxsize=4096)
 def t_quantile(df, confidence=CONFIDENCE):
-    """The two-sided Student-t quantile for ``df`` degrees of freedom."""
+    """The two-sided Student-t quantile for ``df`` degrees of freedom (cached: the budgets ask
+    for the same few, n - 1 of each configuration, thousands of times)."""
     return float(sps.t.ppf(0.5 + confidence / 2, df))
 
 

@@ -17,6 +17,10 @@ def first_screen(analysis):
     configs = analysis.configs
     b = [("h2", "Which settings are best")]
     b += [("p", s) for s in analysis.verdict]
+    if "data" in analysis.swept:
+        b.append(("p", "The texts differ, and so does how predictable each is: a text's loss "
+                       "is best read against its own baselines (see Baselines below), not "
+                       "against another text's."))
     if len(configs) and configs["rank"].notna().any():
         b += top_table(configs)
     if analysis.effects:
