@@ -383,7 +383,7 @@ def test_no_finite_loss_at_all_still_draws_every_view():
 
 
 def test_report_numbers_stay_readable():
-    from rnnbench.views.report.content import num
+    from rnnbench.views.report.numbers import num
     assert num(1.251583e24) == "1.25e+24" and num(2.0415) == "2.042" and num(None) == ""
     assert num(float("nan")) == "" and num(float("inf")) == "inf"
     assert num(1234567.8, 0, 1e12) == "1,234,568"

@@ -14,7 +14,7 @@ import pandas as pd
 from ..analysis.analyse import described_by
 from ..analysis.stats import config_fields, labels, varying_fields
 from ..analysis.tables import with_defaults
-from .results import ResultsDir, load_tables
+from .results import load_tables
 
 KIND = "Comparison"
 

@@ -11,7 +11,6 @@ import pandas as pd
 from ...divergence import FACTOR, WINDOW
 from ..plots.draw import PLOTS
 from .findings import first_screen
-from .numbers import num  # noqa: F401 -- the report's number format, used here and by tests
 from .samples import passage, temperature, training_samples
 
 PLOT_CAPTIONS = {
