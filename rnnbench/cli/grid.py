@@ -110,7 +110,7 @@ def _run_command(args):
         print(exc, file=sys.stderr)
         return exc.status
     if not done.interrupted and not args.no_report:
-        _draw(out, report=True)
+        draw(out, report=True)
     if done.interrupted:
         print(f"rnnbench: interrupted; {len(done.statuses)} runs finished now are kept in "
               f"{out}; run the same command again to do the rest", file=sys.stderr)
@@ -138,25 +138,28 @@ def _print_dry_run(grid, out, statuses, todo):
     print(f"{finished} of {len(grid.runs)} finished; {len(todo)} would run")
 
 
-def _draw(out, report):
+def draw(out, report):
+    """Plots (and the report) of the results folder ``out``, from its tables; their paths."""
+    from ..analysis.tables import analyse_tables
     from ..experiments.results import load_tables
     from ..views.plots.draw import make_plots
     from ..views.report.render import write_report
 
-    tables = load_tables(out)  # read once for the plots and the report
-    paths = make_plots(out, tables)
+    tables = load_tables(out)  # read and analysed once for the plots and the report
+    analysis = analyse_tables(tables[0], tables[1], tables[2])
+    paths = make_plots(out, tables, analysis)
     if report:
-        paths += write_report(out, tables)
+        paths += write_report(out, tables, analysis)
     return paths
 
 
 def cmd_plot(args):
-    for path in _draw(args.results, report=False):
+    for path in draw(args.results, report=False):
         print(path)
     return 0
 
 
 def cmd_report(args):
-    for path in _draw(args.results, report=True):
+    for path in draw(args.results, report=True):
         print(path)
     return 0
