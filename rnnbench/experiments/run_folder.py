@@ -3,10 +3,15 @@
     config.json      the resolved RunConfig
     trace.parquet    one row per trace point      } a finished run (ok or diverged)
     samples.parquet  one row per text sample      }
-    checkpoint.npz   weights and what training needs to continue (model/checkpoint.py)
+    checkpoint.npz   the last weights and what training needs to continue exactly
+                     (model/checkpoint.py, training/resume.py)
+    best.npz         the weights at the lowest validation loss so far (at the scheduled
+                     evaluations every eval_every), with that update and loss in its info
     error.txt        a failed run's traceback
-    summary.json     how the run ended; written last, it records the size and sha256 of every
-                     other file, and is sealed (integrity.py)
+    summary.json     how the run ended ("ok", "diverged", "failed", or "stopped": a run saved
+                     part-way, by a checkpoint or Ctrl-C, that ``train --resume`` continues);
+                     written last, it records the size and sha256 of every other file, and
+                     is sealed (integrity.py)
 
 A run folder is written whole (disk.writing.write_folder: a temporary folder that takes its
 place in one step), so a reader, or a process killed part-way, sees the old run or the new one,
@@ -31,13 +36,15 @@ from ..model.layout import parameter_count
 from ..variants import OPTIMIZERS
 from .integrity import DamagedFile, check_file, first_line, read_regular, sealed, unseal
 
-SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, ERROR = (
+SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, ERROR = (
     "summary.json", "config.json", "trace.parquet", "samples.parquet", "checkpoint.npz",
-    "error.txt")
-RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, ERROR, SUMMARY)
-STATUSES = ("ok", "diverged", "failed")
+    "best.npz", "error.txt")
+RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, ERROR, SUMMARY)
+STATUSES = ("ok", "diverged", "failed", "stopped")
 _FINISHED_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT)
-NEEDS = {"ok": _FINISHED_FILES, "diverged": _FINISHED_FILES, "failed": (CONFIG,)}
+NEEDS = {"ok": _FINISHED_FILES, "diverged": _FINISHED_FILES, "failed": (CONFIG,),
+         "stopped": _FINISHED_FILES}
+CHECKPOINTS = {"last": CHECKPOINT, "best": BEST}  # what sample, report and load_run choose
 SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json read for sampling
 
 
@@ -48,10 +55,15 @@ def save_run(result, folder, own=False):
     whatever is there, the folder being the tool's, e.g. a grid's runs/<run_id>); returns the
     folder's Path."""
     config = result.config.model_dump()
-    checkpoint = result.model.checkpoint_bytes(arrays=result.optimizer_state,
-                                               info={"config": config, "summary": result.summary})
+    info = {"config": config, "summary": result.summary}
+    checkpoint = result.model.checkpoint_bytes(
+        arrays=result.checkpoint_arrays, info=dict(info, loop=result.loop_info))
     files = {CONFIG: to_json_bytes(config), TRACE: parquet_bytes(result.trace),
              SAMPLES: parquet_bytes(result.samples), CHECKPOINT: checkpoint}
+    if result.best is not None:
+        loop = result.loop_info
+        files[BEST] = result.best.checkpoint_bytes(info=dict(info, best=dict(
+            update=loop["best_update"], val_loss_per_char=loop["best_val"])))
     return write_run(folder, files, result.summary, own)
 
 
@@ -124,10 +136,17 @@ def check_space(folder, need):
                          f"{free:,} free on its device")
 
 
-def checkpoint_path(path):
-    """The checkpoint file of a run folder (or the file itself)."""
+def checkpoint_path(path, which="last"):
+    """The checkpoint file of a run folder (``which``: "last" or "best"), or the file itself."""
+    if which not in CHECKPOINTS:
+        raise ValueError(f"checkpoint: expected one of {', '.join(CHECKPOINTS)}, got {which!r}")
     path = Path(path)
-    return path / CHECKPOINT if path.is_dir() else path
+    if not path.is_dir():
+        return path
+    if which == "best" and not (path / BEST).exists():
+        raise ValueError(f"{path} has no {BEST} (no validation loss was measured, or the run "
+                         f"was written before best checkpoints)")
+    return path / CHECKPOINTS[which]
 
 
 # -- reading and checking -----------------------------------------------------------------------

@@ -15,9 +15,12 @@ from ..config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, RunConfig
 from ..model.model import load_checkpoint
 from ..text.corpus import Corpus, missing_chars, prepare_corpus
 from ..text.novelty import DEFAULT_N, training_index
+from ..training.resume import Resume
 from ..training.samples import sample_row, start_text
+from .integrity import DamagedFile, read_regular
 from .results import ResultsDir, is_grid_folder, ranked_ok, read_runs
-from .run_folder import SUMMARY, checkpoint_path, read_summary
+from .run_folder import (BEST, CHECKPOINT, CONFIG, SUMMARY, check_run_folder, checkpoint_path,
+                         read_summary, read_tables)
 
 
 class SampleError(ValueError):
@@ -206,3 +209,31 @@ def _plain(obj):
         raise TypeError(f"cannot write {type(obj).__name__} as JSON")
     value = item()
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def read_resume(folder):
+    """The run in ``folder`` as a training.resume.Resume, checked whole first; a one-line
+    ValueError when it cannot be continued (not a run, failed or diverged, damaged, or
+    written before exact resume)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such run folder")
+    try:
+        summary = check_run_folder(folder)
+    except DamagedFile as exc:
+        raise ValueError(f"{folder}: damaged, cannot resume ({exc})") from None
+    if summary is None:
+        raise ValueError(f"{folder}: not a run folder (no {SUMMARY})")
+    if summary["status"] not in ("ok", "stopped"):
+        raise ValueError(f"{folder}: the run {summary['status']}; only a stopped or finished "
+                         f"(ok) run can be continued")
+    model, arrays, info = load_checkpoint(folder / CHECKPOINT)
+    if "loop" not in info or "recent" not in arrays:
+        raise ValueError(f"{folder}: written before exact resume (its checkpoint keeps no "
+                         f"loop state); it cannot be continued exactly")
+    best = load_checkpoint(folder / BEST)[0] if (folder / BEST).exists() else None
+    config = RunConfig.build(json.loads(read_regular(folder / CONFIG, CONFIG)),
+                             f"{folder / CONFIG}: ")
+    trace, samples = read_tables(folder)
+    return Resume(config, model, arrays, info["loop"], trace, samples, best, summary["status"],
+                  summary.get("corpus_checksum"))

@@ -24,11 +24,13 @@ from .records import RecordTrainState
 from .resources import check_run
 from .samples import rows_frame, sample_row
 from .seeds import TRAINING_SAMPLE, derived_seed
+from .resume import Best, continued_rows, loop_info
 from .state import TrainState
 
 LN2 = math.log(2.0)
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
-                 "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s"]
+                 "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s",
+                 "train_s"]
 
 
 @dataclass
@@ -41,16 +43,56 @@ class RunResult:
     summary: dict
     model: Model
     optimizer_state: dict = field(default_factory=dict)
+    best: Model = None  # the weights at the lowest scheduled validation loss (best.npz)
+    loop: dict = field(default_factory=dict)  # what exact resume needs beyond the state
+
+    @property
+    def checkpoint_arrays(self):
+        """The arrays of checkpoint.npz: the training state and the kept losses."""
+        return {**self.optimizer_state, **{k: v for k, v in self.loop.items()
+                                           if isinstance(v, np.ndarray)}}
+
+    @property
+    def loop_info(self):
+        return {k: v for k, v in self.loop.items() if not isinstance(v, np.ndarray)}
+
+
+class _Clock:
+    """Seconds of a run, continued across resumes: training only (the compiled loop's calls),
+    the whole run's wall time, and the trace's elapsed clock."""
+
+    def __init__(self, loop=None):
+        loop = loop or {}
+        self.train_s = float(loop.get("train_s", 0.0))
+        self._wall0 = float(loop.get("wall_s", 0.0))
+        self._elapsed0 = float(loop.get("elapsed_s", 0.0))
+        self.start = self.loop_start = time.perf_counter()
+
+    def wall_s(self):
+        return self._wall0 + time.perf_counter() - self.start
+
+    def elapsed(self):
+        return self._elapsed0 + time.perf_counter() - self.loop_start
 
 
 class _Recorder:
     """Accumulates trace and sample rows; knows which update needs what."""
 
-    def __init__(self, config, corpus, model, on_sample):
+    def __init__(self, config, corpus, model, on_sample, resume=None):
         self.config, self.corpus, self.model = config, corpus, model
         self.on_sample = on_sample
         self.trace_rows, self.sample_rows = [], []
         self.val_losses = []
+        self.best = Best()
+        if resume is not None:
+            trace, samples = continued_rows(resume.trace, resume.samples, config,
+                                            resume.updates)
+            self.trace_rows = trace.to_dict("records")
+            self.sample_rows = samples.to_dict("records")
+            self.val_losses = trace["val_loss_per_char"].dropna().tolist()
+            if resume.best is not None and resume.loop.get("best_update", -1) >= 0:
+                self.best = Best(resume.loop["best_val"], resume.loop["best_update"],
+                                 resume.best.theta.copy())
 
     def val_loss_per_char(self, run):
         """Loss per character on the held-out tail, read from the carried hidden state of
@@ -76,7 +118,8 @@ class _Recorder:
             self.on_sample(row)
 
 
-def train(config=None, corpus=None, model=None, progress=False, on_sample=None, **overrides):
+def train(config=None, corpus=None, model=None, progress=False, on_sample=None, *,
+          resume=None, checkpoint_every=0, on_checkpoint=None, should_stop=None, **overrides):
     """Train one run of ``config`` (a RunConfig, a dict, or keyword overrides of the defaults).
 
     ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
@@ -84,14 +127,25 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     each sample. Returns a RunResult; a run that diverges (``divergence``: a non-finite loss,
     or a loss per character that stays far above guessing) stops there with status "diverged"
     instead of raising.
+
+    ``resume`` (a resume.Resume, from run_folder.read_resume) continues that run to
+    ``config.updates``, exactly as if it had not stopped. ``on_checkpoint(result)`` receives
+    the run so far (a RunResult of status "stopped") at the first chunk end at or past every
+    multiple of ``checkpoint_every`` updates (0: never); ``should_stop()``, asked at every
+    chunk end, stops the run there when true (status "stopped", resumable).
     """
     config = _as_config(config, overrides)
-    t_start = time.perf_counter()
+    clock = _Clock(resume.loop if resume is not None else None)
     if corpus is None:
         corpus = Corpus.from_config(config)
     corpus = prepare_corpus(corpus, config)
     corpus.check_length(config.seq_length, config.batch_size)
     check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
+    if resume is not None:
+        if config.updates <= resume.updates:
+            raise ConfigError(f"updates: the run has {resume.updates:,} already; give more "
+                              f"to continue it (got {config.updates:,})")
+        model = resume.model
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
                              config.num_layers, config.activation, config.dtype, config.seed,
@@ -107,72 +161,124 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         run = RecordTrainState.from_config(model, corpus, config)
     else:
         run = TrainState.from_config(model, corpus.train_ids, config)
-    rec = _Recorder(config, corpus, model, on_sample)
-    verdict, train_s = _loop(config, run, rec, progress)
-    wall_s = time.perf_counter() - t_start
-    trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
-    samples = rows_frame(rec.sample_rows)
-    summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, wall_s, train_s)
-    return RunResult(config, trace, samples, summary, model, run.arrays())
+    if resume is not None:
+        run.restore(resume.arrays)
+    rec = _Recorder(config, corpus, model, on_sample, resume)
+    loop = _Loop(config, corpus, run, rec, clock, resume)
+
+    def snapshot(verdict, status):
+        trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
+        samples = rows_frame(rec.sample_rows)
+        summary = _summary(config, corpus, verdict, run, trace, rec.val_losses,
+                           clock.wall_s(), clock.train_s, status)
+        best = None
+        if rec.best.theta is not None:
+            best = model.copy()
+            best.theta[:] = rec.best.theta
+            best.end_symbol = model.end_symbol
+        return RunResult(config, trace, samples, summary, model, run.arrays(), best,
+                         dict(loop_info(clock, loop.rule, rec.best), **loop.kept()))
+
+    verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
+                                should_stop)
+    return snapshot(verdict, "stopped" if stopped else None)
 
 
-def _loop(config, run, rec, progress):
-    """Call the compiled loop in chunks until ``config.updates`` are done or the run diverges;
-    returns (the Divergence or None, seconds spent in the loop).
-
-    Per-update losses are kept only as far back as a trace row or the divergence rule looks
-    (``recent.kept_updates``), smooth losses only for the chunk in hand.
+class _Loop:
+    """Calls the compiled loop in chunks until ``config.updates`` are done, the run diverges
+    or it is asked to stop. Per-update losses are kept only as far back as a trace row or the
+    divergence rule looks (``recent.kept_updates``), smooth losses only for the chunk in hand.
     """
-    losses = RecentValues(kept_updates(config), MAX_CHUNK)
-    smooths = np.full(MAX_CHUNK, np.nan)
-    rule = DivergenceCheck(run.model.vocab_size)
-    run.run(losses.space(0), smooths[:0])  # compile or load from cache before the clock starts
-    bar = _progress_bar(config.updates) if progress else None
-    t0 = time.perf_counter()
-    train_s, n, verdict = 0.0, 0, None
-    while True:
-        if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
-            first_id, h_next = run.next_input()
-            rec.sample(n, h_next, first_id)
-        if n == config.updates:
-            break
-        stop = min(config.updates, n + MAX_CHUNK, _next_multiple(n, config.trace_every),
-                   _next_multiple(n, config.eval_every),
-                   _next_multiple(n, config.sample_every) if config.sample_every else n + MAX_CHUNK)
-        t1 = time.perf_counter()
-        done = run.run(losses.space(stop - n), smooths[:stop - n])
-        train_s += time.perf_counter() - t1
-        losses.commit(done)
-        if n == 0 and done:
-            rule.start(run.loss_per_char(losses.view(0, 1), 0, 1))
-        last_smooth = smooths[done - 1] if done else np.nan
-        if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
-            n += done
-            verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
-            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
-                                             time.perf_counter() - t0))
-            break
-        n = stop
-        if n >= min(WINDOW, config.updates):  # a full window (or the whole of a short run)
-            first = max(0, n - WINDOW)
-            with np.errstate(over="ignore", invalid="ignore"):
-                recent = np.median(run.losses_per_char(losses.view(first, n), first, n))
-            verdict = rule.check(n, float(recent), first + 1)
-        evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
-        if evaluate or verdict is not None or n % config.trace_every == 0:
-            val = rec.val_loss_per_char(run) if evaluate else np.nan
-            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
-                                             time.perf_counter() - t0))
-        if verdict is not None:
-            break
+
+    def __init__(self, config, corpus, run, rec, clock, resume=None):
+        self.config, self.run_state, self.rec, self.clock = config, run, rec, clock
+        self.losses = RecentValues(kept_updates(config), MAX_CHUNK)
+        self.smooths = np.full(MAX_CHUNK, np.nan)
+        self.rule = DivergenceCheck(run.model.vocab_size)
+        if resume is not None:
+            if "recent" not in resume.arrays:
+                raise ValueError("the checkpoint has no 'recent' losses (written before exact "
+                                 "resume)")
+            self.losses.restore(resume.arrays["recent"], run.updates)
+            if resume.loop.get("initial_loss") is not None:
+                self.rule.start(resume.loop["initial_loss"])
+
+    def kept(self):
+        """The kept losses, for a checkpoint."""
+        return {"recent": self.losses.kept()[0]}
+
+    def run(self, progress, snapshot, checkpoint_every, on_checkpoint, should_stop):
+        """(the Divergence or None, whether it stopped before the budget)."""
+        config, run, rec, clock = self.config, self.run_state, self.rec, self.clock
+        losses, smooths, rule = self.losses, self.smooths, self.rule
+        run.run(losses.space(0), smooths[:0])  # compile or load from cache before the clock
+        n = run.updates
+        bar = _progress_bar(config.updates, n) if progress else None
+        clock.loop_start = time.perf_counter()
+        session_start, session_n = clock.loop_start, n
+        next_checkpoint = _next_multiple(n, checkpoint_every) if checkpoint_every else None
+        verdict, stopped = None, False
+        while True:
+            if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
+                first_id, h_next = run.next_input()
+                rec.sample(n, h_next, first_id)
+            if n >= config.updates:
+                break
+            stop = min(config.updates, n + MAX_CHUNK, _next_multiple(n, config.trace_every),
+                       _next_multiple(n, config.eval_every),
+                       _next_multiple(n, config.sample_every) if config.sample_every
+                       else n + MAX_CHUNK)
+            t1 = time.perf_counter()
+            done = run.run(losses.space(stop - n), smooths[:stop - n])
+            clock.train_s += time.perf_counter() - t1
+            losses.commit(done)
+            if n == 0 and done:
+                rule.start(run.loss_per_char(losses.view(0, 1), 0, 1))
+            last_smooth = smooths[done - 1] if done else np.nan
+            if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
+                n += done
+                verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
+                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
+                                                 clock))
+                break
+            n = stop
+            if n >= min(WINDOW, config.updates):  # a full window (or the whole short run)
+                first = max(0, n - WINDOW)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    recent = np.median(run.losses_per_char(losses.view(first, n), first, n))
+                verdict = rule.check(n, float(recent), first + 1)
+            evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
+            if evaluate or verdict is not None or n % config.trace_every == 0:
+                val = rec.val_loss_per_char(run) if evaluate else np.nan
+                if evaluate and n % config.eval_every == 0:
+                    rec.best.offer(val, n, run.model.theta)
+                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
+                                                 clock))
+            if verdict is not None:
+                break
+            if bar is not None:
+                _show_speed(bar, stop, run, n - session_n, time.perf_counter() - session_start,
+                            clock.train_s)
+            if n < config.updates and should_stop is not None and should_stop():
+                stopped = True
+                break
+            if next_checkpoint is not None and n >= next_checkpoint and n < config.updates:
+                next_checkpoint = _next_multiple(n, checkpoint_every)
+                on_checkpoint(snapshot(None, "stopped"))
         if bar is not None:
-            bar.update(stop - bar.n)
-            bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
-                            loss_per_char=f"{run.smooth / run.chars_per_stream_update():.3f}",
-                            updates_s=f"{n / max(train_s, 1e-9):,.0f}", refresh=False)
-    if bar is not None:
-        bar.close()
-    return verdict, train_s
+            bar.close()
+        return verdict, stopped
+
+
+def _show_speed(bar, stop, run, updates, wall, train_s):
+    """The bar's rate is tqdm's own (wall clock); beside it the characters per wall second and
+    the training-only rate (the compiled loop's calls alone)."""
+    bar.update(stop - bar.n)
+    chars = updates * run.chars_per_stream_update() * run.batch_size
+    bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
+                    loss_per_char=f"{run.smooth / run.chars_per_stream_update():.3f}",
+                    chars_s=f"{chars / max(wall, 1e-9):,.0f}",
+                    train_upd_s=f"{run.updates / max(train_s, 1e-9):,.0f}", refresh=False)
 
 
 def _as_config(config, overrides):
@@ -201,7 +307,7 @@ def _next_multiple(n, k):
     return (n // k + 1) * k
 
 
-def _trace_row(n, run, losses, smooth, config, val, elapsed):
+def _trace_row(n, run, losses, smooth, config, val, clock):
     """The trace row of update n: ``losses`` (RecentValues) holds the window's losses, ``smooth``
     is the smooth loss after update n."""
     lo = max(0, n - min(config.trace_every, MAX_WINDOW))
@@ -211,7 +317,8 @@ def _trace_row(n, run, losses, smooth, config, val, elapsed):
     return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
                 loss=float(window[-1]), smooth_loss=float(smooth),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
-                val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
+                val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=clock.elapsed(),
+                train_s=clock.train_s)
 
 
 def corpus_fields(corpus):
@@ -226,7 +333,7 @@ def corpus_fields(corpus):
         rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
+def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s, status=None):
     """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
     no final validation loss, since its model is not worth one; its best one before, if any)."""
     updates_done, smooth = run.updates, run.smooth
@@ -236,7 +343,7 @@ def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
     final_val = val_losses[-1] if val_losses and verdict is None else float("nan")
     best_val = min(finite_val) if finite_val else float("nan")
     return dict(
-        status="ok" if verdict is None else "diverged",
+        status=status or ("ok" if verdict is None else "diverged"),
         error=None if verdict is None else verdict.error, updates=updates_done,
         chars_seen=chars, epochs=run.epoch, final_smooth_loss=float(smooth),
         final_smooth_loss_per_char=float(smooth) / run.chars_per_stream_update(),
@@ -251,5 +358,6 @@ def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
         **corpus_fields(corpus))
 
 
-def _progress_bar(total):
-    return tqdm(total=total, unit="upd", dynamic_ncols=True, mininterval=0.2, disable=None)
+def _progress_bar(total, initial=0):
+    return tqdm(total=total, initial=initial, unit="upd", dynamic_ncols=True, mininterval=0.2,
+                disable=None)

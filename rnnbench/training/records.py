@@ -7,7 +7,7 @@ import numpy as np
 from ..compiled import Records, record_eval_loss, record_updates
 from ..text.charids import as_ids
 from .recent import MAX_CHUNK, RecentValues, kept_updates
-from .state import CarriedState
+from .state import CarriedState, saved_array
 
 
 def stream_blocks(n_records, batch_size):
@@ -95,4 +95,14 @@ class RecordTrainState(CarriedState):
         return self.chars_in(0, n) / (n * self.batch_size) if n else float(self.seq_length)
 
     def arrays(self):
-        return dict(super().arrays(), cursors=self.cursors)
+        counts, _ = self.counts.kept()
+        return dict(super().arrays(), cursors=self.cursors, recent_counts=counts,
+                    total_targets=np.array(self.total_targets, dtype=np.int64))
+
+    def restore(self, arrays):
+        """As CarriedState.restore, and the streams' cursors and the kept target counts."""
+        super().restore(arrays)
+        self.cursors[:] = saved_array(arrays, "cursors", self.cursors.shape)
+        counts = saved_array(arrays, "recent_counts", None)
+        self.counts.restore(counts, self.updates)
+        self.total_targets = int(saved_array(arrays, "total_targets", ()))

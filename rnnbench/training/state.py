@@ -127,6 +127,28 @@ class CarriedState:
         out = {name: self.slots[k] for k, name in enumerate(names)}
         return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
 
+    def restore(self, arrays):
+        """Continue from ``arrays`` (what ``arrays()`` gave, read back from a checkpoint):
+        the optimizer's slots, the recurrent state, the counters and the smooth loss, exactly."""
+        for k, name in enumerate(OPTIMIZERS[self.optimizer].slots):
+            self.slots[k][:] = saved_array(arrays, name, self.slots[k].shape)
+        self.h[:] = saved_array(arrays, "h", self.h.shape)
+        self.counters[:] = saved_array(arrays, "counters", self.counters.shape)
+        self.smooth = float(saved_array(arrays, "smooth", ()))
+
+
+def saved_array(arrays, name, shape):
+    """The saved array ``name``, which must have ``shape`` (None: any; a ValueError names it
+    if not)."""
+    if name not in arrays:
+        raise ValueError(f"the checkpoint has no {name!r} (written before exact resume, or by "
+                         f"another optimizer)")
+    value = np.asarray(arrays[name])
+    if shape is not None and value.shape != tuple(shape):
+        raise ValueError(f"the checkpoint's {name!r} has shape {value.shape}, the run "
+                         f"{tuple(shape)}")
+    return value
+
 
 class TrainState(CarriedState):
     """The state of plain-text training. ``counters`` = [data pointer, updates done, epoch].
