@@ -47,9 +47,11 @@ def add_parser(sub):
 def add_view_parsers(sub):
     for name, what in (("plot", "the plots (plots/*.png)"),
                        ("report", "report.md and report.html (and the plots)")):
-        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder again",
-                           description=f"Write {what} from the tables of a results folder.")
-        p.add_argument("results", type=Path, help="results folder, e.g. results/task4")
+        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder or of a run "
+                           f"folder again", description=f"Write {what} from the tables of a "
+                           f"results folder, or of one run's folder (rnnbench train).")
+        p.add_argument("results", type=Path, help="results folder, e.g. results/task4, or a run "
+                       "folder")
 
 def cmd_run(args):
     from ..experiments.interrupts import exit_status, sigterm_interrupts
@@ -139,6 +141,22 @@ def _print_dry_run(grid, out, statuses, todo):
 
 
 def _draw(out, report):
+    from ..experiments.results import is_grid_folder
+    from ..experiments.run_folder import is_run_folder
+
+    if not is_grid_folder(out) and is_run_folder(out):  # a train folder: its own plots/report
+        from ..views.report.run import write_run_report
+        return write_run_report(out) if report else _run_plots(out)
+    return _draw_grid(out, report)
+
+
+def _run_plots(out):
+    from ..experiments.run_folder import load_run_tables
+    from ..views.plots.run import make_run_plots
+    return make_run_plots(out, load_run_tables(out))
+
+
+def _draw_grid(out, report):
     from ..experiments.results import load_tables
     from ..views.plots.draw import make_plots
     from ..views.report.render import write_report

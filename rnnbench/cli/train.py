@@ -19,6 +19,8 @@ def add_parser(sub):
     p.add_argument("--out", type=Path, help="run folder (default: a new folder under results/)")
     p.add_argument("--force", action="store_true", help="replace the run already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    p.add_argument("--no-report", action="store_true", help="write the run's files only (draw "
+                   "its plots and report later with 'rnnbench report RUN')")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder "
                    "exactly where it stopped (its last checkpoint), to --updates; other options "
                    "must match the run's")
@@ -31,6 +33,7 @@ def add_parser(sub):
 def cmd_train(args):
     from ..experiments.interrupts import exit_status
     from ..experiments.run_folder import save_run
+    from ..text.baselines import baselines_table
     from ..text.corpus import Corpus, prepare_corpus
     from ..training.driver import train
     from ..training.resources import check_run
@@ -54,14 +57,18 @@ def cmd_train(args):
              f"{corpus.end_symbol!r})" if config.records else ""))
     print(corpus.vocabulary_report())
     every = DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
+    baselines = baselines_table([corpus])
     with _stop_on_signal() as signals:
         result = train(config, corpus=corpus, progress=not args.quiet,
                        on_sample=None if args.quiet else _print_sample, resume=resume,
-                       checkpoint_every=every, on_checkpoint=lambda r: save_run(r, out),
-                       should_stop=lambda: bool(signals))
-        save_run(result, out)
+                       checkpoint_every=every, should_stop=lambda: bool(signals),
+                       on_checkpoint=lambda r: save_run(r, out, baselines=baselines),
+                       passage=True)
+        save_run(result, out, baselines=baselines)
     s = result.summary
     print(_speed_line(s))
+    if not args.no_report:
+        _report(out)  # after the run is saved: a failed plot costs nothing of it
     if s["status"] == "stopped":
         print(f"stopped at update {s['updates']:,}; saved: {out}\ncontinue with: rnnbench train "
               f"--resume {out}" + (f" --updates {config.updates}"
@@ -80,6 +87,18 @@ def cmd_train(args):
               f"kept in {out})", file=sys.stderr)
         return 1
     return 0
+
+
+def _report(out):
+    """The run's plots and report; should they fail, a warning (the run itself is saved)."""
+    from ..views.report.run import write_run_report
+    try:
+        paths = write_run_report(out)
+    except Exception as exc:  # noqa: BLE001 -- a plot must not cost the run its exit status
+        print(f"rnnbench: warning: the report of {out} could not be drawn: "
+              f"{' '.join(f'{type(exc).__name__}: {exc}'.split())}", file=sys.stderr)
+        return
+    print(f"report: {[p for p in paths if p.name == 'report.html'][0]}")
 
 
 def resume_budget(resume, config):

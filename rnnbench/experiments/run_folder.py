@@ -7,6 +7,7 @@
                      (model/checkpoint.py, training/resume.py)
     best.npz         the weights at the lowest validation loss so far (at the scheduled
                      evaluations every eval_every), with that update and loss in its info
+    baselines.parquet  the count-based baselines of its text and split (``train`` writes it)
     error.txt        a failed run's traceback
     summary.json     how the run ended ("ok", "diverged", "failed", or "stopped": a run saved
                      part-way, by a checkpoint or Ctrl-C, that ``train --resume`` continues);
@@ -23,6 +24,7 @@ import json
 import os
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -36,10 +38,11 @@ from ..model.layout import parameter_count
 from ..variants import OPTIMIZERS
 from .integrity import DamagedFile, check_file, first_line, read_regular, sealed, unseal
 
-SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, ERROR = (
+SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, BASELINES, ERROR = (
     "summary.json", "config.json", "trace.parquet", "samples.parquet", "checkpoint.npz",
-    "best.npz", "error.txt")
-RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, ERROR, SUMMARY)
+    "best.npz", "baselines.parquet", "error.txt")
+RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, BASELINES, ERROR, SUMMARY)
+VIEW_FILES = ("plots", "report.md", "report.html")  # drawn from the files above, not sealed
 STATUSES = ("ok", "diverged", "failed", "stopped")
 _FINISHED_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT)
 NEEDS = {"ok": _FINISHED_FILES, "diverged": _FINISHED_FILES, "failed": (CONFIG,),
@@ -50,16 +53,18 @@ SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json read for sampling
 
 # -- writing ------------------------------------------------------------------------------------
 
-def save_run(result, folder, own=False):
+def save_run(result, folder, own=False, baselines=None):
     """Write a RunResult as the run folder ``folder`` (replacing a run already there; ``own``:
     whatever is there, the folder being the tool's, e.g. a grid's runs/<run_id>); returns the
-    folder's Path."""
+    folder's Path. ``baselines``: the text's baselines table, kept as baselines.parquet."""
     config = result.config.model_dump()
     info = {"config": config, "summary": result.summary}
     checkpoint = result.model.checkpoint_bytes(
         arrays=result.checkpoint_arrays, info=dict(info, loop=result.loop_info))
     files = {CONFIG: to_json_bytes(config), TRACE: parquet_bytes(result.trace),
              SAMPLES: parquet_bytes(result.samples), CHECKPOINT: checkpoint}
+    if baselines is not None:
+        files[BASELINES] = parquet_bytes(baselines)
     if result.best is not None:
         loop = result.loop_info
         files[BEST] = result.best.checkpoint_bytes(info=dict(info, best=dict(
@@ -92,7 +97,8 @@ def check_replaceable(folder):
     if not os.path.isdir(folder):
         raise ValueError(f"{folder} is a file, not a run folder")
     others = sorted(e for e in os.listdir(folder)  # temp files (.*.tmp) are no one's work
-                    if e not in RUN_FILES and not (e.startswith(".") and e.endswith(".tmp")))
+                    if e not in RUN_FILES + VIEW_FILES
+                    and not (e.startswith(".") and e.endswith(".tmp")))
     if others:
         raise ValueError(f"{folder} holds files that are not a run's ({', '.join(others[:3])}"
                          f"{', ...' if len(others) > 3 else ''}); choose another folder")
@@ -200,6 +206,41 @@ def read_tables(folder):
     """(trace, samples) of a finished run's folder (check_run_folder first)."""
     folder = Path(folder)
     return pd.read_parquet(folder / TRACE), pd.read_parquet(folder / SAMPLES)
+
+
+@dataclass
+class RunTables:
+    """What a run's plots, report and ``load_run`` read: the config and summary (dicts), the
+    trace, samples and baselines (tables; baselines empty when the folder has none)."""
+
+    config: dict
+    summary: dict
+    trace: pd.DataFrame
+    samples: pd.DataFrame
+    baselines: pd.DataFrame
+
+    @property
+    def val_note(self):
+        """What the validation loss was computed on, in words."""
+        chars = self.summary.get("val_chars")
+        whole = f"{chars:,} characters" if isinstance(chars, int) else "all of it"
+        return f"{whole}, read from the hidden state training had reached"
+
+
+def load_run_tables(folder):
+    """The RunTables of the run in ``folder``, checked whole first (a damaged folder is a
+    DamagedFile; one that never finished, a ValueError)."""
+    folder = Path(folder)
+    summary = check_run_folder(folder)
+    if summary is None:
+        raise ValueError(f"{folder}: not a run folder (no {SUMMARY})")
+    if summary["status"] == "failed":
+        raise ValueError(f"{folder}: the run failed ({summary.get('error')}); nothing to show")
+    config = json.loads(read_regular(folder / CONFIG, CONFIG))
+    trace, samples = read_tables(folder)
+    baselines = (pd.read_parquet(folder / BASELINES) if (folder / BASELINES).exists()
+                 else pd.DataFrame())
+    return RunTables(config, summary, trace, samples, baselines)
 
 
 def read_summary(folder):

@@ -22,8 +22,8 @@ from ..text.novelty import training_index
 from .recent import MAX_CHUNK, MAX_WINDOW, RecentValues, kept_updates
 from .records import RecordTrainState
 from .resources import check_run
-from .samples import rows_frame, sample_row
-from .seeds import TRAINING_SAMPLE, derived_seed
+from .samples import PASSAGE_LENGTH, rows_frame, sample_row, start_text
+from .seeds import PASSAGE_SEED, TRAINING_SAMPLE, derived_seed
 from .resume import Best, continued_rows, loop_info
 from .state import TrainState
 
@@ -107,6 +107,20 @@ class _Recorder:
         self.val_losses.append(value)
         return value
 
+    def best_passage(self, n):
+        """The report's passage: PASSAGE_LENGTH characters of the best weights (the last when
+        no validation loss was measured), from a zero state, a row of kind "best_passage"."""
+        model, update = self.model, n
+        if self.best.theta is not None:
+            model, update = self.model.copy(), self.best.update
+            model.theta[:] = self.best.theta
+            model.end_symbol = self.model.end_symbol
+        prime = start_text(None, model.chars, model.end_symbol)
+        self.sample_rows.append(sample_row(
+            model, prime, PASSAGE_LENGTH, 1.0, PASSAGE_SEED, None, update=update,
+            kind="best_passage", index=training_index(self.corpus), stop=model.end_symbol,
+            shown_prime=prime.lstrip(model.end_symbol or "")))
+
     def sample(self, n, h, first_id):
         """The training sample of update ``n``: from state ``h``, fed the next input."""
         cfg = self.config
@@ -119,7 +133,8 @@ class _Recorder:
 
 
 def train(config=None, corpus=None, model=None, progress=False, on_sample=None, *,
-          resume=None, checkpoint_every=0, on_checkpoint=None, should_stop=None, **overrides):
+          resume=None, checkpoint_every=0, on_checkpoint=None, should_stop=None, passage=False,
+          **overrides):
     """Train one run of ``config`` (a RunConfig, a dict, or keyword overrides of the defaults).
 
     ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
@@ -132,7 +147,9 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     ``config.updates``, exactly as if it had not stopped. ``on_checkpoint(result)`` receives
     the run so far (a RunResult of status "stopped") at the first chunk end at or past every
     multiple of ``checkpoint_every`` updates (0: never); ``should_stop()``, asked at every
-    chunk end, stops the run there when true (status "stopped", resumable).
+    chunk end, stops the run there when true (status "stopped", resumable). ``passage``: a
+    run that finishes adds a 1,000-character passage of its best weights to its samples (kind
+    "best_passage"), as ``rnnbench train`` does for its report.
     """
     config = _as_config(config, overrides)
     clock = _Clock(resume.loop if resume is not None else None)
@@ -169,7 +186,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     def snapshot(verdict, status):
         trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
         samples = rows_frame(rec.sample_rows)
-        summary = _summary(config, corpus, verdict, run, trace, rec.val_losses,
+        summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, rec.best,
                            clock.wall_s(), clock.train_s, status)
         best = None
         if rec.best.theta is not None:
@@ -181,6 +198,8 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
 
     verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
                                 should_stop)
+    if passage and not stopped and verdict is None:
+        rec.best_passage(config.updates)
     return snapshot(verdict, "stopped" if stopped else None)
 
 
@@ -333,7 +352,8 @@ def corpus_fields(corpus):
         rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s, status=None):
+def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, train_s,
+             status=None):
     """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
     no final validation loss, since its model is not worth one; its best one before, if any)."""
     updates_done, smooth = run.updates, run.smooth
@@ -353,6 +373,8 @@ def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s, s
         wall_s=wall_s, train_s=train_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
         chars_per_s=chars / train_s if train_s > 0 else float("nan"),
+        best_checkpoint_update=best.update if best.update >= 0 else None,
+        best_checkpoint_val_loss_per_char=best.value,
         diverged_at=None if verdict is None else verdict.update,
         diverged_rule=None if verdict is None else verdict.rule,
         **corpus_fields(corpus))
