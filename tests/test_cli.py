@@ -39,7 +39,8 @@ def test_train_writes_a_run_folder_and_sample_reads_it(tmp_path):
         assert (out / name).exists()
     assert json.loads((out / "config.json").read_text())["hidden_size"] == 16
     assert len(pd.read_parquet(out / "trace.parquet")) == 3
-    assert list(pd.read_parquet(out / "samples.parquet")["update"]) == [0, 100, 200, 300]
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert list(samples[samples["kind"] == "training"]["update"]) == [0, 100, 200, 300]
 
     args = ("sample", out, "--prime", "The ", "--temperature", "0.7", "--length", "80",
             "--seed", "1")

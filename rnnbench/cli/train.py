@@ -10,12 +10,18 @@ from ..config import RunConfig
 from .options import UsageError, config_of, field_options, ranged
 
 DEFAULT_CHECKPOINT_EVERY = 10_000
+# characters of the held-out tail a train run reads every eval_every (the whole tail at the
+# end): reading all 111,539 of tinyshakespeare's 20 times took twice the training time
+TRAIN_VAL_SLICE = 10_000
 
 
 def add_parser(sub):
     p = sub.add_parser("train", help="train one model (min-char-rnn recipe by default)",
                        description="Train one model. Every RunConfig field is an option.")
-    field_options(p, RunConfig)
+    field_options(p, RunConfig, [f for f in RunConfig.model_fields if f != "val_slice"])
+    p.add_argument("--val-slice", type=int, default=None, metavar="INT", help=(
+        f"{RunConfig.model_fields['val_slice'].description} (default: {TRAIN_VAL_SLICE:,} "
+        f"here; 0 in grids and the Python API)"))
     p.add_argument("--out", type=Path, help="run folder (default: a new folder under results/)")
     p.add_argument("--force", action="store_true", help="replace the run already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or samples")
@@ -36,13 +42,17 @@ def cmd_train(args):
     from ..text.baselines import baselines_table
     from ..text.corpus import Corpus, prepare_corpus
     from ..training.driver import train
+    from ..training.epochs import with_epochs
     from ..training.resources import check_run
 
     resume = _read_resume(args) if args.resume is not None else None
-    config = resume.config.replace(updates=_resumed_updates(args, resume)) if resume else \
-        config_of(args)
+    if args.updates is not None and args.epochs is not None:
+        raise UsageError("rnnbench: give --updates or --epochs, not both")
+    config = resume.config.replace(**_budget(args, resume)) if resume else \
+        config_of(args, val_slice=TRAIN_VAL_SLICE)
     corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length, config.batch_size)
+    config = with_epochs(config, corpus)
     if resume is not None and corpus.checksum != resume.corpus_checksum:
         raise UsageError(f"rnnbench: --resume: the text {config.data} has changed since the run "
                          f"was trained (checksum {corpus.checksum[:12]}, the run's "
@@ -125,21 +135,24 @@ def _read_resume(args):
     resume = read_resume(args.resume)
     saved = resume.config.model_dump()
     for name, value in vars(args).items():
-        if name in saved and name != "updates" and value is not None:
+        if name in saved and name not in ("updates", "epochs") and value is not None:
             if RunConfig.build({**saved, name: value}).model_dump()[name] != saved[name]:
                 raise UsageError(f"rnnbench: --resume: {name} is {saved[name]!r} in the run, "
-                                 f"{value!r} given; only --updates can change")
+                                 f"{value!r} given; only --updates or --epochs can change")
     args.out, args.force = args.resume, True
     return resume
 
 
-def _resumed_updates(args, resume):
+def _budget(args, resume):
+    """The budget a resumed run continues to: --updates, --epochs, or (a stopped run) its own."""
     if args.updates is not None:
-        return args.updates
+        return {"updates": args.updates, "epochs": None}
+    if args.epochs is not None:
+        return {"epochs": args.epochs}
     if resume.status == "stopped":
-        return resume.config.updates
+        return {}
     raise UsageError(f"rnnbench: --resume: the run finished its {resume.updates:,} updates; "
-                     f"give --updates N (more) to continue it")
+                     f"give --updates N or --epochs E (more) to continue it")
 
 
 class _stop_on_signal:

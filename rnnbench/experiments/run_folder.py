@@ -222,9 +222,14 @@ class RunTables:
     @property
     def val_note(self):
         """What the validation loss was computed on, in words."""
-        chars = self.summary.get("val_chars")
-        whole = f"{chars:,} characters" if isinstance(chars, int) else "all of it"
-        return f"{whole}, read from the hidden state training had reached"
+        chars, part = self.summary.get("val_chars"), self.config.get("val_slice") or 0
+        whole = f"all {chars:,} characters" if isinstance(chars, int) else "all of it"
+        how = ("each validation record from a zero state" if self.config.get("records")
+               else "read on from the hidden state training had reached")
+        if part and isinstance(chars, int) and part < chars - 1:
+            return (f"its first {part:,} characters every eval_every updates, {whole} at the "
+                    f"end of the run (plotted apart); {how}")
+        return f"{whole}, every eval_every updates; {how}"
 
 
 def load_run_tables(folder):

@@ -19,6 +19,7 @@ from ..divergence import WINDOW, DivergenceCheck
 from ..model.model import Model
 from ..text.corpus import Corpus, CorpusError, prepare_corpus
 from ..text.novelty import training_index
+from .epochs import with_epochs
 from .recent import MAX_CHUNK, MAX_WINDOW, RecentValues, kept_updates
 from .records import RecordTrainState
 from .resources import check_run
@@ -29,8 +30,8 @@ from .state import TrainState
 
 LN2 = math.log(2.0)
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
-                 "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s",
-                 "train_s"]
+                 "bits_per_char", "val_loss_per_char", "val_bits_per_char",
+                 "val_full_loss_per_char", "elapsed_s", "train_s"]
 
 
 @dataclass
@@ -84,6 +85,7 @@ class _Recorder:
         self.trace_rows, self.sample_rows = [], []
         self.val_losses = []
         self.best = Best()
+        self.val_s = float(resume.loop.get("val_s", 0.0)) if resume is not None else 0.0
         if resume is not None:
             trace, samples = continued_rows(resume.trace, resume.samples, config,
                                             resume.updates)
@@ -94,17 +96,28 @@ class _Recorder:
                 self.best = Best(resume.loop["best_val"], resume.loop["best_update"],
                                  resume.best.theta.copy())
 
-    def val_loss_per_char(self, run):
+    def val_loss_per_char(self, run, full=False, sliced=None):
         """Loss per character on the held-out tail, read from the carried hidden state of
         stream 0 (records mode: each validation record from a zero state).
 
         The recipe zeroes the state only once per pass over the text, so early in training a
         model has never seen a zero state, and its loss from one (10+ nats/char on the built-in
         corpus after 1,000 updates, against 3 from the carried state) says little.
+
+        Every ``eval_every`` updates it reads the tail's first ``val_slice`` characters (0:
+        all); ``full`` reads all of it (the end of a run), reusing ``sliced`` when the slice
+        is the whole tail.
         """
-        total, n = run.val_loss(self.corpus)
+        limit = self.config.val_slice
+        whole = not limit or limit >= len(self.corpus.val_ids) - 1
+        if full and whole:
+            return sliced
+        t0 = time.perf_counter()
+        total, n = run.val_loss(self.corpus, 0 if full else limit)
+        self.val_s += time.perf_counter() - t0
         value = total / n if n else float("nan")
-        self.val_losses.append(value)
+        if not full:
+            self.val_losses.append(value)
         return value
 
     def best_passage(self, n):
@@ -157,6 +170,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         corpus = Corpus.from_config(config)
     corpus = prepare_corpus(corpus, config)
     corpus.check_length(config.seq_length, config.batch_size)
+    config = with_epochs(config, corpus)
     check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
     if resume is not None:
         if config.updates <= resume.updates:
@@ -187,14 +201,15 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
         samples = rows_frame(rec.sample_rows)
         summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, rec.best,
-                           clock.wall_s(), clock.train_s, status)
+                           clock.wall_s(), clock.train_s, rec.val_s, status)
         best = None
         if rec.best.theta is not None:
             best = model.copy()
             best.theta[:] = rec.best.theta
             best.end_symbol = model.end_symbol
         return RunResult(config, trace, samples, summary, model, run.arrays(), best,
-                         dict(loop_info(clock, loop.rule, rec.best), **loop.kept()))
+                         dict(loop_info(clock, loop.rule, rec.best), val_s=rec.val_s,
+                              **loop.kept()))
 
     verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
                                 should_stop)
@@ -271,8 +286,10 @@ class _Loop:
                 val = rec.val_loss_per_char(run) if evaluate else np.nan
                 if evaluate and n % config.eval_every == 0:
                     rec.best.offer(val, n, run.model.theta)
+                full = (rec.val_loss_per_char(run, full=True, sliced=val)
+                        if evaluate and n == config.updates else np.nan)
                 rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
-                                                 clock))
+                                                 clock, full))
             if verdict is not None:
                 break
             if bar is not None:
@@ -326,7 +343,7 @@ def _next_multiple(n, k):
     return (n // k + 1) * k
 
 
-def _trace_row(n, run, losses, smooth, config, val, clock):
+def _trace_row(n, run, losses, smooth, config, val, clock, full=np.nan):
     """The trace row of update n: ``losses`` (RecentValues) holds the window's losses, ``smooth``
     is the smooth loss after update n."""
     lo = max(0, n - min(config.trace_every, MAX_WINDOW))
@@ -336,7 +353,8 @@ def _trace_row(n, run, losses, smooth, config, val, clock):
     return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
                 loss=float(window[-1]), smooth_loss=float(smooth),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
-                val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=clock.elapsed(),
+                val_loss_per_char=val, val_bits_per_char=val / LN2,
+                val_full_loss_per_char=full, elapsed_s=clock.elapsed(),
                 train_s=clock.train_s)
 
 
@@ -352,7 +370,7 @@ def corpus_fields(corpus):
         rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, train_s,
+def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, train_s, val_s,
              status=None):
     """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
     no final validation loss, since its model is not worth one; its best one before, if any)."""
@@ -360,7 +378,10 @@ def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, trai
     chars = run.chars_in(0, updates_done)
     last = trace.iloc[-1] if len(trace) else None
     finite_val = [v for v in val_losses if np.isfinite(v)]
-    final_val = val_losses[-1] if val_losses and verdict is None else float("nan")
+    # the whole tail at the end; a stopped run: the last value it has
+    full = trace["val_full_loss_per_char"].dropna() if len(trace) else ()
+    final_val = (float(full.iloc[-1]) if len(full) else val_losses[-1]) \
+        if val_losses and verdict is None else float("nan")
     best_val = min(finite_val) if finite_val else float("nan")
     return dict(
         status=status or ("ok" if verdict is None else "diverged"),
@@ -370,7 +391,7 @@ def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, trai
         final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
         final_val_loss_per_char=final_val, final_val_bits_per_char=final_val / LN2,
         best_val_loss_per_char=best_val, best_val_bits_per_char=best_val / LN2,
-        wall_s=wall_s, train_s=train_s,
+        wall_s=wall_s, train_s=train_s, val_s=val_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
         chars_per_s=chars / train_s if train_s > 0 else float("nan"),
         best_checkpoint_update=best.update if best.update >= 0 else None,

@@ -68,12 +68,16 @@ class RecordTrainState(CarriedState):
         """Samples in records mode start a new record: input END from a zero state."""
         return self.corpus.end_id, self.model.zero_state()
 
-    def val_loss(self, corpus):
-        """(summed loss, characters) over the validation records, each from a zero state."""
+    def val_loss(self, corpus, limit=0):
+        """(summed loss, characters) over the validation records, each from a zero state (the
+        first records that hold ``limit`` characters, at least one; 0: all of them)."""
         if corpus.n_val == 0:
             return 0.0, 0
-        total, n = record_eval_loss(self.model.theta, self.model.dims(), corpus.val_ids,
-                                    corpus.val_bounds, 256)
+        ids, bounds = corpus.val_ids, corpus.val_bounds
+        if limit:
+            k = max(1, int(np.searchsorted(bounds, limit, side="right")) - 1)
+            ids, bounds = ids[:bounds[k] + 1], bounds[:k + 1]
+        total, n = record_eval_loss(self.model.theta, self.model.dims(), ids, bounds, 256)
         return float(total), int(n)
 
     def chars_in(self, lo, hi):

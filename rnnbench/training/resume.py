@@ -55,6 +55,7 @@ def continued_rows(trace, samples, config, done):
     off_trace = done % config.trace_every != 0
     if done % config.eval_every != 0:
         trace.loc[at_end, [c for c in trace.columns if c.startswith("val_")]] = np.nan
+    trace.loc[at_end, "val_full_loss_per_char"] = np.nan  # the whole tail: at the end only
     if off_trace and done % config.eval_every != 0:
         trace = trace[~at_end]
     # the continued loop draws the training sample of update ``done`` first (if due)
