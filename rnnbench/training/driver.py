@@ -67,6 +67,8 @@ class _Clock:
         self.train_s = float(loop.get("train_s", 0.0))
         self._wall0 = float(loop.get("wall_s", 0.0))
         self._elapsed0 = float(loop.get("elapsed_s", 0.0))
+        # before the first update: reading the text, loading (or compiling) the kernels
+        self.startup_s = float(loop.get("startup_s", 0.0))
         self.start = self.loop_start = time.perf_counter()
 
     def wall_s(self):
@@ -201,7 +203,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
         samples = rows_frame(rec.sample_rows)
         summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, rec.best,
-                           clock.wall_s(), clock.train_s, rec.val_s, status)
+                           clock, rec.val_s, status)
         best = None
         if rec.best.theta is not None:
             best = model.copy()
@@ -249,6 +251,7 @@ class _Loop:
         n = run.updates
         bar = _progress_bar(config.updates, n) if progress else None
         clock.loop_start = time.perf_counter()
+        clock.startup_s += clock.loop_start - clock.start
         session_start, session_n = clock.loop_start, n
         next_checkpoint = _next_multiple(n, checkpoint_every) if checkpoint_every else None
         verdict, stopped = None, False
@@ -370,12 +373,13 @@ def corpus_fields(corpus):
         rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, train_s, val_s,
+def _summary(config, corpus, verdict, run, trace, val_losses, best, clock, val_s,
              status=None):
     """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
     no final validation loss, since its model is not worth one; its best one before, if any)."""
     updates_done, smooth = run.updates, run.smooth
     chars = run.chars_in(0, updates_done)
+    train_s = clock.train_s
     last = trace.iloc[-1] if len(trace) else None
     finite_val = [v for v in val_losses if np.isfinite(v)]
     # the whole tail at the end; a stopped run: the last value it has
@@ -391,7 +395,7 @@ def _summary(config, corpus, verdict, run, trace, val_losses, best, wall_s, trai
         final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
         final_val_loss_per_char=final_val, final_val_bits_per_char=final_val / LN2,
         best_val_loss_per_char=best_val, best_val_bits_per_char=best_val / LN2,
-        wall_s=wall_s, train_s=train_s, val_s=val_s,
+        wall_s=clock.wall_s(), startup_s=clock.startup_s, train_s=clock.train_s, val_s=val_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
         chars_per_s=chars / train_s if train_s > 0 else float("nan"),
         best_checkpoint_update=best.update if best.update >= 0 else None,

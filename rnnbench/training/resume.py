@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 # the loop's numbers in a checkpoint's info["loop"]: seconds so far (training only, all of
-# the run's wall time, the trace's elapsed clock), the divergence rule's first loss, the best
-# validation loss so far and its update
-LOOP_KEYS = ("train_s", "wall_s", "elapsed_s", "initial_loss", "best_val", "best_update")
+# the run's wall time, the trace's elapsed clock, before the first update, in validation),
+# the divergence rule's first loss, the best validation loss so far and its update
+LOOP_KEYS = ("train_s", "wall_s", "elapsed_s", "startup_s", "initial_loss", "best_val",
+             "best_update", "val_s")
 
 
 @dataclass
@@ -42,7 +43,8 @@ class Resume:
 def loop_info(clock, rule, best):
     """The info["loop"] entry of a checkpoint (see LOOP_KEYS)."""
     return dict(train_s=clock.train_s, wall_s=clock.wall_s(), elapsed_s=clock.elapsed(),
-                initial_loss=rule.initial, best_val=best.value, best_update=best.update)
+                startup_s=clock.startup_s, initial_loss=rule.initial, best_val=best.value,
+                best_update=best.update)
 
 
 def continued_rows(trace, samples, config, done):

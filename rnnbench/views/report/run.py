@@ -89,10 +89,15 @@ def _speed(s):
             ["training alone (the compiled loop)", f"{train_s:,.1f} s",
              f"{n / train_s:,.0f}" if train_s else "n/a",
              f"{chars / train_s:,.0f}" if train_s else "n/a"]]
+    for what, key in (("of which before the first update (kernels loaded or compiled)",
+                       "startup_s"), ("of which validation", "val_s")):
+        if isinstance(s.get(key), (int, float)):
+            rows.append([what, f"{s[key]:,.1f} s", "", ""])
     return [("h2", "Speed"),
             ("table", (["clock", "seconds", "updates/s", "characters/s"], rows)),
             ("p", f"rnnbench {s.get('rnnbench_version')}, Numba {s.get('numba_version')}. "
-                  "Wall time includes reading the text, validation and samples.")]
+                  "Wall time is the whole run: reading the text, loading the kernels, "
+                  "training, validation, samples and checkpoints.")]
 
 
 def _passage(tables):
