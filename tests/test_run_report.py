@@ -80,3 +80,43 @@ def test_plot_and_report_of_what_is_not_a_run_say_so(tmp_path):
     (tmp_path / "x").mkdir()
     code, _, stderr = run_cli("report", tmp_path / "x")
     assert code == 2 and len(stderr.strip().splitlines()) == 1
+
+
+def test_load_run_gives_tables_and_the_last_or_best_model(tmp_path):
+    import rnnbench
+    out = tmp_path / "run"
+    assert run_cli("train", *CLI, "--updates", "600", "--out", out, "--quiet",
+                   "--no-report")[0] == 0
+    last, best = rnnbench.load_run(out), rnnbench.load_run(out, checkpoint="best")
+    assert last.config.updates == 600 and last.summary["status"] == "ok"
+    assert len(last.trace) == 12 and list(last.validation["update"]) == [200, 400, 600]
+    assert last.validation["val_loss_per_char"].notna().all()
+    summary = last.summary
+    assert best.model.theta.tobytes() != last.model.theta.tobytes() or \
+        summary["best_checkpoint_update"] == 600
+    from rnnbench.model.model import load_checkpoint
+    assert best.model.theta.tobytes() == load_checkpoint(out / "best.npz")[0].theta.tobytes()
+    assert not last.baselines.empty
+    result = rnnbench.train(hidden_size=8, data_limit=20000, updates=300, eval_every=100)
+    assert list(result.validation["update"]) == [100, 200, 300]
+    try:
+        rnnbench.load_run(out, checkpoint="worst")
+    except ValueError as exc:
+        assert "last, best" in str(exc)
+    else:
+        raise AssertionError("an unknown checkpoint was accepted")
+
+
+def test_sample_chooses_the_last_or_the_best_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", *CLI, "--updates", "400", "--out", out, "--quiet",
+                   "--no-report")[0] == 0
+    args = ("sample", out, "--length", "60", "--seed", "3", "--from-zero")
+    code, last, _ = run_cli(*args)
+    code2, best, stderr = run_cli(*args, "--checkpoint", "best")
+    assert code == code2 == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert (last == best) == (summary["best_checkpoint_update"] == 400)
+    (out / "best.npz").unlink()
+    code, _, stderr = run_cli("sample", out, "--checkpoint", "best")
+    assert code == 2 and "no best.npz" in stderr

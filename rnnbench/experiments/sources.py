@@ -15,12 +15,13 @@ from ..config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, RunConfig
 from ..model.model import load_checkpoint
 from ..text.corpus import Corpus, missing_chars, prepare_corpus
 from ..text.novelty import DEFAULT_N, training_index
+from ..training.recorder import validation_rows
 from ..training.resume import Resume
 from ..training.samples import sample_row, start_text
 from .integrity import DamagedFile, read_regular
 from .results import ResultsDir, is_grid_folder, ranked_ok, read_runs
-from .run_folder import (BEST, CHECKPOINT, CONFIG, SUMMARY, check_run_folder, checkpoint_path,
-                         read_summary, read_tables)
+from .run_folder import (CHECKPOINT, CONFIG, SUMMARY, BEST, check_run_folder, checkpoint_path,
+                         load_run_tables, read_summary, read_tables)
 
 
 class SampleError(ValueError):
@@ -73,13 +74,17 @@ def best_run(root):
     return ResultsDir(root).run_folder(row["run_id"]), row
 
 
-def load_source(path, from_zero=False, run_id=None, label=None):
-    """The model saved at ``path`` (a run folder or a checkpoint.npz)."""
+def load_source(path, from_zero=False, run_id=None, label=None, checkpoint="last"):
+    """The model saved at ``path`` (a run folder, whose ``checkpoint`` is "last" or "best",
+    or a checkpoint file). best.npz keeps no hidden state: its samples start from zero."""
     path = Path(path)
     if is_grid_folder(path):
         raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
                           f"runs/<run_id> folders")
-    ckpt = checkpoint_path(path)
+    try:
+        ckpt = checkpoint_path(path, checkpoint)
+    except ValueError as exc:
+        raise SampleError(str(exc)) from None
     if not ckpt.exists():  # anything else there (a pipe, a device) is refused by name below
         raise SampleError(f"{path}: no checkpoint found (expected a run folder, a "
                           f"checkpoint.npz, or a grid results folder with --best)")
@@ -237,3 +242,37 @@ def read_resume(folder):
     trace, samples = read_tables(folder)
     return Resume(config, model, arrays, info["loop"], trace, samples, best, summary["status"],
                   summary.get("corpus_checksum"))
+
+
+@dataclass
+class LoadedRun:
+    """A run folder read back (``load_run``): the RunConfig, the summary, the trace, samples
+    and baselines tables, and the model of the checkpoint asked for ("last" or "best")."""
+
+    path: Path
+    config: RunConfig
+    summary: dict
+    trace: object
+    samples: object
+    baselines: object
+    model: object
+    checkpoint: str = "last"
+
+    @property
+    def validation(self):
+        """The trace rows where the validation loss was measured (the trace holds NaN
+        between evaluations): plot these, e.g. ``run.validation.plot(x="update",
+        y="val_loss_per_char")``."""
+        return validation_rows(self.trace)
+
+
+def load_run(path, checkpoint="last"):
+    """The run in the folder ``path`` (written by ``rnnbench train`` or a grid's
+    runs/<run_id>), checked whole, with the model of its ``checkpoint``: "last" (where
+    training ended or stopped) or "best" (best.npz, the lowest validation loss)."""
+    path = Path(path)
+    tables = load_run_tables(path)  # ValueError / DamagedFile in one line
+    model = load_checkpoint(checkpoint_path(path, checkpoint))[0]
+    return LoadedRun(path, RunConfig.build(tables.config, f"{path / CONFIG}: "),
+                     tables.summary, tables.trace, tables.samples, tables.baselines, model,
+                     checkpoint)
