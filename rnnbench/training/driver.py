@@ -164,7 +164,11 @@ class _Loop:
         """(the Divergence or None, whether it stopped before the budget)."""
         config, run, rec, clock = self.config, self.run_state, self.rec, self.clock
         losses, smooths, rule = self.losses, self.smooths, self.rule
-        run.run(losses.space(0), smooths[:0])  # compile or load from cache before the clock
+        # compile or load from cache before the clocks: the loop, validation, sampling
+        run.run(losses.space(0), smooths[:0])
+        run.val_loss(rec.corpus, 1)
+        if config.sample_every:
+            run.model.sample_ids(run.model.encode(run.model.chars[0]), 1, seed=0)
         n = run.updates
         bar = _progress_bar(config.updates, n) if progress else None
         clock.loop_start = time.perf_counter()
