@@ -67,13 +67,14 @@ def cmd_sample(args):
         return 0
     if why_not:
         print(f"novelty: not measured: {why_not}", file=sys.stderr)
+    shown = prime[len(source.model.end_symbol or ""):] if source.model.end_symbol else prime
     for s in samples:
         how = "greedy" if args.greedy else f"temperature {s['temperature']:g}"
         head = f"{how}, seed {s['seed']}, novelty {s['novelty']:.2f}"
         if len(samples) == 1:
             print(f"{head} (share of {DEFAULT_N}-grams not in the training text)",
                   file=sys.stderr)
-            print(prime + s["text"])
+            print(shown + s["text"])
         else:
-            print(f"--- {head} ---\n{prime}{s['text']}\n")
+            print(f"--- {head} ---\n{shown}{s['text']}\n")
     return 0

@@ -42,6 +42,7 @@ def cmd_train(args):
     from ..experiments.run_folder import save_run
     from ..text.baselines import baselines_table
     from ..text.corpus import Corpus, prepare_corpus
+    from ..text.records import records_hint
     from ..training.driver import train
     from ..training.epochs import with_epochs
     from ..training.resources import check_run
@@ -51,6 +52,9 @@ def cmd_train(args):
         raise UsageError("rnnbench: give --updates or --epochs, not both")
     config = resume.config.replace(**_budget(args, resume)) if resume else \
         config_of(args, val_slice=TRAIN_VAL_SLICE)
+    hint = records_hint(config.data, config.records)
+    if hint:
+        print(hint, file=sys.stderr)
     corpus = prepare_corpus(Corpus.from_config(config), config)
     corpus.check_length(config.seq_length, config.batch_size)
     config = with_epochs(config, corpus)

@@ -96,9 +96,13 @@ class Recorder:
     def sample(self, n, h, first_id):
         """The training sample of update ``n``: from state ``h``, fed the next input."""
         cfg = self.config
+        # a records model's sample is one record: fed its end symbol (a record starts), it
+        # stops at the next one; neither is shown
+        end = self.model.end_symbol
         row = sample_row(self.model, self.corpus.chars[first_id], cfg.sample_length,
                          cfg.temperature, derived_seed(cfg.seed, TRAINING_SAMPLE, n), h,
-                         update=n, kind="training", index=training_index(self.corpus))
+                         update=n, kind="training", index=training_index(self.corpus),
+                         stop=end, shown_prime="" if end else None)
         self.sample_rows.append(row)
         if self.on_sample is not None:
             self.on_sample(row)

@@ -129,7 +129,12 @@ def losses(tables, trace, runs, x):
                                         linewidth=1.6),
               "val_full_loss_per_char": dict(color="tab:red", marker="D", markersize=5,
                                              linestyle="none")}
-    for col, label in VAL_COLUMNS.items():
+    part, chars = tables.config.get("val_slice") or 0, tables.summary.get("val_chars") or 0
+    labels = dict(VAL_COLUMNS)
+    if part and part < chars - 1:
+        labels["val_loss_per_char"] = f"validation, the tail's first {part:,} characters"
+        labels["val_full_loss_per_char"] = f"validation, all {chars:,} (at the end)"
+    for col, label in labels.items():
         if col in trace:
             vals = trace[[x, col]].dropna()
             if len(vals):
