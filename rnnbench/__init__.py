@@ -18,7 +18,7 @@ __all__ = sorted(_LAZY) + ["__version__"]
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
+        import importlib  # here, not at the top: rnnbench.<Tab> lists the API only
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'rnnbench' has no attribute {name!r}")

@@ -1,8 +1,12 @@
 """Baselines, plots and the report, drawn from a results folder's tables alone."""
 import math
+import os
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +15,8 @@ import pytest
 from conftest import run_cli
 from rnnbench.text.baselines import baselines_table, bigram, unigram, uniform
 from rnnbench.text.corpus import Corpus
+
+REPO = Path(__file__).resolve().parents[1]
 
 GRID = """
 name: drawn
@@ -127,6 +133,50 @@ def test_sample_best_picks_the_lowest_final_validation_loss(results):
                              "--temperature", "0.5", "1.0")
     assert code == 0 and f"best run: {best['run_id']}" in err
     assert out.count("--- temperature ") == 2
+
+
+def test_report_passage_is_the_best_runs_passage_row(results):
+    # drawn by the run's worker, the same text as sampling the saved checkpoint
+    runs = pd.read_parquet(results / "runs.parquet")
+    samples = pd.read_parquet(results / "samples.parquet")
+    passages = samples[samples["kind"] == "passage"]
+    ok = runs[runs["status"] == "ok"]
+    assert sorted(passages["run_id"]) == sorted(ok["run_id"])  # diverged runs have none
+    assert (passages["text"].str.len() == 1000).all() and set(passages["temperature"]) == {1.0}
+    best = ok.sort_values("final_val_loss_per_char").iloc[0]
+    row = passages.set_index("run_id").loc[best["run_id"]]
+    assert row["text"] in (results / "report.md").read_text()
+    code, drawn, _ = run_cli("sample", results / "runs" / best["run_id"], "--length", "1000")
+    assert code == 0 and drawn == row["prime"] + row["text"] + "\n"
+
+
+def test_report_of_runs_without_passage_rows_says_how_to_draw_one(results):
+    from rnnbench.experiments.results import load_tables
+    from rnnbench.views.report.content import report_blocks
+    info, runs, _, samples, baselines = load_tables(results)
+    old = samples[samples["kind"] != "passage"]
+    blocks = report_blocks(results, info, runs, old, baselines)
+    at = blocks.index(("h2", "A passage from the best model"))
+    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
+    kind, text = blocks[at + 1]
+    assert kind == "p" and f"`rnnbench sample runs/{best['run_id']} --length 1000`" in text
+    assert blocks[at + 2][0] != "pre"
+    no_kind = report_blocks(results, info, runs, old.drop(columns="kind"), baselines)
+    assert "has no passage" in no_kind[no_kind.index(blocks[at]) + 1][1]
+
+
+def test_report_and_plot_never_import_numba(results, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    code = ("import sys\nfrom rnnbench.cli import main\n"
+            f"assert main(['report', {str(copy)!r}]) == 0\n"
+            f"assert main(['plot', {str(copy)!r}]) == 0\n"
+            "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "False"
+    assert (copy / "report.md").read_text() == (results / "report.md").read_text()
 
 
 def test_plot_of_a_folder_without_tables(tmp_path):

@@ -4,6 +4,7 @@ The parts of rnnbench a command uses are imported inside it (as in every cli mod
 that ``rnnbench --help`` imports neither Numba nor pandas."""
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import RunConfig
@@ -42,10 +43,12 @@ def cmd_train(args):
     from ..experiments.run_folder import save_run
     from ..text.baselines import baselines_table
     from ..text.corpus import Corpus, prepare_corpus
+    from ..text.novelty import training_index
     from ..text.records import records_hint
     from ..training.driver import train
     from ..training.epochs import with_epochs
     from ..training.resources import check_run
+    from ..training.samples import passage_row, with_extra_rows
 
     resume = _read_resume(args) if args.resume is not None else None
     if args.updates is not None and args.epochs is not None:
@@ -79,6 +82,9 @@ def cmd_train(args):
                        checkpoint_every=every, should_stop=lambda: bool(signals),
                        on_checkpoint=lambda r: save_run(r, out, baselines=baselines),
                        passage=True)
+        if result.summary["status"] == "ok":  # the passage a grid's report shows, too
+            result = replace(result, samples=with_extra_rows(
+                result, [passage_row(result, training_index(corpus))]))
         save_run(result, out, baselines=baselines)
     s = result.summary
     print(_speed_line(s))

@@ -42,7 +42,7 @@ def connect(scheduler, timeout):
     covers the TCP connection, not a peer that accepts it and then never answers (it waits
     for ever) or answers garbage (a failed Client then prints tracebacks as it is collected).
     """
-    from distributed import Client
+    from distributed import Client  # optional and slow: the dask backend only
 
     box = {}
 
@@ -74,7 +74,7 @@ def connect(scheduler, timeout):
 
 
 async def _identity(address, timeout):
-    from distributed.comm import connect as open_comm
+    from distributed.comm import connect as open_comm  # optional and slow: the dask backend only
 
     comm = await open_comm(address, timeout=timeout)
     try:
@@ -109,7 +109,7 @@ class DaskPool(Pool):
         self.jobs = jobs
         if self.client is not None:
             return
-        import dask
+        import dask  # optional and slow: the dask backend only
         from distributed import Client, LocalCluster
 
         self.markers = markers_folder()
@@ -146,7 +146,7 @@ class DaskPool(Pool):
         return procs
 
     def run(self, fn, tasks):
-        from distributed import wait
+        from distributed import wait  # optional and slow: the dask backend only
 
         queue, inflight = longest_first(tasks), {}
         while queue or inflight:
@@ -182,7 +182,7 @@ class DaskPool(Pool):
 
     def _lost(self, task, error):
         """The Lost for a task that erred on the cluster, or None when it is to run again."""
-        from distributed import KilledWorker
+        from distributed import KilledWorker  # optional and slow: the dask backend only
         if not isinstance(error, KilledWorker):
             return Lost(task, " ".join(f"{type(error).__name__}: {error}".split()))
         address = error.last_worker.address

@@ -9,13 +9,12 @@ run; Ctrl-C and SIGTERM keep the runs finished so far.
 import traceback
 from dataclasses import dataclass, replace
 
-import pandas as pd
 from tqdm import tqdm
 
 from ..text.baselines import baselines_table
 from ..text.novelty import DEFAULT_N, training_index
 from ..training.driver import corpus_fields, train
-from ..training.samples import final_rows, rows_frame
+from ..training.samples import final_rows, passage_row, with_extra_rows
 from ..training.threads import one_thread
 from .dask_pool import DaskPool
 from .interrupts import exit_status, held_back
@@ -73,13 +72,14 @@ def failed_summary(config, corpus, exc):
 
 
 def _all_samples(result, samples, corpus):
-    """Training samples and, when the grid asks (``samples``), samples of the final model at
-    several temperatures (training.samples.final_rows), each with its novelty against
-    ``corpus``'s training text."""
-    if samples is None or result.summary["status"] != "ok":
+    """Training samples, then, for an ok run, samples of the final model at several
+    temperatures when the grid asks (``samples``: training.samples.final_rows) and its
+    passage (passage_row), each with its novelty against ``corpus``'s training text."""
+    if result.summary["status"] != "ok":
         return result.samples
-    rows = final_rows(result, samples, training_index(corpus, DEFAULT_N))
-    return pd.concat([result.samples, rows_frame(rows)], ignore_index=True)
+    index = training_index(corpus, DEFAULT_N)
+    rows = final_rows(result, samples, index) if samples is not None else []
+    return with_extra_rows(result, rows + [passage_row(result, index)])
 
 
 def open_pool(backend, requested, todo, scheduler=None, connect_timeout=10.0):

@@ -93,8 +93,10 @@ def step_backward(cell, act, H, B, ws, l, a, dy, dx, dh_pre, Whh, first):
     # step left in dnext
     if cell == GRU:
         gru.add_recurrent(dh_pre[a:b], Whh, ws[DNEXT], ws[DCNEXT], B, H)
-    else:
+    elif cell == RNN or cell == LSTM:
         rows_dot(dh_pre[a:b], Whh, ws[DNEXT], B)
+    else:
+        raise ValueError("unknown cell code (see variants.CELLS)")
 
 
 @inline_kernel

@@ -50,13 +50,15 @@ def loss_fun(model, params, X, Y, state):
                 hn = o * tc
                 steps.append((h, c, i, fg, g, o, tc))
                 c = cn
-            else:
+            elif cell == "gru":
                 gh = gh + params["bhh" + sfx[l]]
                 r = sigmoid(xin[t][:, :H] + gh[:, :H])
                 z = sigmoid(xin[t][:, H:2 * H] + gh[:, H:2 * H])
                 n = f(xin[t][:, 2 * H:] + r * gh[:, 2 * H:])
                 hn = (1 - z) * n + z * h
                 steps.append((h, r, z, n, gh[:, 2 * H:]))
+            else:
+                raise ValueError(f"unknown cell {cell!r}")
             h = hn
             outs.append(h)
         cache.append((steps, h, c))
@@ -99,7 +101,7 @@ def loss_fun(model, params, X, Y, state):
                                      dc * i * df(g), dh * tc * o * (1 - o)], axis=1)
                 dc_next = dc * fg
                 dpre_h = da
-            else:
+            elif cell == "gru":
                 h_prev, r, z, n, hn_lin = steps[t]
                 dn = dh * (1 - z) * df(n)
                 dr = dn * hn_lin * r * (1 - r)
@@ -107,6 +109,8 @@ def loss_fun(model, params, X, Y, state):
                 da = np.concatenate([dr, dz, dn], axis=1)
                 dpre_h = np.concatenate([dr, dz, dn * r], axis=1)
                 grads["bhh" + s] += dpre_h.sum(axis=0)
+            else:
+                raise ValueError(f"unknown cell {cell!r}")
             grads["Whh" + s] += dpre_h.T @ h_prev
             grads[bname] += da.sum(axis=0)
             dh_next = dpre_h @ U + (dh * z if cell == "gru" else 0.0)

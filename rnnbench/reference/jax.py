@@ -58,7 +58,7 @@ def hold_to_one_thread():
     global _held
     if _held is not None:
         return _held
-    import jax
+    import jax  # optional and slow: the JAX contender only
     from jax._src import xla_bridge
 
     jax.config.update("jax_enable_x64", True)
@@ -83,7 +83,7 @@ def hold_to_one_thread():
 
 def _jax():
     """(jax, jax.numpy, jax.lax), with the backend held to one thread when it can be."""
-    import jax
+    import jax  # optional and slow: the JAX contender only
     hold_to_one_thread()
     return jax, jax.numpy, jax.lax
 

@@ -4,7 +4,7 @@ import time
 
 from ..text.novelty import training_index
 from .resume import Best, continued_rows
-from .samples import PASSAGE_LENGTH, sample_row, start_text
+from .samples import PASSAGE_LENGTH, PASSAGE_TEMPERATURE, sample_row, start_text
 from .seeds import PASSAGE_SEED, TRAINING_SAMPLE, derived_seed
 
 
@@ -89,7 +89,7 @@ class Recorder:
             model.end_symbol = self.model.end_symbol
         prime = start_text(None, model.chars, model.end_symbol)
         self.sample_rows.append(sample_row(
-            model, prime, PASSAGE_LENGTH, 1.0, PASSAGE_SEED, None, update=update,
+            model, prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, PASSAGE_SEED, None, update=update,
             kind="best_passage", index=training_index(self.corpus), stop=model.end_symbol,
             shown_prime=prime.lstrip(model.end_symbol or "")))
 

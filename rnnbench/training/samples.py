@@ -13,10 +13,10 @@ import math
 import pandas as pd
 
 from ..text.novelty import DEFAULT_N
-from .seeds import FINAL_SAMPLE, derived_seed
+from .seeds import FINAL_SAMPLE, PASSAGE_SEED, derived_seed
 
 SAMPLE_COLUMNS = ["update", "temperature", "prime", "text", "novelty", "novelty_n", "kind"]
-PASSAGE_LENGTH = 1000  # characters of a passage (the course's)
+PASSAGE_LENGTH, PASSAGE_TEMPERATURE = 1000, 1.0  # the course's passage
 
 
 def sample_row(model, prime, length, temperature, seed, h=None, *, update, kind, index=None,
@@ -63,6 +63,25 @@ def final_rows(result, settings, index):
                        update=result.summary["updates"], kind="final", index=index,
                        stop=model.end_symbol, shown_prime=settings["prime"])
             for t in settings["temperatures"]]
+
+
+def passage_row(result, index):
+    """The row of kind "passage" of an ok run: PASSAGE_LENGTH characters of the final model
+    of ``result`` at PASSAGE_TEMPERATURE with PASSAGE_SEED, from the state training ended in
+    (a records model: a new record). ``rnnbench sample <run folder> --length 1000`` draws the
+    same text from the saved checkpoint."""
+    model = result.model
+    return sample_row(model, start_text(None, model.chars, model.end_symbol), PASSAGE_LENGTH,
+                      PASSAGE_TEMPERATURE, PASSAGE_SEED, final_state(result),
+                      update=result.summary["updates"], kind="passage", index=index,
+                      stop=model.end_symbol)
+
+
+def with_extra_rows(result, rows):
+    """``result``'s samples table with ``rows`` after its own."""
+    if result.samples.empty:
+        return rows_frame(rows)
+    return pd.concat([result.samples, rows_frame(rows)], ignore_index=True)
 
 
 def rows_frame(rows):

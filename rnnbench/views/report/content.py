@@ -1,8 +1,8 @@
 """What a grid's report says, as a list of (kind, payload) blocks built from its tables: what
 was run, the baselines, the plots, the best configurations, the runs that diverged or failed,
-a 1,000-character passage from the best model, the temperature table and every run's samples
-over training. render.py writes the blocks as report.md and report.html, so both say the
-same thing."""
+a 1,000-character passage from the best model (its row of samples.parquet), the temperature
+table and every run's samples over training. render.py writes the blocks as report.md and
+report.html, so both say the same thing."""
 import math
 
 import numpy as np
@@ -10,13 +10,10 @@ import pandas as pd
 
 from ...divergence import FACTOR, WINDOW
 from ...config import short_value
-from ...experiments.results import ResultsDir, ranked_ok
-from ...experiments.run_folder import checkpoint_path
-from ...experiments.sources import load_source, prime_of
+from ...experiments.results import ranked_ok
 from ...text.novelty import DEFAULT_N
 from ..plots.draw import PLOTS
 
-PASSAGE_LENGTH, PASSAGE_SEED, PASSAGE_TEMPERATURE = 1000, 0, 1.0
 SAMPLES_PER_RUN = 4  # training samples shown per run: update 0, the last, and evenly between
 PLOT_CAPTIONS = {
     "loss_vs_updates.png": "Loss per character against updates",
@@ -39,7 +36,7 @@ def report_blocks(root, info, runs, samples, baselines):
             b.append(("img", (f"{PLOTS}/{name}", caption)))
     b += _best(info, runs)
     b += _failures(runs)
-    b += _passage(root, info, runs)
+    b += _passage(runs, samples)
     b += _temperature(info, runs, samples)
     b += _training_samples(info, runs, samples)
     return b
@@ -142,28 +139,30 @@ def _records(c):
     return f", in {int(n):,} and {int(c.val_records):,} records, each from a zero state"
 
 
-def _passage(root, info, runs):
+def _passage(runs, samples):
+    """The best run's passage: its row of kind "passage" in samples.parquet, drawn by the run's
+    worker when it ended; an older results folder has none, and the section says how to draw it."""
     ok = ranked_ok(runs)
     if ok.empty:
         return []
     best = ok.iloc[0]
-    folder = ResultsDir(root).run_folder(best["run_id"])
-    if not checkpoint_path(folder).exists():
-        return [("h2", "A passage from the best model"),
-                ("p", f"The checkpoint of run {best['run_id']} is missing.")]
-    src = load_source(folder)  # stream 0's state; a records model: zero state, end symbol
-    model = src.model
-    text = model.sample(prime_of(model, None), PASSAGE_LENGTH, PASSAGE_TEMPERATURE,
-                        seed=PASSAGE_SEED, h=src.h)
-    return [("h2", "A passage from the best model"),
-            ("p", f"{PASSAGE_LENGTH:,} characters from run {best['run_id']} ({best['label']}, "
-                  f"seed {best['seed']}; final validation loss "
-                  f"{num(best['final_val_loss_per_char'])} nats/char), sampled from its "
-                  f"checkpoint at temperature {PASSAGE_TEMPERATURE:g} with seed "
-                  f"{PASSAGE_SEED}, " + ("starting a record from the end symbol and a zero "
-                  "state." if model.end_symbol else "continuing from the hidden state training "
-                  "ended in.")),
-            ("pre", text)]
+    b = [("h2", "A passage from the best model")]
+    mine = (samples[(samples["kind"] == "passage") & (samples["run_id"] == best["run_id"])]
+            if {"kind", "run_id"} <= set(samples.columns) else samples.iloc[:0])
+    if mine.empty:
+        return b + [("p", f"Run {best['run_id']} has no passage in samples.parquet: its results "
+                          f"were made before each run drew one. Draw it from the run's "
+                          f"checkpoint with `rnnbench sample runs/{best['run_id']} --length "
+                          f"1000` in this folder.")]
+    row = mine.iloc[0]
+    records = pd.notna(best.get("train_records", math.nan))
+    return b + [("p", f"{len(row['text']):,} characters from run {best['run_id']} "
+                      f"({best['label']}, seed {best['seed']}; final validation loss "
+                      f"{num(best['final_val_loss_per_char'])} nats/char), drawn from its final "
+                      f"model at temperature {row['temperature']:g} with the passage seed, "
+                      + ("starting a record from the end symbol and a zero state." if records
+                         else "continuing from the hidden state training ended in.")),
+                ("pre", row["text"])]
 
 
 def _temperature(info, runs, samples):
