@@ -57,14 +57,6 @@ def test_the_command_in_the_course_notation():
     assert doc["method"] == "central" and doc["course_names"]["Why"] == "V"
 
 
-@pytest.fixture
-def lines_file(tmp_path):
-    text = Corpus.load("pydoc").text
-    path = tmp_path / "lines.txt"
-    path.write_text("\n".join([s for s in text.splitlines() if s.strip()][:400]) + "\n")
-    return path
-
-
 def test_a_records_training_sample_is_one_record_without_its_end_symbol(lines_file, tmp_path):
     result = train(data=str(lines_file), records="lines", hidden_size=16, seq_length=10,
                    updates=600, sample_every=100, sample_length=400, learning_rate=0.3)

@@ -15,14 +15,6 @@ from rnnbench.training.epochs import updates_per_epoch
 TINY = dict(hidden_size=4, sample_every=0, eval_every=50, trace_every=50)
 
 
-@pytest.fixture(scope="module")
-def lines_file(tmp_path_factory):
-    text = Corpus.load("pydoc").text
-    path = tmp_path_factory.mktemp("records") / "lines.txt"
-    path.write_text("\n".join([s for s in text.splitlines() if s.strip()][:300]) + "\n")
-    return str(path)
-
-
 @pytest.mark.parametrize("settings", [
     dict(data_limit=5000), dict(data_limit=5000, batch_size=3, seq_length=7),
     dict(data_limit=53, val_fraction=0.0), "records", "records-batch3"])

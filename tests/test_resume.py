@@ -58,15 +58,6 @@ def assert_same_run(a, b):
         assert ia.get("best") == ib.get("best")
 
 
-@pytest.fixture(scope="module")
-def lines_file(tmp_path_factory):
-    """A text of short records, one a line: the built-in corpus's first 800 non-empty lines."""
-    text = Corpus.load("pydoc").text
-    path = tmp_path_factory.mktemp("records") / "lines.txt"
-    path.write_text("\n".join([s for s in text.splitlines() if s.strip()][:800]) + "\n")
-    return str(path)
-
-
 def with_data(config, lines_file):
     return dict(config, data=lines_file) if config.get("records") else config
 
