@@ -117,6 +117,10 @@ def test_sample_chooses_the_last_or_the_best_checkpoint(tmp_path):
     assert code == code2 == 0, stderr
     summary = json.loads((out / "summary.json").read_text())
     assert (last == best) == (summary["best_checkpoint_update"] == 400)
+    from rnnbench.model.model import load_checkpoint
+    assert load_checkpoint(out / "best.npz")[1]["h"].shape == (1, 1, 8)  # its state then
+    code, text, _ = run_cli("sample", out, "--checkpoint", "best", "--length", "30")
+    assert code == 0 and len(text) == 31 + 1  # the prime (a newline), 30 characters, newline
     (out / "best.npz").unlink()
     code, _, stderr = run_cli("sample", out, "--checkpoint", "best")
     assert code == 2 and "no best.npz" in stderr

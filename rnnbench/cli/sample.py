@@ -36,7 +36,7 @@ def add_parser(sub):
     p.add_argument("--from-zero", action="store_true", help="start from a zero hidden state")
     p.add_argument("--checkpoint", choices=["last", "best"], default="last", help="a run "
                    "folder's last state (checkpoint.npz, default) or its best (best.npz: the "
-                   "lowest validation loss; from a zero state)")
+                   "lowest validation loss, with the hidden state then)")
     p.add_argument("--json", action="store_true", help="print one JSON document: run, "
                    "settings and samples (temperature, seed, text, novelty)")
 

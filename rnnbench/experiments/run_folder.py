@@ -5,8 +5,8 @@
     samples.parquet  one row per text sample      }
     checkpoint.npz   the last weights and what training needs to continue exactly
                      (model/checkpoint.py, training/resume.py)
-    best.npz         the weights at the lowest validation loss so far (at the scheduled
-                     evaluations every eval_every), with that update and loss in its info
+    best.npz         the weights and recurrent state at the lowest validation loss so far
+                     (at the evaluations every eval_every), that update and loss in its info
     baselines.parquet  the count-based baselines of its text and split (``train`` writes it)
     error.txt        a failed run's traceback
     summary.json     how the run ended ("ok", "diverged", "failed", or "stopped": a run saved
@@ -67,8 +67,9 @@ def save_run(result, folder, own=False, baselines=None):
         files[BASELINES] = parquet_bytes(baselines)
     if result.best is not None:
         loop = result.loop_info
-        files[BEST] = result.best.checkpoint_bytes(info=dict(info, best=dict(
-            update=loop["best_update"], val_loss_per_char=loop["best_val"])))
+        best = dict(update=loop["best_update"], val_loss_per_char=loop["best_val"])
+        files[BEST] = result.best.checkpoint_bytes(arrays=result.best_arrays,
+                                                   info=dict(info, best=best))
     return write_run(folder, files, result.summary, own)
 
 

@@ -76,7 +76,7 @@ def best_run(root):
 
 def load_source(path, from_zero=False, run_id=None, label=None, checkpoint="last"):
     """The model saved at ``path`` (a run folder, whose ``checkpoint`` is "last" or "best",
-    or a checkpoint file). best.npz keeps no hidden state: its samples start from zero."""
+    or a checkpoint file); samples continue from the hidden state saved with it."""
     path = Path(path)
     if is_grid_folder(path):
         raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
@@ -236,12 +236,13 @@ def read_resume(folder):
     if "loop" not in info or "recent" not in arrays:
         raise ValueError(f"{folder}: written before exact resume (its checkpoint keeps no "
                          f"loop state); it cannot be continued exactly")
-    best = load_checkpoint(folder / BEST)[0] if (folder / BEST).exists() else None
+    best, best_arrays = load_checkpoint(folder / BEST)[:2] if (folder / BEST).exists() \
+        else (None, {})
     config = RunConfig.build(json.loads(read_regular(folder / CONFIG, CONFIG)),
                              f"{folder / CONFIG}: ")
     trace, samples = read_tables(folder)
-    return Resume(config, model, arrays, info["loop"], trace, samples, best, summary["status"],
-                  summary.get("corpus_checksum"))
+    return Resume(config, model, arrays, info["loop"], trace, samples, best, best_arrays,
+                  summary["status"], summary.get("corpus_checksum"))
 
 
 @dataclass

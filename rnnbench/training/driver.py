@@ -44,6 +44,7 @@ class RunResult:
     model: Model
     optimizer_state: dict = field(default_factory=dict)
     best: Model = None  # the weights at the lowest scheduled validation loss (best.npz)
+    best_arrays: dict = field(default_factory=dict)  # the recurrent state then ("h")
     loop: dict = field(default_factory=dict)  # what exact resume needs beyond the state
 
     @property
@@ -126,9 +127,10 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
             best = model.copy()
             best.theta[:] = rec.best.theta
             best.end_symbol = model.end_symbol
-        return RunResult(config, trace, samples, summary, model, run.arrays(), best,
-                         dict(loop_info(clock, loop.rule, rec.best), val_s=rec.val_s,
-                              **loop.kept()))
+        return RunResult(config, trace, samples, summary, model, run.arrays(), best=best,
+                         best_arrays={} if rec.best.h is None else {"h": rec.best.h},
+                         loop=dict(loop_info(clock, loop.rule, rec.best), val_s=rec.val_s,
+                                   **loop.kept()))
 
     verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
                                 should_stop)
@@ -209,7 +211,7 @@ class _Loop:
             if evaluate or verdict is not None or n % config.trace_every == 0:
                 val = rec.val_loss_per_char(run) if evaluate else np.nan
                 if evaluate and n % config.eval_every == 0:
-                    rec.best.offer(val, n, run.model.theta)
+                    rec.best.offer(val, n, run.model.theta, run.h)
                 full = (rec.val_loss_per_char(run, full=True, sliced=val)
                         if evaluate and n == config.updates else np.nan)
                 rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,

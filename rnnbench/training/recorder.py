@@ -53,7 +53,8 @@ class Recorder:
             self.val_losses = trace["val_loss_per_char"].dropna().tolist()
             if resume.best is not None and resume.loop.get("best_update", -1) >= 0:
                 self.best = Best(resume.loop["best_val"], resume.loop["best_update"],
-                                 resume.best.theta.copy())
+                                 resume.best.theta.copy(),
+                                 (resume.best_arrays or {}).get("h"))
 
     def val_loss_per_char(self, run, full=False, sliced=None):
         """Loss per character on the held-out tail, read from the carried hidden state of
@@ -81,15 +82,17 @@ class Recorder:
 
     def best_passage(self, n):
         """The report's passage: PASSAGE_LENGTH characters of the best weights (the last when
-        no validation loss was measured), from a zero state, a row of kind "best_passage"."""
-        model, update = self.model, n
-        if self.best.theta is not None:
-            model, update = self.model.copy(), self.best.update
-            model.theta[:] = self.best.theta
-            model.end_symbol = self.model.end_symbol
+        no validation loss was measured), continuing from stream 0's state then (a records
+        model: a new record from a zero state), a row of kind "best_passage"."""
+        if self.best.theta is None:
+            return
+        model, update = self.model.copy(), self.best.update
+        model.theta[:] = self.best.theta
+        model.end_symbol = self.model.end_symbol
+        h = None if model.end_symbol or self.best.h is None else self.best.h[:, 0]
         prime = start_text(None, model.chars, model.end_symbol)
         self.sample_rows.append(sample_row(
-            model, prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, PASSAGE_SEED, None, update=update,
+            model, prime, PASSAGE_LENGTH, PASSAGE_TEMPERATURE, PASSAGE_SEED, h, update=update,
             kind="best_passage", index=training_index(self.corpus), stop=model.end_symbol,
             shown_prime=prime.lstrip(model.end_symbol or "")))
 

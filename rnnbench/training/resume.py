@@ -32,6 +32,7 @@ class Resume:
     trace: pd.DataFrame
     samples: pd.DataFrame
     best: object = None     # the best model so far (a Model), if any
+    best_arrays: dict = None  # its recurrent state then ("h")
     status: str = "stopped"
     corpus_checksum: str = None  # of the text it trained on (the summary's)
 
@@ -67,13 +68,16 @@ def continued_rows(trace, samples, config, done):
 
 @dataclass
 class Best:
-    """The lowest validation loss so far (at the scheduled evaluations), its update and a copy
-    of the weights then."""
+    """The lowest validation loss so far (at the scheduled evaluations), its update, and
+    copies of the weights and the recurrent state then (a passage of the best model continues
+    from that state: a model early in its first pass has never seen a zero state)."""
 
     value: float = float("nan")
     update: int = -1
     theta: np.ndarray = None
+    h: np.ndarray = None
 
-    def offer(self, value, update, theta):
+    def offer(self, value, update, theta, h):
         if np.isfinite(value) and not value >= self.value:  # NaN best: the first finite one
-            self.value, self.update, self.theta = float(value), int(update), theta.copy()
+            self.value, self.update = float(value), int(update)
+            self.theta, self.h = theta.copy(), h.copy()

@@ -110,7 +110,9 @@ def _passage(tables):
     return [("h2", "A passage from the best checkpoint"),
             ("p", f"{len(r['text']):,} characters sampled at temperature {r['temperature']:g} "
                   f"from the weights of update {int(r['update']):,} ({BEST}: the lowest "
-                  f"validation loss), from a zero state after the prime {r['prime']!r}; "
+                  f"validation loss), continuing from the hidden state training had then "
+                  f"(a records model: a new record from a zero state), after the prime "
+                  f"{r['prime']!r}; "
                   f"novelty {num(r['novelty'], 2)}."),
             ("pre", str(r["prime"]) + str(r["text"]))]
 
