@@ -127,7 +127,8 @@ def test_chunk_boundaries_of_the_compiled_loop_do_not_matter(records, lines_file
 
 
 CLI = ("--hidden-size", "8", "--data-limit", "20000", "--trace-every", "50", "--eval-every",
-       "200", "--sample-every", "300", "--sample-length", "40", "--dropout", "0.2")
+       "200", "--sample-every", "300", "--sample-length", "40", "--dropout", "0.2",
+       "--no-report")  # the report: test_run_report.py
 
 
 def _start(out, *extra):
@@ -164,7 +165,8 @@ def test_a_killed_or_interrupted_train_resumes_to_the_same_run(tmp_path, how):
         assert proc.returncode == -signal.SIGKILL
     stopped = summary["updates"]
     target = stopped + 700
-    code, stdout, stderr = run_cli("train", "--resume", out, "--updates", target, "--quiet")
+    code, stdout, stderr = run_cli("train", "--resume", out, "--updates", target, "--quiet",
+                                   "--no-report")
     assert code == 0, stderr
     assert f"continuing from update {stopped:,}" in stdout
     # what a kill during a checkpoint's write left (a temporary folder) is gone
@@ -190,7 +192,7 @@ def test_what_cannot_be_continued_is_refused_in_one_line(tmp_path):
     assert {p: (out / p).read_bytes() for p in os.listdir(out) if (out / p).is_file()} == before
     # the same value given again is no change
     assert run_cli("train", "--resume", out, "--updates", "400", "--hidden-size", "8",
-                   "--quiet")[0] == 0
+                   "--quiet", "--no-report")[0] == 0
     (tmp_path / "empty").mkdir()
     code, _, stderr = run_cli("train", "--resume", tmp_path / "empty", "--updates", "9")
     assert code == 2 and "not a run folder" in stderr
