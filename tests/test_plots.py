@@ -65,7 +65,8 @@ def results(tmp_path_factory):
     return root / "out"
 
 
-PLOTS = ["loss_vs_updates.png", "loss_vs_chars.png", "final_val_loss.png", "speed.png"]
+PLOTS = ["effects.png", "final_val_loss.png", "loss_vs_updates.png", "loss_vs_chars.png",
+         "loss_vs_seconds.png", "speed.png"]  # no interactions.png: two fields swept
 
 
 def test_run_draws_plots_and_report(results):
@@ -91,16 +92,16 @@ def test_plot_and_report_commands_redraw_from_the_tables(results, tmp_path):
 
 def test_report_content(results):
     md = (results / "report.md").read_text()
-    runs = pd.read_parquet(results / "runs.parquet")
-    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
-    for heading in ("# Grid drawn", "## What was run", "## Baselines", "## Plots",
-                    "## Best configurations", "## Diverged and failed runs",
-                    "## A passage from the best model", "## Temperature",
-                    "## Samples over training"):
-        assert heading in md
+    configs = pd.read_parquet(results / "configs.parquet")
+    best = configs.iloc[0]  # the passage: the best configuration's best seed
+    headings = ["# Grid drawn", "## Which settings are best", "## What was run", "## Baselines",
+                "## Plots", "## Diverged and failed runs",
+                "## A passage from the best configuration",
+                "## Samples of the best configuration over training", "## Temperature"]
+    assert [md.index(h + "\n") for h in headings] == sorted(md.index(h + "\n") for h in headings)
     assert "8 of 8 runs finished (4 ok, 4 diverged)" in md
-    assert f"1,000 characters from run {best['run_id']}" in md
-    assert "--- update 0, novelty 1.00 ---" in md and "![Final validation loss](plots/final_val_loss.png)" in md
+    assert f"1,000 characters from run {best['best_run_id']}" in md
+    assert "\\[novelty 1.00\\]" in md and "(plots/final_val_loss.png)" in md
     html = (results / "report.html").read_text()
     assert html.count("src='data:image/png;base64,") == len(PLOTS)
     assert "src='plots/" not in html and "<th>novelty</th>" in html
@@ -108,12 +109,12 @@ def test_report_content(results):
 
 def test_report_temperature_section_shows_one_model_side_by_side(results):
     md = (results / "report.md").read_text()
-    section = md[md.index("## Temperature"):md.index("## Samples over training")]
-    runs = pd.read_parquet(results / "runs.parquet")
+    section = md[md.index("## Temperature"):]
     samples = pd.read_parquet(results / "samples.parquet")
     final = samples[samples["kind"] == "final"]
     assert set(final["novelty_n"]) == {8} and final["novelty"].between(0, 1).all()
-    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
+    best = pd.read_parquet(results / "configs.parquet").iloc[0]
+    best = {"run_id": best["best_run_id"]}
     assert f"The final model of run {best['run_id']}" in section
     table = section[section.index("| temperature | sample | novelty |"):].split("\n\n")[0]
     rows = table.splitlines()[2:]
@@ -121,7 +122,7 @@ def test_report_temperature_section_shows_one_model_side_by_side(results):
     assert [r.split(" | ")[0] for r in rows] == ["| 0.5", "| 1"]
     assert [r.rsplit(" | ", 1)[1] for r in rows] == [f"{v:.2f} |" for v in mine["novelty"]]
     assert "| temperature | mean novelty | min | max |" in section
-    assert section.count("<details>") == 3  # the other ok runs, folded
+    assert "<details>" not in section  # every run's samples are in samples.parquet
     html = (results / "report.html").read_text()
     assert "<h2>Temperature</h2>" in html and "<td><pre>The " in html
 
@@ -135,34 +136,40 @@ def test_sample_best_picks_the_lowest_final_validation_loss(results):
     assert out.count("--- temperature ") == 2
 
 
-def test_report_passage_is_the_best_runs_passage_row(results):
-    # drawn by the run's worker, the same text as sampling the saved checkpoint
+def test_report_passage_is_the_best_configurations_passage_row(results):
+    # drawn by the run's worker, the same text as sampling the saved checkpoint; the run is the
+    # best seed of the best configuration (configs.parquet), not the best single run
     runs = pd.read_parquet(results / "runs.parquet")
     samples = pd.read_parquet(results / "samples.parquet")
     passages = samples[samples["kind"] == "passage"]
     ok = runs[runs["status"] == "ok"]
     assert sorted(passages["run_id"]) == sorted(ok["run_id"])  # diverged runs have none
     assert (passages["text"].str.len() == 1000).all() and set(passages["temperature"]) == {1.0}
-    best = ok.sort_values("final_val_loss_per_char").iloc[0]
-    row = passages.set_index("run_id").loc[best["run_id"]]
+    best = pd.read_parquet(results / "configs.parquet").iloc[0]
+    mine = ok[ok["run_id"].isin(passages["run_id"]) & (ok["hidden_size"] == best["hidden_size"])
+              & (ok["learning_rate"] == best["learning_rate"])]
+    assert best["best_run_id"] == mine.sort_values("final_val_loss_per_char")["run_id"].iloc[0]
+    row = passages.set_index("run_id").loc[best["best_run_id"]]
     assert row["text"] in (results / "report.md").read_text()
-    code, drawn, _ = run_cli("sample", results / "runs" / best["run_id"], "--length", "1000")
+    code, drawn, _ = run_cli("sample", results / "runs" / best["best_run_id"], "--length", "1000")
     assert code == 0 and drawn == row["prime"] + row["text"] + "\n"
 
 
 def test_report_of_runs_without_passage_rows_says_how_to_draw_one(results):
+    from rnnbench.analysis.tables import analyse_tables
     from rnnbench.experiments.results import load_tables
     from rnnbench.views.report.content import report_blocks
-    info, runs, _, samples, baselines = load_tables(results)
+    info, runs, trace, samples, baselines = load_tables(results)
+    analysis = analyse_tables(info, runs, trace)
     old = samples[samples["kind"] != "passage"]
-    blocks = report_blocks(results, info, runs, old, baselines)
-    at = blocks.index(("h2", "A passage from the best model"))
-    best = runs[runs["status"] == "ok"].sort_values("final_val_loss_per_char").iloc[0]
+    blocks = report_blocks(results, info, runs, old, baselines, analysis)
+    at = blocks.index(("h2", "A passage from the best configuration"))
+    best = analysis.configs.iloc[0]
     kind, text = blocks[at + 1]
-    assert kind == "p" and f"`rnnbench sample runs/{best['run_id']} --length 1000`" in text
+    assert kind == "p" and f"`rnnbench sample runs/{best['best_run_id']} --length 1000`" in text
     assert blocks[at + 2][0] != "pre"
-    no_kind = report_blocks(results, info, runs, old.drop(columns="kind"), baselines)
-    assert "has no passage" in no_kind[no_kind.index(blocks[at]) + 1][1]
+    no_kind = report_blocks(results, info, runs, old.drop(columns="kind"), baselines, analysis)
+    assert "No passage" in no_kind[no_kind.index(blocks[at]) + 1][1]
 
 
 def test_report_and_plot_never_import_numba(results, tmp_path):
@@ -192,7 +199,7 @@ def test_report_passage_from_a_batched_run(tmp_path):
     code, stdout, _ = run_cli("run", grid, "--jobs", "1", "--out", tmp_path / "out", "--quiet")
     assert code == 0, stdout
     md = (tmp_path / "out" / "report.md").read_text()
-    assert "## A passage from the best model" in md and "1,000 characters from run" in md
+    assert "## A passage from the best configuration" in md and "1,000 characters from run" in md
 
 
 # -- runs that diverged or failed: every grid ends with its tables, plots and report ------------
@@ -203,8 +210,11 @@ def _grid(tmp_path, name, text):
     return path
 
 
+ALWAYS = ["final_val_loss.png", "loss_vs_updates.png", "loss_vs_chars.png"]  # whatever happened
+
+
 def _assert_drawn(out):
-    for name in PLOTS:
+    for name in ALWAYS:
         assert (out / "plots" / name).read_bytes().startswith(b"\x89PNG"), name
     for name in ("runs.parquet", "trace.parquet", "samples.parquet", "report.md",
                  "report.html"):
@@ -373,7 +383,7 @@ def test_no_finite_loss_at_all_still_draws_every_view():
 
 
 def test_report_numbers_stay_readable():
-    from rnnbench.views.report.content import num
+    from rnnbench.views.report.numbers import num
     assert num(1.251583e24) == "1.25e+24" and num(2.0415) == "2.042" and num(None) == ""
     assert num(float("nan")) == "" and num(float("inf")) == "inf"
     assert num(1234567.8, 0, 1e12) == "1,234,568"

@@ -325,7 +325,7 @@ def test_grid_with_records_runs_and_reports(tmp_path):
     assert set(runs["train_records"]) == {90}
     samples = pd.read_parquet(out / "samples.parquet")
     assert (samples["kind"] == "final").sum() == 4
-    assert "A passage from the best model" in (out / "report.md").read_text()
+    assert "A passage from the best configuration" in (out / "report.md").read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"data: {NAMES}\nbase: {{records: 'csv:name'}}\n")
     code, _, err = run_cli("run", bad, "--dry-run")

@@ -39,10 +39,17 @@ class StatsError(ValueError):
 
 # -- configurations ------------------------------------------------------------------------------
 
+# Fields that change what a run records, not what it trains (seeds.py: samples draw from
+# streams of their own): runs that differ only in them are the same configuration.
+RECORDING = ("trace_every", "eval_every", "sample_every", "sample_length", "temperature")
+
+
 def config_fields(runs):
-    """The columns of ``runs`` that make a configuration: every RunConfig field but the seed,
-    and the text's checksum (the same name may hold another text in another grid)."""
-    fields = [f for f in RunConfig.model_fields if f != "seed" and f in runs.columns]
+    """The columns of ``runs`` that make a configuration: every RunConfig field but the seed
+    and the RECORDING ones, and the text's checksum (the same name may hold another text in
+    another grid)."""
+    fields = [f for f in RunConfig.model_fields
+              if f != "seed" and f not in RECORDING and f in runs.columns]
     return fields + (["corpus_checksum"] if "corpus_checksum" in runs.columns else [])
 
 
@@ -52,8 +59,8 @@ def plain_value(value):
         value = value.item()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)  # beyond 2**53 (a learning rate of 1e308) it stays a float
     return value
 
 
@@ -124,8 +131,10 @@ def t_interval(values, confidence=CONFIDENCE):
     return n, mean, sd, t_quantile(n - 1, confidence) * sd / math.sqrt(n)
 
 
+@functools.lru_cache(maxsize=4096)
 def t_quantile(df, confidence=CONFIDENCE):
-    """The two-sided Student-t quantile for ``df`` degrees of freedom."""
+    """The two-sided Student-t quantile for ``df`` degrees of freedom (cached: the budgets ask
+    for the same few, n - 1 of each configuration, thousands of times)."""
     return float(sps.t.ppf(0.5 + confidence / 2, df))
 
 

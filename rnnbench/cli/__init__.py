@@ -2,26 +2,26 @@
 into one line and an exit status (2: invalid input or usage; 1: a run or I/O failed).
 
 Each command lives in its own module (train, sample, gradcheck, bench and warmup, run / plot /
-report, data), which adds its parser and imports the working parts of rnnbench only inside
+report, compare, data), which adds its parser and imports the working parts of rnnbench only inside
 the command, so that ``rnnbench --help`` starts without Numba or pandas.
 """
 import contextlib
 import sys
 
-from . import bench, data, gradcheck, grid, sample, train
+from . import bench, compare, data, gradcheck, grid, sample, train
 from .options import EXIT_INVALID, Parser, UsageError
 
 COMMANDS = {"train": train.cmd_train, "sample": sample.cmd_sample,
             "gradcheck": gradcheck.cmd_gradcheck, "bench": bench.cmd_bench,
             "warmup": bench.cmd_warmup, "run": grid.cmd_run, "data": data.cmd_data,
-            "plot": grid.cmd_plot, "report": grid.cmd_report}
+            "plot": grid.cmd_plot, "report": grid.cmd_report, "compare": compare.cmd_compare}
 
 
 def build_parser():
     parser = Parser(prog="rnnbench", description="Fast character-level RNN experiments.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add in (train.add_parser, sample.add_parser, gradcheck.add_parser, bench.add_parser,
-                grid.add_parser, data.add_parser, grid.add_view_parsers):
+                grid.add_parser, data.add_parser, grid.add_view_parsers, compare.add_parser):
         add(sub)
     return parser
 

@@ -112,7 +112,7 @@ def _run_command(args):
         print(exc, file=sys.stderr)
         return exc.status
     if not done.interrupted and not args.no_report:
-        _draw(out, report=True)
+        draw(out, report=True)
     if done.interrupted:
         print(f"rnnbench: interrupted; {len(done.statuses)} runs finished now are kept in "
               f"{out}; run the same command again to do the rest", file=sys.stderr)
@@ -140,41 +140,40 @@ def _print_dry_run(grid, out, statuses, todo):
     print(f"{finished} of {len(grid.runs)} finished; {len(todo)} would run")
 
 
-def _draw(out, report):
-    from ..experiments.results import is_grid_folder
-    from ..experiments.run_folder import is_run_folder
-
-    if not is_grid_folder(out) and is_run_folder(out):  # a train folder: its own plots/report
-        from ..views.report.run import write_run_report
-        return write_run_report(out) if report else _run_plots(out)
-    return _draw_grid(out, report)
-
-
-def _run_plots(out):
-    from ..experiments.run_folder import load_run_tables
-    from ..views.plots.run import make_run_plots
-    return make_run_plots(out, load_run_tables(out))
-
-
-def _draw_grid(out, report):
+def draw(out, report):
+    """Plots (and the report) of the results folder ``out``, from its tables; their paths."""
+    from ..analysis.tables import analyse_tables
     from ..experiments.results import load_tables
     from ..views.plots.draw import make_plots
     from ..views.report.render import write_report
 
-    tables = load_tables(out)  # read once for the plots and the report
-    paths = make_plots(out, tables)
+    tables = load_tables(out)  # read and analysed once for the plots and the report
+    analysis = analyse_tables(tables[0], tables[1], tables[2])
+    paths = make_plots(out, tables, analysis)
     if report:
-        paths += write_report(out, tables)
+        paths += write_report(out, tables, analysis)
     return paths
 
 
+def _draw_folder(out, report):
+    """``draw``, or for a run folder (rnnbench train) its own plots and report."""
+    from ..experiments.results import is_grid_folder
+    from ..experiments.run_folder import is_run_folder, load_run_tables
+    from ..views.plots.run import make_run_plots
+    from ..views.report.run import write_run_report
+
+    if not is_grid_folder(out) and is_run_folder(out):
+        return write_run_report(out) if report else make_run_plots(out, load_run_tables(out))
+    return draw(out, report)
+
+
 def cmd_plot(args):
-    for path in _draw(args.results, report=False):
+    for path in _draw_folder(args.results, report=False):
         print(path)
     return 0
 
 
 def cmd_report(args):
-    for path in _draw(args.results, report=True):
+    for path in _draw_folder(args.results, report=True):
         print(path)
     return 0

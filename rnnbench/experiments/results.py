@@ -8,6 +8,8 @@ Layout of ``results/<name>/``::
     runs.parquet       one row per run          } rebuilt from runs/ in the grid's order,
     trace.parquet      one row per trace point  } so an interrupted grid, once finished,
     samples.parquet    one row per text sample  } has the same tables as an uninterrupted one
+    configs.parquet    one row per configuration (a run's config without its seed): seed
+                       statistics, Welch + Holm against the best (analysis/stats.py)
     manifest.json      the size and sha256 of grid.json, baselines.parquet and the tables
 
 One process writes here at a time (``lock``), and only the parent of the workers. A run folder
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.tables import CONFIGS, configs_for
 from ..disk.lock import FolderLock
 from ..disk.reading import UnreadableFile, open_regular
 from ..disk.writing import atomic_write_bytes, parquet_bytes, sweep_temps, to_json_bytes
@@ -145,10 +148,21 @@ class ResultsDir:
                 traces.append(_with_id(trace, spec.run_id))
                 samples.append(_with_id(sample, spec.run_id))
             runs.append(run_row(spec, summary))
-        self._write_root({RUNS: parquet_bytes(_runs_frame(runs)),
+        runs = _runs_frame(runs)
+        self._write_root({RUNS: parquet_bytes(runs),
                           TRACE: parquet_bytes(_concat(traces)),
-                          SAMPLES: parquet_bytes(_concat(samples))})
+                          SAMPLES: parquet_bytes(_concat(samples)),
+                          CONFIGS: parquet_bytes(configs_for(runs))})
         return len(runs)
+
+    def write_comparison(self, info, runs, trace, samples, baselines):
+        """Write the tables of several grids' runs (experiments/compare.py) as a results
+        folder of their own, with what the comparison is in place of grid.json's grid."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_root({GRID_INFO: to_json_bytes(info), BASELINES: parquet_bytes(baselines),
+                          RUNS: parquet_bytes(runs), TRACE: parquet_bytes(trace),
+                          SAMPLES: parquet_bytes(samples),
+                          CONFIGS: parquet_bytes(configs_for(runs))})
 
     def _manifest(self):
         """{name: records} of manifest.json; None when it is damaged (noted; it is written

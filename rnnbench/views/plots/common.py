@@ -2,6 +2,8 @@
 ``plt`` from here, after the backend is chosen), which swept field colours the lines and which
 split the figure (Roles), the order of values, baselines as reference lines, notes under a
 figure."""
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,9 +15,11 @@ import seaborn as sns  # noqa: E402
 from ...config import short_value  # noqa: E402
 
 __all__ = ["plt", "sns", "Roles", "HUE", "BASELINE_STYLE", "labels", "value_order", "sorted_runs",
+           "ordered_colours", "category_colours", "cut_note", "fit_ticks", "tidy",
            "baselines_for", "baseline_lines", "baselines_note", "note", "empty_figure"]
 HUE = "_hue"  # the colour column: one field, or several folded into one label
 BASELINE_STYLE = dict(color="0.45", linewidth=0.9, linestyle=":", zorder=0)
+LABEL_GAP_PT = 10  # baseline names closer than this (points) would overlap
 
 
 class Roles:
@@ -51,10 +55,8 @@ class Roles:
         return runs
 
     def palette(self):
-        n = len(self.hue_order)
-        colours = (sns.color_palette("viridis", n) if self.numeric_hue and n > 1
-                   else sns.color_palette("tab10" if n <= 10 else "husl", n))
-        return dict(zip(self.hue_order, colours))
+        return dict(zip(self.hue_order, ordered_colours(len(self.hue_order))
+                        if self.numeric_hue else category_colours(len(self.hue_order))))
 
     def facet_kwargs(self, runs):
         kw = {}
@@ -63,6 +65,19 @@ class Roles:
         if self.row:
             kw.update(row=self.row, row_order=value_order(runs[self.row]))
         return kw
+
+
+def ordered_colours(n):
+    """``n`` colours for ordered values (hidden sizes, dropout rates): plasma from dark blue to
+    orange, its pale yellow end left out; neighbours differ in hue as well as lightness, which
+    viridis's 0.1 and 0.25 teals of four values did not."""
+    cmap = matplotlib.colormaps["plasma"]
+    return [cmap(x)[:3] for x in np.linspace(0.0, 0.85, n)] if n > 1 else [cmap(0.0)[:3]]
+
+
+def category_colours(n):
+    """``n`` colours for values without an order (cells, texts, optimizers)."""
+    return sns.color_palette("tab10" if n <= 10 else "husl", n)
 
 
 def sorted_runs(runs, fields):
@@ -104,15 +119,27 @@ def baselines_for(baselines, runs):
 
 
 def baseline_lines(ax, baselines, runs):
-    """Grey dotted lines at the baselines that fall inside the axis' current y range."""
+    """Grey dotted lines at the baselines that fall inside the axis' current y range, each
+    named at the right edge; a name that would overlap another moves to the left edge, and
+    then below its line."""
     low, high = ax.get_ylim()
-    for name, value in baselines_for(baselines, runs).items():
+    height_pt = ax.get_window_extent().height * 72 / ax.figure.dpi
+    gap = LABEL_GAP_PT / max(height_pt, 1.0) * (high - low)  # data units between two names
+    placed = {"right": [], "left": []}
+    for name, value in sorted(baselines_for(baselines, runs).items(), key=lambda kv: -kv[1]):
         if not low < value < high:
             continue
         ax.axhline(value, **BASELINE_STYLE)
-        ax.annotate(f"{name} {value:.2f}", xy=(1.0, value), xycoords=("axes fraction", "data"),
-                    xytext=(-3, 2), textcoords="offset points", fontsize=7.5, color="0.3",
-                    va="bottom", ha="right",
+        side, va = "right", "bottom"
+        if any(abs(value - y) < gap for y in placed["right"]):
+            side = "left"
+            if any(abs(value - y) < gap for y in placed["left"]):
+                side, va = "right", "top"
+        placed[side].append(value)
+        ax.annotate(f"{name} {value:.2f}", xy=(1.0 if side == "right" else 0.0, value),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(-3 if side == "right" else 3, 2 if va == "bottom" else -2),
+                    textcoords="offset points", fontsize=7.5, color="0.3", va=va, ha=side,
                     bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
 
 
@@ -122,6 +149,35 @@ def baselines_note(baselines, runs, ylim):
     out = [f"{k} {v:.2f} ({'above' if v >= high else 'below'} the plot)"
            for k, v in baselines_for(baselines, runs).items() if not low < v < high]
     return f" Off the scale: {', '.join(out)}." if out else ""
+
+
+def cut_note(values, run_ids, top):
+    """' N runs rise above the top edge (up to X nats/char), cut off there.' for the finite
+    ``values`` above ``top`` (of the runs ``run_ids``), or ''."""
+    values = pd.Series(values, dtype=float)
+    above = np.isfinite(values) & (values > top)
+    if not above.any():
+        return ""
+    k = pd.Series(run_ids)[above.to_numpy()].nunique()
+    return (f" {k} run{'s' if k > 1 else ''} rise{'' if k > 1 else 's'} above the top edge (up "
+            f"to {values[above].max():.3g} nats/char), cut off there.")
+
+
+def fit_ticks(ax, limit=24):
+    """Long x tick labels (optimizers, cases, texts) turned and anchored at their end, so that
+    none spills past its neighbour or the figure's edge; short ones stay level."""
+    texts = [t.get_text() for t in ax.get_xticklabels()]
+    if sum(map(len, texts)) > limit:
+        for label in ax.get_xticklabels():
+            label.set(rotation=30, ha="right", rotation_mode="anchor")
+
+
+def tidy(fig):
+    """tight_layout, quietly: with very long names it cannot fit every margin, and the figure
+    is saved with a tight bounding box anyway."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
 
 
 def note(fig, text):

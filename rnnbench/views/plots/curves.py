@@ -1,14 +1,19 @@
-"""Loss curves: training and validation loss per character of every run, against updates or
-characters seen; diverged runs marked where they stopped, baselines as reference lines."""
+"""Loss curves: training and validation loss per character of every run, against updates,
+characters seen or seconds of training; diverged runs marked where they stopped, baselines as
+reference lines."""
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import EngFormatter
 
 from ...config import short_value
-from .common import (HUE, baseline_lines, baselines_for, baselines_note, note, plt, sns)
+from .common import (HUE, baseline_lines, baselines_for, baselines_note, cut_note, note, plt,
+                     sns)
 from .status import diverged_note, failed_note, mark_diverged, status_text, uniform_loss, y_range
 
 SPLIT_DASHES = {"training": "", "validation": (4, 2)}
+SECONDS = "train_seconds"  # the trace column draw.py adds: seconds of training at each row
+XLABELS = {"update": "updates", "chars_seen": "characters seen",
+           SECONDS: "seconds of training"}
 
 
 def loss_curves(info, roles, runs, trace, baselines, x):
@@ -16,11 +21,11 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     set by the runs that finished, and each diverged run is an x where it stopped."""
     keep = ["run_id", HUE, "seed", *roles.facets]
     drawn = runs[runs["status"] != "failed"][keep]
-    long = _long_losses(trace).merge(drawn, on="run_id")
+    long = _long_losses(trace, x).merge(drawn, on="run_id")
     long = long[long["loss"].notna()]
     uniform = baselines_for(baselines, runs).get("uniform") or uniform_loss(runs)
     bottom, top = y_range(long, runs, uniform)
-    xlabel = "updates" if x == "update" else "characters seen"
+    xlabel = XLABELS[x]
     if long.empty:
         return _no_curves(info, runs, trace, x, xlabel, (bottom, top))
     g = sns.relplot(data=long, kind="line", x=x, y="loss", hue=HUE, hue_order=roles.hue_order,
@@ -29,7 +34,7 @@ def loss_curves(info, roles, runs, trace, baselines, x):
                     linewidth=1.3, height=3.2 if roles.facets else 4.2,
                     aspect=1.35 if roles.facets else 1.5,
                     # characters seen per update differ with seq_length: each facet its own x
-                    facet_kws=dict(margin_titles=True, sharex=x == "update"),
+                    facet_kws=dict(margin_titles=True, sharex=x != "chars_seen"),
                     **roles.facet_kwargs(runs))
     for ax in g.axes.flat:  # validation (dashed) in front, the noisier training lines behind
         for line in ax.lines:
@@ -51,10 +56,20 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     note(g.figure, "solid: training (mean of the last trace_every updates); dashed: "
           "validation on the held-out tail; dotted: count-based baselines on the same "
           "split (grey; when the texts differ, each text's bigram baseline in its colour). "
-          "The y range follows the runs that finished; higher values are cut off."
+          "The y range follows the runs that finished."
+          + _cut(long, runs, top)
+          + (" Seconds of training: each row's update over its run's mean training speed "
+             "(validation and sampling left out)." if x == SECONDS and "train_s" not in trace
+             else "")
           + baselines_note(baselines, runs, (bottom, top))
           + diverged_note(runs) + failed_note(runs))
     return g.figure
+
+
+def _cut(long, runs, top):
+    """The note on curves of ok runs cut off at the top (a diverged run has its x mark)."""
+    ok = long["run_id"].isin(runs.loc[runs["status"] == "ok", "run_id"])
+    return cut_note(long.loc[ok, "loss"], long.loc[ok, "run_id"], top)
 
 
 def _no_curves(info, runs, trace, x, xlabel, ylim):
@@ -64,7 +79,7 @@ def _no_curves(info, runs, trace, x, xlabel, ylim):
     ax.set(ylim=ylim, xlabel=xlabel, ylabel="loss (nats per character)")
     mark_diverged(ax, trace, runs, x, ylim[1])
     extent = float(trace[x].max()) if len(trace) and trace[x].notna().any() else 0.0
-    if {"updates", "seq_length", "batch_size"} <= set(runs):  # the runs' budget
+    if x != SECONDS and {"updates", "seq_length", "batch_size"} <= set(runs):  # the budget
         per = 1 if x == "update" else runs["seq_length"] * runs["batch_size"]
         extent = max(extent, float((runs["updates"] * per).max()))
     ax.set_xlim(0, max(extent, 1.0) * 1.05)
@@ -76,10 +91,10 @@ def _no_curves(info, runs, trace, x, xlabel, ylim):
     return fig
 
 
-def _long_losses(trace):
+def _long_losses(trace, x="update"):
+    cols = list(dict.fromkeys(["run_id", "update", "chars_seen", x]))
     if trace.empty:
-        return pd.DataFrame(columns=["run_id", "update", "chars_seen", "split", "loss"])
-    cols = ["run_id", "update", "chars_seen"]
+        return pd.DataFrame(columns=[*cols, "split", "loss"])
     train = trace[cols + ["loss_per_char"]].rename(columns={"loss_per_char": "loss"})
     val = trace[cols + ["val_loss_per_char"]].rename(columns={"val_loss_per_char": "loss"})
     val = val[val["loss"].notna()]

@@ -3,9 +3,11 @@ else points with the spread of seeds; ok runs only."""
 import numpy as np
 import pandas as pd
 
+from ...analysis.effects import colour_range
+from ...analysis.stats import t_interval
 from ...config import short_value
-from .common import (BASELINE_STYLE, baseline_lines, baselines_for, baselines_note, note, value_order,
-                     plt, sns)
+from .common import (BASELINE_STYLE, baseline_lines, baselines_for, baselines_note,
+                     category_colours, fit_ticks, note, ordered_colours, plt, sns, value_order)
 from .status import diverged_note, failed_note, final_values, uniform_loss
 
 
@@ -18,9 +20,10 @@ def final_loss(info, roles, runs, baselines):
 
 
 def _heatmap(info, runs, swept, baselines):
-    """Mean final validation loss of the ok runs per cell; the colours span their finite
-    values only. A cell without one says why (diverged, failed); one with some runs missing
-    says how many."""
+    """Mean final validation loss of the ok runs per cell, its 95% interval below; the
+    colours span the finite values within a robust range (analysis.effects.colour_range), so
+    that a stray value cannot wash out the rest. A cell without a value says why (diverged,
+    failed); one with some runs missing says how many."""
     rows_f, cols_f = swept
     table = runs.assign(v=final_values(runs))
     grid = table.pivot_table(index=rows_f, columns=cols_f, values="v", aggfunc="mean",
@@ -28,29 +31,43 @@ def _heatmap(info, runs, swept, baselines):
     grid = grid.reindex(index=value_order(runs[rows_f]),
                         columns=value_order(runs[cols_f]))
     n_seeds = runs.groupby([rows_f, cols_f])["seed"].nunique().max()
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * grid.shape[1], 1.4 + 0.75 * grid.shape[0]))
-    finite = grid.to_numpy()[np.isfinite(grid.to_numpy())]
-    sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", ax=ax, linewidths=0.5,
-                vmin=finite.min() if finite.size else 0.0,
-                vmax=finite.max() if finite.size else 1.0, cbar=bool(finite.size),
+    fig, ax = plt.subplots(figsize=(1.8 + 1.3 * grid.shape[1], 1.4 + 0.8 * grid.shape[0]))
+    low, high = colour_range(grid.to_numpy())
+    finite = np.isfinite(low)
+    sns.heatmap(grid, annot=False, cmap="viridis", ax=ax, linewidths=0.5,
+                vmin=low if finite else 0.0, vmax=high if finite else 1.0, cbar=bool(finite),
                 cbar_kws=dict(label="nats per character (lower is better)"))
+    clipped = 0
     for i, r in enumerate(grid.index):
         for j, c in enumerate(grid.columns):
-            cell = runs[(runs[rows_f] == r) & (runs[cols_f] == c)]
+            cell = table[(table[rows_f] == r) & (table[cols_f] == c)]
             missing = cell[cell["status"] != "ok"]
-            if np.isnan(grid.loc[r, c]):
+            value = grid.loc[r, c]
+            if np.isnan(value):
                 ax.add_patch(plt.Rectangle((j, i), 1, 1, color="0.85"))
                 ax.text(j + 0.5, i + 0.5, "/".join(sorted(set(cell["status"]))) or "not run",
                         ha="center", va="center", fontsize=9, color="crimson")
-            elif len(missing):  # the mean is of the ok seeds only: say how many are not
+                continue
+            out = not low <= value <= high
+            clipped += out
+            half = t_interval(cell["v"])[3]
+            text = f"{value:.3f}" + ("*" if out else "") + (
+                f"\n± {half:.3f}" if np.isfinite(half) else "")
+            ax.text(j + 0.5, i + 0.45, text, ha="center", va="center", fontsize=8,
+                    color="white" if value < (low + high) / 2 else "black")
+            if len(missing):  # the mean is of the ok seeds only: say how many are not
                 statuses = "/".join(sorted(set(missing["status"])))
-                ax.text(j + 0.5, i + 0.85, f"+{len(missing)} {statuses}", ha="center",
+                ax.text(j + 0.5, i + 0.88, f"+{len(missing)} {statuses}", ha="center",
                         va="center", fontsize=7, color="crimson")
-    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    ax.set_xticklabels([short_value(c) for c in grid.columns], rotation=0)
+    ax.set_yticklabels([short_value(r) for r in grid.index], rotation=0)
     seeds = f"mean of {n_seeds} seeds" if n_seeds > 1 else "one seed"
     ax.set_title(f"{info['name']}: final validation loss ({seeds})", fontweight="bold")
     base = baselines_for(baselines, runs)
     note(fig, "Ok runs only (a diverged run has no final loss)."
+          + (" Below each mean: its 95% interval over the seeds." if n_seeds > 1 else "")
+          + (f" * marks {clipped} value{'s' if clipped > 1 else ''} beyond 3 robust standard "
+             f"deviations of the rest, shown in the end colour." if clipped else "")
           + (" Baselines on the same split: " + ", ".join(f"{k} {v:.3f}" for k, v in base.items())
              + " nats/char." if base else "") + diverged_note(runs, False) + failed_note(runs))
     return fig
@@ -68,7 +85,7 @@ def _points(info, roles, runs, baselines):
     if hue:
         order = value_order(data[hue])
         numeric = pd.api.types.is_numeric_dtype(data[hue])
-        colours = sns.color_palette("viridis" if numeric else "tab10", len(order))
+        colours = ordered_colours(len(order)) if numeric else category_colours(len(order))
         kw.update(hue=hue, hue_order=order, palette=dict(zip(order, colours)))
     if col:
         kw.update(col=col, col_order=value_order(data[col]))
@@ -84,8 +101,7 @@ def _points(info, roles, runs, baselines):
         baseline_lines(ax, baselines, sub)
         _baseline_ticks(ax, baselines, sub, x, x_order)
         _mark_missing(ax, sub, x, x_order)
-        long_labels = sum(len(short_value(v)) for v in x_order) > 40
-        ax.tick_params(axis="x", rotation=25 if long_labels else 0)
+        fit_ticks(ax, 40)
     g.set_axis_labels(x, "final validation loss (nats/char)")
     if hue:  # seaborn draws this legend's handles as empty patches: make it here
         g.legend.remove()

@@ -1,44 +1,49 @@
-"""What a grid's report says, as a list of (kind, payload) blocks built from its tables: what
-was run, the baselines, the plots, the best configurations, the runs that diverged or failed,
-a 1,000-character passage from the best model (its row of samples.parquet), the temperature
-table and every run's samples over training. render.py writes the blocks as report.md and
-report.html, so both say the same thing."""
+"""What a grid's report says, as a list of (kind, payload) blocks built from its tables and
+their analysis: first which settings are best, by how much and whether that is more than seed
+noise (findings.py); then what was run, the baselines, the plots, the runs that diverged or
+failed, and the text (samples.py). render.py writes the blocks as report.md and report.html,
+so both say the same thing."""
 import math
 
 import numpy as np
 import pandas as pd
 
 from ...divergence import FACTOR, WINDOW
-from ...config import short_value
-from ...experiments.results import ranked_ok
-from ...text.novelty import DEFAULT_N
 from ..plots.draw import PLOTS
+from .findings import first_screen
+from .samples import passage, temperature, training_samples
 
-SAMPLES_PER_RUN = 4  # training samples shown per run: update 0, the last, and evenly between
 PLOT_CAPTIONS = {
+    "effects.png": "What each swept field does: its mean over the other fields and seeds, "
+                   "with 95% intervals",
+    "interactions.png": "Pairs of swept fields: the mean of each combination (95% interval "
+                        "below it)",
+    "final_val_loss.png": "Final validation loss of each configuration",
     "loss_vs_updates.png": "Loss per character against updates",
     "loss_vs_chars.png": "Loss per character against characters seen (fair across seq_length)",
-    "final_val_loss.png": "Final validation loss",
+    "loss_vs_seconds.png": "Loss per character against seconds of training (fair across "
+                           "speeds)",
     "speed.png": "Training speed",
 }
 
 
-def report_blocks(root, info, runs, samples, baselines):
-    """The report as a list of (kind, payload) blocks."""
-    b = [("h1", f"Grid {info['name']}")]
+def report_blocks(root, info, runs, samples, baselines, analysis):
+    """The report as a list of (kind, payload) blocks; ``analysis``: analysis.analyse of the
+    runs (and trace) tables."""
+    b = [("h1", f"{info.get('kind', 'Grid')} {info['name']}")]
     if info.get("description"):
         b.append(("p", info["description"].strip()))
+    b += first_screen(analysis)
     b += _what_was_run(info, runs)
     b += _baselines(baselines)
     b.append(("h2", "Plots"))
     for name, caption in PLOT_CAPTIONS.items():
         if (root / PLOTS / name).exists():
             b.append(("img", (f"{PLOTS}/{name}", caption)))
-    b += _best(info, runs)
     b += _failures(runs)
-    b += _passage(runs, samples)
-    b += _temperature(info, runs, samples)
-    b += _training_samples(info, runs, samples)
+    b += passage(info, runs, samples, analysis)
+    b += training_samples(runs, samples, analysis)
+    b += temperature(info, runs, samples, analysis)
     return b
 
 
@@ -79,33 +84,6 @@ def _baselines(baselines):
             ("table", (["text", *table.columns], rows))]
 
 
-def _best(info, runs):
-    ok = runs[runs["status"] == "ok"]
-    if ok.empty:
-        return []
-    keys = [f for f in info["swept"] if f in runs.columns] or ["label"]
-    grouped = ok.groupby(keys, sort=False, dropna=False).agg(
-        val=("final_val_loss_per_char", "mean"), val_sd=("final_val_loss_per_char", "std"),
-        best=("best_val_loss_per_char", "mean"), train=("final_loss_per_char", "mean"),
-        chars_s=("chars_per_s", "mean"), seeds=("seed", "nunique"),
-        run_id=("run_id", "first")).reset_index().sort_values("val", kind="stable")
-    header = [*keys, "final val nats/char", "bits/char", "best val", "train", "chars/s",
-              "seeds", "run"]
-    rows = []
-    for r in grouped.head(10).itertuples(index=False):
-        d = r._asdict()
-        spread = f" ± {num(d['val_sd'])}" if d["seeds"] > 1 else ""
-        rows.append([short_value(d[k]) for k in keys]
-                    + [f"{num(d['val'])}{spread}", num(d["val"] / math.log(2)),
-                       num(d["best"]), num(d["train"]), num(d["chars_s"], 0, 1e12),
-                       str(d["seeds"]), d["run_id"]])
-    more = f" (the best 10 of {len(grouped)})" if len(grouped) > 10 else ""
-    return [("h2", "Best configurations"),
-            ("p", f"Ranked by final validation loss, mean over seeds (± their standard "
-                  f"deviation){more}. 'run' is the first seed's folder under runs/."),
-            ("table", (header, rows))]
-
-
 def _failures(runs):
     """Every run that diverged (the update and the rule that stopped it) or failed."""
     bad = runs[runs["status"] != "ok"]
@@ -139,116 +117,3 @@ def _records(c):
     return f", in {int(n):,} and {int(c.val_records):,} records, each from a zero state"
 
 
-def _passage(runs, samples):
-    """The best run's passage: its row of kind "passage" in samples.parquet, drawn by the run's
-    worker when it ended; an older results folder has none, and the section says how to draw it."""
-    ok = ranked_ok(runs)
-    if ok.empty:
-        return []
-    best = ok.iloc[0]
-    b = [("h2", "A passage from the best model")]
-    mine = (samples[(samples["kind"] == "passage") & (samples["run_id"] == best["run_id"])]
-            if {"kind", "run_id"} <= set(samples.columns) else samples.iloc[:0])
-    if mine.empty:
-        return b + [("p", f"Run {best['run_id']} has no passage in samples.parquet: its results "
-                          f"were made before each run drew one. Draw it from the run's "
-                          f"checkpoint with `rnnbench sample runs/{best['run_id']} --length "
-                          f"1000` in this folder.")]
-    row = mine.iloc[0]
-    records = pd.notna(best.get("train_records", math.nan))
-    return b + [("p", f"{len(row['text']):,} characters from run {best['run_id']} "
-                      f"({best['label']}, seed {best['seed']}; final validation loss "
-                      f"{num(best['final_val_loss_per_char'])} nats/char), drawn from its final "
-                      f"model at temperature {row['temperature']:g} with the passage seed, "
-                      + ("starting a record from the end symbol and a zero state." if records
-                         else "continuing from the hidden state training ended in.")),
-                ("pre", row["text"])]
-
-
-def _temperature(info, runs, samples):
-    """One model's final samples at every temperature side by side, with their novelty; then
-    the novelty per temperature over every run, and the other runs' samples folded away."""
-    kind = samples["kind"] if "kind" in samples else pd.Series("training", index=samples.index)
-    final = samples[kind == "final"]
-    if final.empty:
-        return []
-    settings = info.get("samples") or {}
-    ranked = runs[runs["run_id"].isin(final["run_id"])].sort_values("final_val_loss_per_char",
-                                                                    kind="stable")
-    best = ranked.iloc[0]
-    n = _novelty_n(final)
-    b = [("h2", "Temperature"),
-         ("p", f"The final model of run {best['run_id']} ({best['label']}, seed {best['seed']}; "
-               f"the lowest final validation loss, {num(best['final_val_loss_per_char'])} "
-               f"nats/char) at each temperature: {settings.get('length')} characters after the "
-               f"prime {settings.get('prime')!r}, all with the same seed so that only the "
-               f"temperature differs (lower: more conservative, higher: more varied). "
-               f"Novelty: the share of the sample's {n}-grams that never occur in the training "
-               f"text (0: every piece copied, 1: all new; empty when shorter than {n})."),
-         ("table", (["temperature", "sample", "novelty"], _sample_rows(final, best), 1))]
-    if len(ranked) > 1 and "novelty" in final:
-        stats = final.groupby("temperature")["novelty"].agg(["mean", "min", "max"])
-        b.append(("p", f"Novelty per temperature over the {len(ranked)} runs with final "
-                       f"samples:"))
-        b.append(("table", (["temperature", "mean novelty", "min", "max"],
-                            [[f"{t:g}", *(_novelty(r[k]) for k in ("mean", "min", "max"))]
-                             for t, r in stats.iterrows()])))
-    if len(ranked) > 1:
-        for r in ranked.iloc[1:].itertuples():
-            rows = _sample_rows(final, r._asdict())
-            b.append(("details", (f"{r.label}, seed {r.seed}", "\n\n".join(
-                f"--- temperature {t}, novelty {nov} ---\n{text}" for t, text, nov in rows))))
-    return b
-
-
-def _sample_rows(final, run):
-    mine = final[final["run_id"] == run["run_id"]].sort_values("temperature", kind="stable")
-    return [[f"{s.temperature:g}", s.prime + s.text, _novelty(getattr(s, "novelty", math.nan))]
-            for s in mine.itertuples()]
-
-
-def _novelty_n(samples):
-    ns = samples["novelty_n"].dropna().unique() if "novelty_n" in samples else []
-    return int(ns[0]) if len(ns) else DEFAULT_N
-
-
-def num(value, decimals=3, big=1e6):
-    """A number for a table: ``decimals`` decimals, three significant digits with an exponent
-    from ``big`` up (never a 24-digit number), empty when missing."""
-    if value is None or pd.isna(value):
-        return ""
-    value = float(value)
-    if not math.isfinite(value) or abs(value) >= big:
-        return f"{value:.3g}"
-    return f"{value:,.{decimals}f}" if decimals == 0 else f"{value:.{decimals}f}"
-
-
-def _novelty(value):
-    return "" if value is None or not np.isfinite(value) else f"{value:.2f}"
-
-
-def _training_samples(info, runs, samples):
-    if len(samples) == 0:
-        return []
-    training = samples[samples["kind"] == "training"] if "kind" in samples else samples
-    b = [("h2", "Samples over training"),
-         ("p", "Each run's own samples as it trained (the recipe's: from the current hidden "
-               "state, seeded by the next input character), before the first update and at "
-               f"intervals; at most {SAMPLES_PER_RUN} per run here, all in samples.parquet.")]
-    for r in runs.itertuples():
-        mine = training[training["run_id"] == r.run_id]
-        if mine.empty:
-            continue
-        updates = sorted(mine["update"].unique())
-        pick = sorted({updates[int(round(i))] for i in
-                       np.linspace(0, len(updates) - 1, min(SAMPLES_PER_RUN, len(updates)))})
-        shown = mine[mine["update"].isin(pick)]
-        b.append(("details", (f"{r.label}, seed {r.seed} ({r.status})",
-                              "\n\n".join(f"--- update {s.update:,}{_novelty_note(s)} ---\n"
-                                          f"{s.prime}{s.text}" for s in shown.itertuples()))))
-    return b
-
-
-def _novelty_note(sample):
-    value = _novelty(getattr(sample, "novelty", math.nan))
-    return f", novelty {value}" if value else ""

@@ -8,17 +8,20 @@ import html
 import re
 from pathlib import Path
 
+from ...analysis.tables import analyse_tables
 from ...disk.writing import atomic_write_bytes
 from ...experiments.results import load_tables
 from .content import report_blocks
 
 
-def write_report(root, tables=None):
+def write_report(root, tables=None, analysis=None):
     """Write report.md and report.html into the results folder ``root`` (``tables``: its
-    load_tables, if read already); returns their paths."""
+    load_tables, ``analysis``: their analyse_tables, if made already); returns their paths."""
     root = Path(root)
-    info, runs, trace, samples, baselines = tables or load_tables(root)
-    blocks = report_blocks(root, info, runs, samples, baselines)
+    tables = tables or load_tables(root)
+    info, runs, trace, samples, baselines = tables
+    analysis = analysis or analyse_tables(info, runs, trace)
+    blocks = report_blocks(root, info, runs, samples, baselines, analysis)
     md, page = root / "report.md", root / "report.html"
     atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
     atomic_write_bytes(page, to_html(blocks, info["name"], root).encode("utf-8"))
@@ -59,10 +62,18 @@ def _md_prose(text):
     return re.sub(r"(?m)^(\d+)([.)])", r"\1\\\2", prose)
 
 
+def _text_cols(text_col):
+    """The columns that hold literal text: one index, several, or none."""
+    if text_col is None:
+        return ()
+    return tuple(text_col) if isinstance(text_col, (tuple, list)) else (text_col,)
+
+
 def _md_table(header, rows, text_col=None):
-    """A Markdown table; column ``text_col`` holds literal, possibly multi-line, text."""
+    """A Markdown table; the ``text_col`` column(s) hold literal, possibly multi-line, text."""
+    text_cols = _text_cols(text_col)
     lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_text(c) if i == text_col else _md_cell(c)
+    lines += ["| " + " | ".join(_md_text(c) if i in text_cols else _md_cell(c)
                                 for i, c in enumerate(row)) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -70,7 +81,7 @@ def _md_table(header, rows, text_col=None):
 def to_markdown(blocks):
     out = []
     for kind, payload in blocks:
-        if kind in ("h1", "h2"):
+        if kind in ("h1", "h2", "h3"):
             out.append("#" * int(kind[1]) + " " + _md_cell(payload))
         elif kind == "p":
             out.append(_md_prose(payload))
@@ -111,7 +122,7 @@ def to_html(blocks, title, root):
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
            f"<style>{CSS}</style></head><body>"]
     for kind, payload in blocks:
-        if kind in ("h1", "h2"):
+        if kind in ("h1", "h2", "h3"):
             out.append(f"<{kind}>{esc(payload)}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{_inline_code(esc(payload))}</p>")
@@ -133,11 +144,13 @@ def to_html(blocks, title, root):
 
 
 def _html_table(header, rows, text_col=None):
-    """An HTML table; column ``text_col`` is preformatted text."""
+    """An HTML table; the ``text_col`` column(s) are preformatted text."""
     esc = html.escape
+    text_cols = _text_cols(text_col)
 
     def cell(i, c):
-        return f"<td><pre>{esc(str(c))}</pre></td>" if i == text_col else f"<td>{esc(str(c))}</td>"
+        return (f"<td><pre>{esc(str(c))}</pre></td>" if i in text_cols
+                else f"<td>{esc(str(c))}</td>")
     return ("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header) + "</tr>"
             + "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>"
                       for row in rows) + "</table>")
