@@ -3,20 +3,21 @@
 Times the vanilla and LSTM rows of ``rnnbench bench`` (rnn 100 and lstm 128, float64,
 seq_length 25, batch 1, one thread) in a fresh process per measurement, the two trees taking
 turns (A B B A, ...) so that a shared machine's noise hits both alike, and prints each tree's
-median updates/s, their spread (min to max) and the ratio after / before per row.
+median updates/s, their spread (min to max) and the ratio after / before per row, by the wall
+clock and by the process's CPU time (steadier when other work shares the cores).
 
     python benchmarks/ab.py BEFORE AFTER [--pairs 5] [--cold 2]
 
 BEFORE and AFTER are checkouts of rnnbench (folders holding rnnbench/), each put first on
-PYTHONPATH in turn. The time is RunResult.summary["train_s"] (the compiled loop's, without
-validation or samples) of ``rnnbench.train``, the public API, so any version can be timed; each
-process first trains a few updates, so compiling or loading the kernels is not timed. ``--cold
-N`` also times ``rnnbench warmup`` with an empty NUMBA_CACHE_DIR N times per tree (taking
-turns): the compile time from nothing.
+PYTHONPATH in turn. The time is that of TrainState.run, the compiled training loop, for the
+row's updates on the built-in corpus; each process first runs a few updates, so compiling or
+loading the kernels is not timed. ``--cold N`` also times ``rnnbench warmup`` with an empty
+NUMBA_CACHE_DIR N times per tree (taking turns): the compile time from nothing.
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,14 +29,22 @@ ROWS = {"rnn 100": ("rnn", 100, 20000), "lstm 128": ("lstm", 128, 4000)}  # cell
 ONE_THREAD = {name: "1" for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                                      "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 CHILD = r"""
-import json, sys
+import json, sys, time
+import numpy as np
 import rnnbench
+try:
+    from rnnbench.training.state import TrainState
+except ImportError:  # before the layout of issue 14
+    from rnnbench.training import TrainState
 cell, hidden, updates = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-base = dict(data="pydoc", cell=cell, hidden_size=hidden, sample_every=0)
-rnnbench.train(rnnbench.RunConfig(**base, updates=50, trace_every=50, eval_every=50))
-result = rnnbench.train(rnnbench.RunConfig(**base, updates=updates, trace_every=updates,
-                                           eval_every=updates))
-print(json.dumps(rnnbench.__file__) + " " + json.dumps(result.summary["updates_per_s"]))
+corpus = rnnbench.Corpus.load("pydoc")
+model = rnnbench.Model.create(cell, corpus.vocab_size, hidden, seed=0, chars=corpus.chars)
+state = TrainState(model, corpus.train_ids, 25)
+state.run(np.zeros(50), np.zeros(50))  # loads (or compiles) the kernels
+wall, cpu = time.perf_counter(), time.process_time()
+state.run(np.zeros(updates), np.zeros(updates))
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps([rnnbench.__file__, updates / wall, updates / cpu]))
 """
 
 
@@ -44,19 +53,27 @@ def env_for(tree, **extra):
 
 
 def updates_per_s(tree, cell, hidden, updates):
+    # in the tree: `python -c` puts the working folder first on sys.path, before PYTHONPATH
     out = subprocess.run([sys.executable, "-c", CHILD, cell, str(hidden), str(updates)],
-                         env=env_for(tree), capture_output=True, text=True, check=True)
-    where, speed = out.stdout.split()
-    assert json.loads(where).startswith(str(tree)), f"{tree} is not the tree imported: {where}"
-    return float(speed)
+                         cwd=tree, env=env_for(tree), capture_output=True, text=True,
+                         check=True)
+    where, wall, cpu = json.loads(out.stdout)
+    assert where.startswith(str(tree)), f"{tree} is not the tree imported: {where}"
+    return wall, cpu
 
 
 def cold_warmup_s(tree):
+    """(wall, CPU) seconds of ``rnnbench warmup`` from an empty cache."""
     with tempfile.TemporaryDirectory() as cache:
-        start = time.perf_counter()
+        start, used = time.perf_counter(), _children_cpu()
         subprocess.run([sys.executable, "-m", "rnnbench", "warmup"], cwd=tree, check=True,
                        env=env_for(tree, NUMBA_CACHE_DIR=cache), capture_output=True)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, _children_cpu() - used
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def turns(pairs):
@@ -64,9 +81,16 @@ def turns(pairs):
     return [(0, 1) if k % 2 == 0 else (1, 0) for k in range(pairs)]
 
 
-def summary(name, values, unit):
-    return (f"{name}: median {statistics.median(values):,.{0 if unit == 'upd/s' else 1}f} "
-            f"{unit} (min {min(values):,.1f}, max {max(values):,.1f}, n={len(values)})")
+def report(row, measured, unit):
+    """Per tree the median, min and max of the wall-clock and the CPU-time figures (on a shared
+    machine the CPU time is the steadier), and the ratios after / before of the medians."""
+    for k, clock in enumerate(("wall", "CPU")):
+        values = [[m[k] for m in tree] for tree in measured]
+        ratio = statistics.median(values[1]) / statistics.median(values[0])
+        print(f"{row}, {clock}: after / before = {ratio:.3f}")
+        for name, v in zip(("before", "after"), values):
+            print(f"  {name}: median {statistics.median(v):,.1f} {unit} (min {min(v):,.1f}, "
+                  f"max {max(v):,.1f}, n={len(v)})")
 
 
 def main(argv=None):
@@ -82,18 +106,13 @@ def main(argv=None):
         for order in turns(args.pairs):
             for k in order:
                 speeds[k].append(updates_per_s(trees[k], cell, hidden, updates))
-        ratio = statistics.median(speeds[1]) / statistics.median(speeds[0])
-        print(f"{row}: after / before = {ratio:.3f}")
-        for name, values in zip(("  before", "  after"), speeds):
-            print(summary(name, values, "upd/s"))
+        report(row, speeds, "upd/s")
     if args.cold:
         seconds = ([], [])
         for order in turns(args.cold):
             for k in order:
                 seconds[k].append(cold_warmup_s(trees[k]))
-        print("cold `rnnbench warmup`:")
-        for name, values in zip(("  before", "  after"), seconds):
-            print(summary(name, values, "s"))
+        report("cold `rnnbench warmup`", seconds, "s")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ _LAZY = {
     "RunResult": ("rnnbench.training.driver", "RunResult"),
     "train": ("rnnbench.training.driver", "train"),
     "gradcheck": ("rnnbench.model.gradcheck", "gradcheck"),
+    "load_run": ("rnnbench.experiments.sources", "load_run"),
 }
 __all__ = sorted(_LAZY) + ["__version__"]
 

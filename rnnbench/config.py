@@ -99,6 +99,9 @@ class RunConfig(BaseModel):
     init_scale: Float = Field(0.01, gt=0, description="weights start as randn * init_scale")
     forget_bias: Float = Field(0.0, description="initial LSTM forget-gate bias (LSTM only)")
     updates: Int = Field(10000, ge=0, le=INT64_MAX, description="number of parameter updates")
+    epochs: Optional[Float] = Field(None, gt=0, le=1e9, description="passes over the "
+                                    "training text; when set, it decides the number of "
+                                    "updates (computed from the text) in place of updates")
     batch_size: Int = Field(1, ge=1, le=MAX_DIM, description="parallel streams through the text")
     dtype: Literal["float64", "float32"] = Field("float64", description="floating point type")
     encoding: str = Field("utf-8", strict=True, description="encoding of a text file (utf-8 "
@@ -118,6 +121,9 @@ class RunConfig(BaseModel):
                                    "text)")
     val_fraction: Float = Field(0.1, ge=0, lt=1,
                                 description="tail fraction of the text held out for validation")
+    val_slice: Int = Field(0, ge=0, le=INT64_MAX, description="characters of the held-out "
+                           "tail read at each eval_every (0: all of it); the whole tail is "
+                           "read at the end of the run")
     trace_every: Int = Field(100, gt=0, le=INT64_MAX, description="updates between trace rows")
     eval_every: Int = Field(1000, gt=0, le=INT64_MAX,
                             description="updates between validation losses")

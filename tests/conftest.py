@@ -24,6 +24,17 @@ def shakespeare_path():
     return SHARED_SHAKESPEARE
 
 
+@pytest.fixture(scope="session")
+def lines_file(tmp_path_factory):
+    """A text of short records, one a line (records: lines): the built-in corpus's first 800
+    non-empty lines."""
+    from rnnbench.text.corpus import Corpus
+    text = Corpus.load("pydoc").text
+    path = tmp_path_factory.mktemp("records") / "lines.txt"
+    path.write_text("\n".join([s for s in text.splitlines() if s.strip()][:800]) + "\n")
+    return str(path)
+
+
 def run_cli(*args):
     """Run the CLI in-process; returns (exit code, stdout, stderr) via capsys-free capture."""
     import contextlib

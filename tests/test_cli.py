@@ -40,9 +40,9 @@ def test_train_writes_a_run_folder_and_sample_reads_it(tmp_path):
     assert json.loads((out / "config.json").read_text())["hidden_size"] == 16
     assert len(pd.read_parquet(out / "trace.parquet")) == 3
     samples = pd.read_parquet(out / "samples.parquet")
-    assert list(samples["update"]) == [0, 100, 200, 300, 300]
-    assert list(samples["kind"]) == ["training"] * 4 + ["passage"]  # the report's passage
-    assert len(samples["text"].iloc[-1]) == 1000
+    assert list(samples["kind"]) == ["training"] * 4 + ["best_passage", "passage"]
+    assert list(samples["update"])[:4] == [0, 100, 200, 300]
+    assert list(samples["update"])[-1] == 300 and len(samples["text"].iloc[-1]) == 1000
 
     args = ("sample", out, "--prime", "The ", "--temperature", "0.7", "--length", "80",
             "--seed", "1")

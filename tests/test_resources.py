@@ -83,7 +83,9 @@ def _peak_rss(options, out):
             "print(*[line for line in open('/proc/self/status') if line.startswith('VmHWM')])")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     args = [str(a) for k, v in options.items() for a in (f"--{k.replace('_', '-')}", v)]
-    done = subprocess.run([sys.executable, "-c", code, "train", *args, "--quiet", "--out", out],
+    # --no-report: the estimate covers training and saving, not drawing the report after
+    done = subprocess.run([sys.executable, "-c", code, "train", *args, "--quiet", "--no-report",
+                           "--out", out],
                           capture_output=True, text=True, env=env, timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("VmHWM")]
     assert lines, done.stderr

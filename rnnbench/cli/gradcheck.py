@@ -6,7 +6,7 @@ that ``rnnbench --help`` imports neither Numba nor pandas."""
 import json
 
 from ..config import RunConfig
-from .options import config_of, field_options, ranged
+from .options import UsageError, config_of, field_options, ranged
 
 # the RunConfig fields gradcheck takes, and its own default: a small model, as every
 # weight is perturbed in turn
@@ -24,18 +24,23 @@ def add_parser(sub):
                        "dropout (off/on) x batch (1, 3) and prints one table, with "
                        "--init-scale 0.1 unless given, to exercise the nonlinearities.")
     field_options(p, RunConfig, GRADCHECK_FIELDS, GRADCHECK_DEFAULTS)
-    p.add_argument("--step", type=ranged(float, 0, 1, low_open=True), default=1e-2,
-                   help="finite-difference step, > 0 and <= 1 (default: 0.01)")
+    p.add_argument("--method", choices=["sixth", "central"], default="sixth", help="sixth: "
+                   "6th-order centred differences (default); central: the course's plain "
+                   "centred difference [L(x+h) - L(x-h)] / 2h")
+    p.add_argument("--step", type=ranged(float, 0, 1, low_open=True), default=None,
+                   help="finite-difference step, > 0 and <= 1 (default: 0.01 for sixth, "
+                   "1e-4 for central)")
     p.add_argument("--threshold", type=ranged(float, 0, 1, low_open=True), default=None,
-                   help="largest relative error that passes, > 0 and <= 1 (default: 1e-7; "
-                   "1e-6 with --all)")
+                   help="largest relative error that passes, > 0 and <= 1 (default: 1e-7 for "
+                   "sixth, 1e-6 with --all; for central 3 (9.3 h^2 + 1e-10 / h), 3.3e-6 at "
+                   "h = 1e-4, from measured errors: README, 'Gradient check')")
     p.add_argument("--all", action="store_true", help="the whole matrix, one table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_gradcheck(args):
     from ..text.corpus import Corpus
-    from ..model.gradcheck import chunk_pair, format_table, gradcheck
+    from ..model.gradcheck import COURSE_NOTE, chunk_pair, format_table, gradcheck
     from ..model.model import Model
 
     c = config_of(args, **({"init_scale": 0.1} if args.all else {}))
@@ -43,13 +48,12 @@ def cmd_gradcheck(args):
     corpus.check_length(c.seq_length, 3 if args.all else c.batch_size)
     if args.all:
         return _gradcheck_all(args, c, corpus)
-    threshold = 1e-7 if args.threshold is None else args.threshold
     model = Model.create(c.cell, corpus.vocab_size, c.hidden_size, c.num_layers, c.activation,
                          "float64", c.seed, c.init_scale)
     B, T = c.batch_size, c.seq_length
     xs, ys = chunk_pair(corpus.train_ids, B, T)
-    result = gradcheck(model, xs, ys, step=args.step, threshold=threshold,
-                       dropout=c.dropout, mask_seed=c.seed + 1)
+    result = gradcheck(model, xs, ys, step=args.step, threshold=args.threshold,
+                       dropout=c.dropout, mask_seed=c.seed + 1, method=args.method)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -57,6 +61,7 @@ def cmd_gradcheck(args):
               f"{c.hidden_size}, layers {c.num_layers}, dropout {c.dropout:g}, batch "
               f"{B}, seq_length {T}, vocabulary {corpus.vocab_size}, float64")
         print(format_table(result))
+        print(COURSE_NOTE)
     return 0 if result.passed else 1
 
 
@@ -71,8 +76,11 @@ def _gradcheck_all(args, c, corpus):
               f"threshold {threshold:g}")
         print(f"{'cell':<6}{'activation':<11}{'layers':>7}{'dropout':>8}{'batch':>6}"
               f"{'params':>8}{'max rel err':>13}{'skipped':>9}  verdict", flush=True)
+    if args.method != "sixth":
+        raise UsageError("rnnbench: --all checks with the 6th-order method only")
+    step = 1e-2 if args.step is None else args.step
     for row in gradcheck_matrix(corpus.train_ids, corpus.vocab_size, c.hidden_size,
-                                c.seq_length, c.seed, c.init_scale, args.step, threshold):
+                                c.seq_length, c.seed, c.init_scale, step, threshold):
         rows.append(row)
         if not args.json:
             print(f"{row['cell']:<6}{row['activation']:<11}{row['num_layers']:>7}"

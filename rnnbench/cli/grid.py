@@ -47,9 +47,11 @@ def add_parser(sub):
 def add_view_parsers(sub):
     for name, what in (("plot", "the plots (plots/*.png)"),
                        ("report", "report.md and report.html (and the plots)")):
-        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder again",
-                           description=f"Write {what} from the tables of a results folder.")
-        p.add_argument("results", type=Path, help="results folder, e.g. results/task4")
+        p = sub.add_parser(name, help=f"draw {what} of a grid's results folder or of a run "
+                           f"folder again", description=f"Write {what} from the tables of a "
+                           f"results folder, or of one run's folder (rnnbench train).")
+        p.add_argument("results", type=Path, help="results folder, e.g. results/task4, or a run "
+                       "folder")
 
 def cmd_run(args):
     from ..experiments.interrupts import exit_status, sigterm_interrupts
@@ -153,13 +155,25 @@ def draw(out, report):
     return paths
 
 
+def _draw_folder(out, report):
+    """``draw``, or for a run folder (rnnbench train) its own plots and report."""
+    from ..experiments.results import is_grid_folder
+    from ..experiments.run_folder import is_run_folder, load_run_tables
+    from ..views.plots.run import make_run_plots
+    from ..views.report.run import write_run_report
+
+    if not is_grid_folder(out) and is_run_folder(out):
+        return write_run_report(out) if report else make_run_plots(out, load_run_tables(out))
+    return draw(out, report)
+
+
 def cmd_plot(args):
-    for path in draw(args.results, report=False):
+    for path in _draw_folder(args.results, report=False):
         print(path)
     return 0
 
 
 def cmd_report(args):
-    for path in draw(args.results, report=True):
+    for path in _draw_folder(args.results, report=True):
         print(path)
     return 0

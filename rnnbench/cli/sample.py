@@ -34,6 +34,9 @@ def add_parser(sub):
                    "with seeds seed .. seed+N-1 (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--from-zero", action="store_true", help="start from a zero hidden state")
+    p.add_argument("--checkpoint", choices=["last", "best"], default="last", help="a run "
+                   "folder's last state (checkpoint.npz, default) or its best (best.npz: the "
+                   "lowest validation loss, with the hidden state then)")
     p.add_argument("--json", action="store_true", help="print one JSON document: run, "
                    "settings and samples (temperature, seed, text, novelty)")
 
@@ -50,7 +53,7 @@ def cmd_sample(args):
         run_id, label = str(row["run_id"]), str(row.get("label", ""))
         print(f"best run: {run_id} ({label}, seed {row['seed']}; final validation loss "
               f"{row['final_val_loss_per_char']:.3f} nats/char)", file=sys.stderr)
-    source = sources.load_source(path, args.from_zero, run_id, label)
+    source = sources.load_source(path, args.from_zero, run_id, label, args.checkpoint)
     prime = sources.prime_of(source.model, args.prime)
     index, why_not = sources.novelty_index(source, DEFAULT_N)
     samples = sources.draw(source, prime, args.length, args.temperature, args.count, args.seed,
@@ -64,13 +67,14 @@ def cmd_sample(args):
         return 0
     if why_not:
         print(f"novelty: not measured: {why_not}", file=sys.stderr)
+    shown = prime[len(source.model.end_symbol or ""):] if source.model.end_symbol else prime
     for s in samples:
         how = "greedy" if args.greedy else f"temperature {s['temperature']:g}"
         head = f"{how}, seed {s['seed']}, novelty {s['novelty']:.2f}"
         if len(samples) == 1:
             print(f"{head} (share of {DEFAULT_N}-grams not in the training text)",
                   file=sys.stderr)
-            print(prime + s["text"])
+            print(shown + s["text"])
         else:
-            print(f"--- {head} ---\n{prime}{s['text']}\n")
+            print(f"--- {head} ---\n{shown}{s['text']}\n")
     return 0

@@ -38,8 +38,9 @@ LOCK = ".rnnbench.lock"
 RUNS_LIMIT = 1 << 30  # bytes of a runs table read on its own (rnnbench sample --best)
 FINISHED = ("ok", "diverged")  # a failed run is tried again on the next invocation
 # Columns that measure the machine, not the experiment: they differ between identical runs.
-TIMING_COLUMNS = {"runs": ["wall_s", "train_s", "updates_per_s", "chars_per_s"],
-                  "trace": ["elapsed_s"], "samples": []}
+TIMING_COLUMNS = {"runs": ["wall_s", "startup_s", "train_s", "val_s", "updates_per_s",
+                           "chars_per_s"],
+                  "trace": ["elapsed_s", "train_s"], "samples": []}
 
 
 def print_note(message):

@@ -3,10 +3,16 @@
     config.json      the resolved RunConfig
     trace.parquet    one row per trace point      } a finished run (ok or diverged)
     samples.parquet  one row per text sample      }
-    checkpoint.npz   weights and what training needs to continue (model/checkpoint.py)
+    checkpoint.npz   the last weights and what training needs to continue exactly
+                     (model/checkpoint.py, training/resume.py)
+    best.npz         the weights and recurrent state at the lowest validation loss so far
+                     (at the evaluations every eval_every), that update and loss in its info
+    baselines.parquet  the count-based baselines of its text and split (``train`` writes it)
     error.txt        a failed run's traceback
-    summary.json     how the run ended; written last, it records the size and sha256 of every
-                     other file, and is sealed (integrity.py)
+    summary.json     how the run ended ("ok", "diverged", "failed", or "stopped": a run saved
+                     part-way, by a checkpoint or Ctrl-C, that ``train --resume`` continues);
+                     written last, it records the size and sha256 of every other file, and
+                     is sealed (integrity.py)
 
 A run folder is written whole (disk.writing.write_folder: a temporary folder that takes its
 place in one step), so a reader, or a process killed part-way, sees the old run or the new one,
@@ -18,6 +24,7 @@ import json
 import os
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,27 +38,38 @@ from ..model.layout import parameter_count
 from ..variants import OPTIMIZERS
 from .integrity import DamagedFile, check_file, first_line, read_regular, sealed, unseal
 
-SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, ERROR = (
+SUMMARY, CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, BASELINES, ERROR = (
     "summary.json", "config.json", "trace.parquet", "samples.parquet", "checkpoint.npz",
-    "error.txt")
-RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, ERROR, SUMMARY)
-STATUSES = ("ok", "diverged", "failed")
+    "best.npz", "baselines.parquet", "error.txt")
+RUN_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT, BEST, BASELINES, ERROR, SUMMARY)
+VIEW_FILES = ("plots", "report.md", "report.html")  # drawn from the files above, not sealed
+STATUSES = ("ok", "diverged", "failed", "stopped")
 _FINISHED_FILES = (CONFIG, TRACE, SAMPLES, CHECKPOINT)
-NEEDS = {"ok": _FINISHED_FILES, "diverged": _FINISHED_FILES, "failed": (CONFIG,)}
+NEEDS = {"ok": _FINISHED_FILES, "diverged": _FINISHED_FILES, "failed": (CONFIG,),
+         "stopped": _FINISHED_FILES}
+CHECKPOINTS = {"last": CHECKPOINT, "best": BEST}  # what sample, report and load_run choose
 SUMMARY_LIMIT = 16 * 2**20     # bytes of a run's summary.json read for sampling
 
 
 # -- writing ------------------------------------------------------------------------------------
 
-def save_run(result, folder, own=False):
+def save_run(result, folder, own=False, baselines=None):
     """Write a RunResult as the run folder ``folder`` (replacing a run already there; ``own``:
     whatever is there, the folder being the tool's, e.g. a grid's runs/<run_id>); returns the
-    folder's Path."""
+    folder's Path. ``baselines``: the text's baselines table, kept as baselines.parquet."""
     config = result.config.model_dump()
-    checkpoint = result.model.checkpoint_bytes(arrays=result.optimizer_state,
-                                               info={"config": config, "summary": result.summary})
+    info = {"config": config, "summary": result.summary}
+    checkpoint = result.model.checkpoint_bytes(
+        arrays=result.checkpoint_arrays, info=dict(info, loop=result.loop_info))
     files = {CONFIG: to_json_bytes(config), TRACE: parquet_bytes(result.trace),
              SAMPLES: parquet_bytes(result.samples), CHECKPOINT: checkpoint}
+    if baselines is not None:
+        files[BASELINES] = parquet_bytes(baselines)
+    if result.best is not None:
+        loop = result.loop_info
+        best = dict(update=loop["best_update"], val_loss_per_char=loop["best_val"])
+        files[BEST] = result.best.checkpoint_bytes(arrays=result.best_arrays,
+                                                   info=dict(info, best=best))
     return write_run(folder, files, result.summary, own)
 
 
@@ -80,7 +98,8 @@ def check_replaceable(folder):
     if not os.path.isdir(folder):
         raise ValueError(f"{folder} is a file, not a run folder")
     others = sorted(e for e in os.listdir(folder)  # temp files (.*.tmp) are no one's work
-                    if e not in RUN_FILES and not (e.startswith(".") and e.endswith(".tmp")))
+                    if e not in RUN_FILES + VIEW_FILES
+                    and not (e.startswith(".") and e.endswith(".tmp")))
     if others:
         raise ValueError(f"{folder} holds files that are not a run's ({', '.join(others[:3])}"
                          f"{', ...' if len(others) > 3 else ''}); choose another folder")
@@ -124,10 +143,17 @@ def check_space(folder, need):
                          f"{free:,} free on its device")
 
 
-def checkpoint_path(path):
-    """The checkpoint file of a run folder (or the file itself)."""
+def checkpoint_path(path, which="last"):
+    """The checkpoint file of a run folder (``which``: "last" or "best"), or the file itself."""
+    if which not in CHECKPOINTS:
+        raise ValueError(f"checkpoint: expected one of {', '.join(CHECKPOINTS)}, got {which!r}")
     path = Path(path)
-    return path / CHECKPOINT if path.is_dir() else path
+    if not path.is_dir():
+        return path
+    if which == "best" and not (path / BEST).exists():
+        raise ValueError(f"{path} has no {BEST} (no validation loss was measured, or the run "
+                         f"was written before best checkpoints)")
+    return path / CHECKPOINTS[which]
 
 
 # -- reading and checking -----------------------------------------------------------------------
@@ -181,6 +207,46 @@ def read_tables(folder):
     """(trace, samples) of a finished run's folder (check_run_folder first)."""
     folder = Path(folder)
     return pd.read_parquet(folder / TRACE), pd.read_parquet(folder / SAMPLES)
+
+
+@dataclass
+class RunTables:
+    """What a run's plots, report and ``load_run`` read: the config and summary (dicts), the
+    trace, samples and baselines (tables; baselines empty when the folder has none)."""
+
+    config: dict
+    summary: dict
+    trace: pd.DataFrame
+    samples: pd.DataFrame
+    baselines: pd.DataFrame
+
+    @property
+    def val_note(self):
+        """What the validation loss was computed on, in words."""
+        chars, part = self.summary.get("val_chars"), self.config.get("val_slice") or 0
+        whole = f"all {chars:,} characters" if isinstance(chars, int) else "all of it"
+        how = ("each validation record from a zero state" if self.config.get("records")
+               else "read on from the hidden state training had reached")
+        if part and isinstance(chars, int) and part < chars - 1:
+            return (f"its first {part:,} characters every eval_every updates, {whole} at the "
+                    f"end of the run (plotted apart); {how}")
+        return f"{whole}, every eval_every updates; {how}"
+
+
+def load_run_tables(folder):
+    """The RunTables of the run in ``folder``, checked whole first (a damaged folder is a
+    DamagedFile; one that never finished, a ValueError)."""
+    folder = Path(folder)
+    summary = check_run_folder(folder)
+    if summary is None:
+        raise ValueError(f"{folder}: not a run folder (no {SUMMARY})")
+    if summary["status"] == "failed":
+        raise ValueError(f"{folder}: the run failed ({summary.get('error')}); nothing to show")
+    config = json.loads(read_regular(folder / CONFIG, CONFIG))
+    trace, samples = read_tables(folder)
+    baselines = (pd.read_parquet(folder / BASELINES) if (folder / BASELINES).exists()
+                 else pd.DataFrame())
+    return RunTables(config, summary, trace, samples, baselines)
 
 
 def read_summary(folder):

@@ -15,9 +15,13 @@ from ..config import MAX_SAMPLE_LENGTH, SEED_LIMIT, TEMPERATURE_RANGE, RunConfig
 from ..model.model import load_checkpoint
 from ..text.corpus import Corpus, missing_chars, prepare_corpus
 from ..text.novelty import DEFAULT_N, training_index
+from ..training.recorder import validation_rows
+from ..training.resume import Resume
 from ..training.samples import sample_row, start_text
+from .integrity import DamagedFile, read_regular
 from .results import ResultsDir, is_grid_folder, ranked_ok, read_runs
-from .run_folder import SUMMARY, checkpoint_path, read_summary
+from .run_folder import (CHECKPOINT, CONFIG, SUMMARY, BEST, check_run_folder, checkpoint_path,
+                         load_run_tables, read_summary, read_tables)
 
 
 class SampleError(ValueError):
@@ -70,13 +74,17 @@ def best_run(root):
     return ResultsDir(root).run_folder(row["run_id"]), row
 
 
-def load_source(path, from_zero=False, run_id=None, label=None):
-    """The model saved at ``path`` (a run folder or a checkpoint.npz)."""
+def load_source(path, from_zero=False, run_id=None, label=None, checkpoint="last"):
+    """The model saved at ``path`` (a run folder, whose ``checkpoint`` is "last" or "best",
+    or a checkpoint file); samples continue from the hidden state saved with it."""
     path = Path(path)
     if is_grid_folder(path):
         raise SampleError(f"{path} is a grid results folder: add --best, or give one of its "
                           f"runs/<run_id> folders")
-    ckpt = checkpoint_path(path)
+    try:
+        ckpt = checkpoint_path(path, checkpoint)
+    except ValueError as exc:
+        raise SampleError(str(exc)) from None
     if not ckpt.exists():  # anything else there (a pipe, a device) is refused by name below
         raise SampleError(f"{path}: no checkpoint found (expected a run folder, a "
                           f"checkpoint.npz, or a grid results folder with --best)")
@@ -206,3 +214,66 @@ def _plain(obj):
         raise TypeError(f"cannot write {type(obj).__name__} as JSON")
     value = item()
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def read_resume(folder):
+    """The run in ``folder`` as a training.resume.Resume, checked whole first; a one-line
+    ValueError when it cannot be continued (not a run, failed or diverged, damaged, or
+    written before exact resume)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such run folder")
+    try:
+        summary = check_run_folder(folder)
+    except DamagedFile as exc:
+        raise ValueError(f"{folder}: damaged, cannot resume ({exc})") from None
+    if summary is None:
+        raise ValueError(f"{folder}: not a run folder (no {SUMMARY})")
+    if summary["status"] not in ("ok", "stopped"):
+        raise ValueError(f"{folder}: the run {summary['status']}; only a stopped or finished "
+                         f"(ok) run can be continued")
+    model, arrays, info = load_checkpoint(folder / CHECKPOINT)
+    if "loop" not in info or "recent" not in arrays:
+        raise ValueError(f"{folder}: written before exact resume (its checkpoint keeps no "
+                         f"loop state); it cannot be continued exactly")
+    best, best_arrays = load_checkpoint(folder / BEST)[:2] if (folder / BEST).exists() \
+        else (None, {})
+    config = RunConfig.build(json.loads(read_regular(folder / CONFIG, CONFIG)),
+                             f"{folder / CONFIG}: ")
+    trace, samples = read_tables(folder)
+    return Resume(config, model, arrays, info["loop"], trace, samples, best, best_arrays,
+                  summary["status"], summary.get("corpus_checksum"))
+
+
+@dataclass
+class LoadedRun:
+    """A run folder read back (``load_run``): the RunConfig, the summary, the trace, samples
+    and baselines tables, and the model of the checkpoint asked for ("last" or "best")."""
+
+    path: Path
+    config: RunConfig
+    summary: dict
+    trace: object
+    samples: object
+    baselines: object
+    model: object
+    checkpoint: str = "last"
+
+    @property
+    def validation(self):
+        """The trace rows where the validation loss was measured (the trace holds NaN
+        between evaluations): plot these, e.g. ``run.validation.plot(x="update",
+        y="val_loss_per_char")``."""
+        return validation_rows(self.trace)
+
+
+def load_run(path, checkpoint="last"):
+    """The run in the folder ``path`` (written by ``rnnbench train`` or a grid's
+    runs/<run_id>), checked whole, with the model of its ``checkpoint``: "last" (where
+    training ended or stopped) or "best" (best.npz, the lowest validation loss)."""
+    path = Path(path)
+    tables = load_run_tables(path)  # ValueError / DamagedFile in one line
+    model = load_checkpoint(checkpoint_path(path, checkpoint))[0]
+    return LoadedRun(path, RunConfig.build(tables.config, f"{path / CONFIG}: "),
+                     tables.summary, tables.trace, tables.samples, tables.baselines, model,
+                     checkpoint)

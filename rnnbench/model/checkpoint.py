@@ -21,7 +21,8 @@ from ..variants import ACTIVATIONS, CELLS, SLOT_NAMES
 from .layout import param_layout, state_rows
 
 JSON_MEMBERS = {"meta": 2**26, "info": 2**26}  # bytes of text each may hold
-STATE = ("h", "counters", "smooth", "cursors")  # what training states' arrays() add
+# what training states' arrays() add, and the driver's kept per-update losses (exact resume)
+STATE = ("h", "counters", "smooth", "cursors", "recent_counts", "total_targets", "recent")
 ARRAY_MEMBERS = ("theta",) + tuple("x_" + name for name in SLOT_NAMES + STATE)
 DTYPES = ("float32", "float64")
 MAX_MEMBERS = 1000
@@ -157,7 +158,10 @@ def _expected_arrays(meta, info):
                    and batch_ok(s[1])),
            "x_counters": ({"i8"}, lambda s: s == (3,)),
            "x_smooth": ({"f4", "f8"}, lambda s: s == ()),
-           "x_cursors": ({"i8"}, lambda s: len(s) == 2 and s[1] == 3 and batch_ok(s[0]))}
+           "x_cursors": ({"i8"}, lambda s: len(s) == 2 and s[1] == 3 and batch_ok(s[0])),
+           "x_recent": ({"f8"}, lambda s: len(s) == 1 and s[0] <= MAX_DIM),
+           "x_recent_counts": ({"i8"}, lambda s: len(s) == 1 and s[0] <= MAX_DIM),
+           "x_total_targets": ({"i8"}, lambda s: s == ())}
     for slot in SLOT_NAMES:
         out["x_" + slot] = out["theta"]
     return out

@@ -34,9 +34,42 @@ from .model import Model
 
 RELU_STEP_CUT = 10  # a ReLU stencil that crosses a kink is retried at step / RELU_STEP_CUT
 
+# the numerical gradient: ((k, weight of L(+kh) - L(-kh)), ...) and the divisor of their sum
+# (times h). "central" is the course's plain centred difference [L(+h) - L(-h)] / (2h).
+METHODS = {"sixth": (((1, 45.0), (2, -9.0), (3, 1.0)), 60.0),
+           "central": (((1, 1.0),), 2.0)}
+METHOD_NAMES = {"sixth": "6th-order centred difference", "central": "plain centred difference"}
 FORMULA = ("rel = |g_a - g_n| / max(|g_a| + |g_n|, floor), floor = 1e-6 |loss|; "
            "g_n: 6th-order centred difference")
-STENCIL = ((1, 45.0), (2, -9.0), (3, 1.0))  # (k, weight of L(+kh) - L(-kh)); divide by 60 h
+DEFAULT_STEP = {"sixth": 1e-2, "central": 1e-4}
+
+
+def default_threshold(method, step):
+    """The bound a check passes: 1e-7 for sixth-order differences; for plain centred ones it
+    follows the step. Measured at hidden 5 over 50 seeds x 4 chunks of the built-in text
+    (README, "Gradient check"), the largest error of a vanilla RNN was 9.3e-6 at h = 1e-3
+    (truncation, which grows as h^2), 8.1e-7 at h = 1e-4 and 9.7e-6 at h = 1e-5 (float64
+    rounding of the loss, which grows as 1/h): the bound is three times that model,
+    3 (9.3 h^2 + 1e-10 / h), 3.3e-6 at the course's h = 1e-4."""
+    if method == "sixth":
+        return 1e-7
+    return 3.0 * (9.3 * step ** 2 + 1e-10 / step)
+# the course's names (U, W, V, b, c of the vanilla RNN) for the package's; other layers get
+# their number (U_2, ...); an LSTM's or GRU's gates are stacked in one U, W and b
+COURSE_NAMES = {"Wxh": "U", "Whh": "W", "bh": "b", "bxh": "b", "bhh": "b_hh", "Why": "V",
+                "by": "c"}
+
+
+COURSE_NOTE = ("course: the assignment's names (U = W_xh, W = W_hh, V = W_hy, b, c); _2, _3: "
+               "layers 2, 3; an LSTM's or GRU's U, W and b stack its gates' blocks (b_hh: "
+               "the GRU's second bias)")
+
+
+def course_name(name):
+    """'Wxh' -> 'U', 'Whh_l1' -> 'W_2' (layers counted from 1), 'by' -> 'c'."""
+    base, _, layer = name.partition("_l")
+    short = COURSE_NAMES.get(base, base)
+    return f"{short}_{int(layer) + 1}" if layer.isdigit() else short
 
 
 @dataclass
@@ -51,6 +84,11 @@ class GradcheckResult:
     floor: float
     loss: float
     skipped: int = 0  # elements left out because a ReLU kink lay within the stencil
+    method: str = "sixth"
+
+    @property
+    def formula(self):
+        return FORMULA.replace(METHOD_NAMES["sixth"], METHOD_NAMES[self.method])
 
     def to_json(self):
         return {"max_rel_error": self.max_rel_error, "passed": self.passed,
@@ -58,15 +96,17 @@ class GradcheckResult:
                                "mean_rel_error": v["mean_rel_error"]}
                            for k, v in self.params.items()},
                 "threshold": self.threshold, "step": self.step, "floor": self.floor,
-                "skipped": self.skipped, "formula": FORMULA}
+                "skipped": self.skipped, "method": self.method, "formula": self.formula,
+                "course_names": {k: course_name(k) for k in self.params}}
 
 
-def _stencil(loss_at, theta, i, step, centre):
-    """The sixth-order difference of element i, and whether every stencil point gave the ReLU
+def _stencil(loss_at, theta, i, step, centre, method="sixth"):
+    """The ``method``'s difference of element i, and whether every stencil point gave the ReLU
     fingerprint ``centre`` of the unperturbed model (loss_at returns (loss, fingerprint))."""
     old = theta[i]
     acc, same = 0.0, True
-    for k, w in STENCIL:
+    weights, divisor = METHODS[method]
+    for k, w in weights:
         theta[i] = old + k * step
         plus, fp = loss_at()
         same &= fp == centre
@@ -75,11 +115,13 @@ def _stencil(loss_at, theta, i, step, centre):
         same &= fm == centre
         acc += w * (plus - minus)
     theta[i] = old
-    return acc / (60.0 * step), same
+    return acc / (divisor * step), same
 
 
-def numerical_gradient(model, inputs, targets, h0=None, step=1e-2, dropout=0.0, mask_seed=0):
-    """Sixth-order centred finite differences of the model's loss for every element of theta.
+def numerical_gradient(model, inputs, targets, h0=None, step=1e-2, dropout=0.0, mask_seed=0,
+                       method="sixth"):
+    """Centred finite differences (``method``: METHODS) of the model's loss for every element
+    of theta.
 
     Returns (gradient, skipped): skipped marks ReLU elements whose stencil could not avoid a
     kink (their gradient is NaN); see the module docstring.
@@ -98,7 +140,7 @@ def numerical_gradient(model, inputs, targets, h0=None, step=1e-2, dropout=0.0, 
     _, centre = loss_at()  # theta is restored after every element: one centre serves all
     for i in range(theta.size):
         for h in steps:
-            num[i], smooth = _stencil(loss_at, theta, i, h, centre)
+            num[i], smooth = _stencil(loss_at, theta, i, h, centre, method)
             if smooth:
                 break
         else:
@@ -110,20 +152,27 @@ def relative_error(analytic, numeric, floor):
     return np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), floor)
 
 
-def gradcheck(model, inputs, targets, h0=None, step=1e-2, threshold=1e-7, floor=None,
-              dropout=0.0, mask_seed=0):
+def gradcheck(model, inputs, targets, h0=None, step=None, threshold=None, floor=None,
+              dropout=0.0, mask_seed=0, method="sixth"):
     """Compare ``model.loss_and_grads`` with numerical gradients; returns a GradcheckResult.
 
     ``inputs``/``targets`` are T ids or B x T; ``dropout`` > 0 uses the fixed masks of
-    ``mask_seed`` in every evaluation.
+    ``mask_seed`` in every evaluation. ``method``: "sixth" (default; step 1e-2, bound 1e-7) or
+    "central", the course's plain centred difference (step 1e-4, bound 3.3e-6; see
+    default_threshold).
     """
     if model.dtype != np.float64:
         raise ValueError("the gradient check needs a float64 model")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    step = DEFAULT_STEP[method] if step is None else step
+    threshold = default_threshold(method, step) if threshold is None else threshold
     check_step_threshold(step, threshold)
     loss, grads, _ = model.loss_and_grads(inputs, targets, h0, dropout, mask_seed)
     if floor is None:
         floor = 1e-6 * abs(loss)
-    num, skipped = numerical_gradient(model, inputs, targets, h0, step, dropout, mask_seed)
+    num, skipped = numerical_gradient(model, inputs, targets, h0, step, dropout, mask_seed,
+                                      method)
     numeric, skip = model.views(num), model.views(skipped)
     params = {}
     for name, _ in model.layout:
@@ -137,7 +186,7 @@ def gradcheck(model, inputs, targets, h0=None, step=1e-2, threshold=1e-7, floor=
             size=int(keep.size), skipped=int(skip[name].sum()))
     worst = max(p["max_rel_error"] for p in params.values())
     return GradcheckResult(worst, bool(worst <= threshold), params, threshold, step, floor, loss,
-                           int(skipped.sum()))
+                           int(skipped.sum()), method)
 
 
 def check_step_threshold(step, threshold):
@@ -150,17 +199,19 @@ def check_step_threshold(step, threshold):
 
 def format_table(result):
     """The result as an aligned text table with the formula underneath."""
-    lines = [f"{'param':<10}{'size':>8}{'max rel err':>14}{'mean rel err':>14}{'max abs err':>14}"]
+    lines = [f"{'course':<8}{'param':<10}{'size':>8}{'max rel err':>14}{'mean rel err':>14}"
+             f"{'max abs err':>14}"]
     for name, p in result.params.items():
-        lines.append(f"{name:<10}{p['size']:>8}{p['max_rel_error']:>14.2e}"
-                     f"{p['mean_rel_error']:>14.2e}{p['max_abs_error']:>14.2e}")
+        lines.append(f"{course_name(name):<8}{name:<10}{p['size']:>8}"
+                     f"{p['max_rel_error']:>14.2e}{p['mean_rel_error']:>14.2e}"
+                     f"{p['max_abs_error']:>14.2e}")
     verdict = "PASSED" if result.passed else "FAILED"
     lines.append(f"max relative error {result.max_rel_error:.2e} (threshold "
                  f"{result.threshold:.0e}): {verdict}")
     if result.skipped:
         lines.append(f"{result.skipped} elements left out: a ReLU kink within 3 steps even "
                      f"at step {result.step / RELU_STEP_CUT:g}")
-    lines.append(f"{FORMULA}; h = {result.step:g}, floor = {result.floor:.3g}")
+    lines.append(f"{result.formula}; h = {result.step:g}, floor = {result.floor:.3g}")
     return "\n".join(lines)
 
 

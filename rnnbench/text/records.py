@@ -128,3 +128,16 @@ def stream_of(records, end, group=4096):
     for i in range(0, len(records), group):
         yield end.join(records[i:i + group]) + end
 
+
+RECORD_SUFFIXES = {".jsonl": "jsonl:<field>", ".json": "jsonl:<field>", ".csv": "csv:<column>"}
+
+
+def records_hint(path, records):
+    """A one-line warning when a file whose name says it holds records (.jsonl, .json, .csv)
+    is read as plain text (no ``records``): training would learn its JSON or CSV syntax."""
+    suffix = str(path).lower().rpartition(".")[2]
+    spec = RECORD_SUFFIXES.get("." + suffix)
+    if records is not None or spec is None or "." not in str(path):
+        return None
+    return (f"rnnbench: warning: {path} is read as plain text, JSON or CSV syntax and all; to "
+            f"train on one field per record add --records {spec} (or 'records:' in a grid)")

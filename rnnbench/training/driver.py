@@ -18,18 +18,20 @@ from ..config import ConfigError, RunConfig
 from ..divergence import WINDOW, DivergenceCheck
 from ..model.model import Model
 from ..text.corpus import Corpus, CorpusError, prepare_corpus
-from ..text.novelty import training_index
+from .epochs import with_epochs
 from .recent import MAX_CHUNK, MAX_WINDOW, RecentValues, kept_updates
 from .records import RecordTrainState
 from .resources import check_run
-from .samples import rows_frame, sample_row
-from .seeds import TRAINING_SAMPLE, derived_seed
+from .samples import rows_frame
+from .recorder import Clock, Recorder, validation_rows
+from .resume import loop_info
 from .state import TrainState
 from .threads import run_threads
 
 LN2 = math.log(2.0)
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
-                 "bits_per_char", "val_loss_per_char", "val_bits_per_char", "elapsed_s"]
+                 "bits_per_char", "val_loss_per_char", "val_bits_per_char",
+                 "val_full_loss_per_char", "elapsed_s", "train_s"]
 
 
 @dataclass
@@ -42,42 +44,31 @@ class RunResult:
     summary: dict
     model: Model
     optimizer_state: dict = field(default_factory=dict)
+    best: Model = None  # the weights at the lowest scheduled validation loss (best.npz)
+    best_arrays: dict = field(default_factory=dict)  # the recurrent state then ("h")
+    loop: dict = field(default_factory=dict)  # what exact resume needs beyond the state
+
+    @property
+    def checkpoint_arrays(self):
+        """The arrays of checkpoint.npz: the training state and the kept losses."""
+        return {**self.optimizer_state, **{k: v for k, v in self.loop.items()
+                                           if isinstance(v, np.ndarray)}}
+
+    @property
+    def validation(self):
+        """The trace rows where the validation loss was measured (the trace holds NaN
+        between evaluations): plot these, e.g. ``result.validation.plot(x="update",
+        y="val_loss_per_char")``."""
+        return validation_rows(self.trace)
+
+    @property
+    def loop_info(self):
+        return {k: v for k, v in self.loop.items() if not isinstance(v, np.ndarray)}
 
 
-class _Recorder:
-    """Accumulates trace and sample rows; knows which update needs what."""
-
-    def __init__(self, config, corpus, model, on_sample):
-        self.config, self.corpus, self.model = config, corpus, model
-        self.on_sample = on_sample
-        self.trace_rows, self.sample_rows = [], []
-        self.val_losses = []
-
-    def val_loss_per_char(self, run):
-        """Loss per character on the held-out tail, read from the carried hidden state of
-        stream 0 (records mode: each validation record from a zero state).
-
-        The recipe zeroes the state only once per pass over the text, so early in training a
-        model has never seen a zero state, and its loss from one (10+ nats/char on the built-in
-        corpus after 1,000 updates, against 3 from the carried state) says little.
-        """
-        total, n = run.val_loss(self.corpus)
-        value = total / n if n else float("nan")
-        self.val_losses.append(value)
-        return value
-
-    def sample(self, n, h, first_id):
-        """The training sample of update ``n``: from state ``h``, fed the next input."""
-        cfg = self.config
-        row = sample_row(self.model, self.corpus.chars[first_id], cfg.sample_length,
-                         cfg.temperature, derived_seed(cfg.seed, TRAINING_SAMPLE, n), h,
-                         update=n, kind="training", index=training_index(self.corpus))
-        self.sample_rows.append(row)
-        if self.on_sample is not None:
-            self.on_sample(row)
-
-
-def train(config=None, corpus=None, model=None, progress=False, on_sample=None, **overrides):
+def train(config=None, corpus=None, model=None, progress=False, on_sample=None, *,
+          resume=None, checkpoint_every=0, on_checkpoint=None, should_stop=None, passage=False,
+          **overrides):
     """Train one run of ``config`` (a RunConfig, a dict, or keyword overrides of the defaults).
 
     ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
@@ -85,14 +76,28 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     each sample. Returns a RunResult; a run that diverges (``divergence``: a non-finite loss,
     or a loss per character that stays far above guessing) stops there with status "diverged"
     instead of raising.
+
+    ``resume`` (a resume.Resume, from run_folder.read_resume) continues that run to
+    ``config.updates``, exactly as if it had not stopped. ``on_checkpoint(result)`` receives
+    the run so far (a RunResult of status "stopped") at the first chunk end at or past every
+    multiple of ``checkpoint_every`` updates (0: never); ``should_stop()``, asked at every
+    chunk end, stops the run there when true (status "stopped", resumable). ``passage``: a
+    run that finishes adds a 1,000-character passage of its best weights to its samples (kind
+    "best_passage"), as ``rnnbench train`` does for its report.
     """
     config = _as_config(config, overrides)
-    t_start = time.perf_counter()
+    clock = Clock(resume.loop if resume is not None else None)
     if corpus is None:
         corpus = Corpus.from_config(config)
     corpus = prepare_corpus(corpus, config)
     corpus.check_length(config.seq_length, config.batch_size)
+    config = with_epochs(config, corpus)
     check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
+    if resume is not None:
+        if config.updates <= resume.updates:
+            raise ConfigError(f"updates: the run has {resume.updates:,} already; give more "
+                              f"to continue it (got {config.updates:,})")
+        model = resume.model
     if model is None:
         model = Model.create(config.cell, corpus.vocab_size, config.hidden_size,
                              config.num_layers, config.activation, config.dtype, config.seed,
@@ -108,73 +113,136 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         run = RecordTrainState.from_config(model, corpus, config)
     else:
         run = TrainState.from_config(model, corpus.train_ids, config)
-    rec = _Recorder(config, corpus, model, on_sample)
+    if resume is not None:
+        run.restore(resume.arrays)
+    rec = Recorder(config, corpus, model, on_sample, resume)
+    loop = _Loop(config, corpus, run, rec, clock, resume)
+
+    def snapshot(verdict, status):
+        trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
+        samples = rows_frame(rec.sample_rows)
+        summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, rec.best,
+                           clock, rec.val_s, status)
+        best = None
+        if rec.best.theta is not None:
+            best = model.copy()
+            best.theta[:] = rec.best.theta
+            best.end_symbol = model.end_symbol
+        return RunResult(config, trace, samples, summary, model, run.arrays(), best=best,
+                         best_arrays={} if rec.best.h is None else {"h": rec.best.h},
+                         loop=dict(loop_info(clock, loop.rule, rec.best), val_s=rec.val_s,
+                                   **loop.kept()))
+
     with run_threads(config):  # every core where it pays, unless held to one (grids)
-        verdict, train_s = _loop(config, run, rec, progress)
-    wall_s = time.perf_counter() - t_start
-    trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
-    samples = rows_frame(rec.sample_rows)
-    summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, wall_s, train_s)
-    return RunResult(config, trace, samples, summary, model, run.arrays())
+        verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
+                                    should_stop)
+    if passage and not stopped and verdict is None:
+        rec.best_passage(config.updates)
+    return snapshot(verdict, "stopped" if stopped else None)
 
 
-def _loop(config, run, rec, progress):
-    """Call the compiled loop in chunks until ``config.updates`` are done or the run diverges;
-    returns (the Divergence or None, seconds spent in the loop).
-
-    Per-update losses are kept only as far back as a trace row or the divergence rule looks
-    (``recent.kept_updates``), smooth losses only for the chunk in hand.
+class _Loop:
+    """Calls the compiled loop in chunks until ``config.updates`` are done, the run diverges
+    or it is asked to stop. Per-update losses are kept only as far back as a trace row or the
+    divergence rule looks (``recent.kept_updates``), smooth losses only for the chunk in hand.
     """
-    losses = RecentValues(kept_updates(config), MAX_CHUNK)
-    smooths = np.full(MAX_CHUNK, np.nan)
-    rule = DivergenceCheck(run.model.vocab_size)
-    run.run(losses.space(0), smooths[:0])  # compile or load from cache before the clock starts
-    bar = _progress_bar(config.updates) if progress else None
-    t0 = time.perf_counter()
-    train_s, n, verdict = 0.0, 0, None
-    while True:
-        if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
-            first_id, h_next = run.next_input()
-            rec.sample(n, h_next, first_id)
-        if n == config.updates:
-            break
-        stop = min(config.updates, n + MAX_CHUNK, _next_multiple(n, config.trace_every),
-                   _next_multiple(n, config.eval_every),
-                   _next_multiple(n, config.sample_every) if config.sample_every else n + MAX_CHUNK)
-        t1 = time.perf_counter()
-        done = run.run(losses.space(stop - n), smooths[:stop - n])
-        train_s += time.perf_counter() - t1
-        losses.commit(done)
-        if n == 0 and done:
-            rule.start(run.loss_per_char(losses.view(0, 1), 0, 1))
-        last_smooth = smooths[done - 1] if done else np.nan
-        if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
-            n += done
-            verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
-            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
-                                             time.perf_counter() - t0))
-            break
-        n = stop
-        if n >= min(WINDOW, config.updates):  # a full window (or the whole of a short run)
-            first = max(0, n - WINDOW)
-            with np.errstate(over="ignore", invalid="ignore"):
-                recent = np.median(run.losses_per_char(losses.view(first, n), first, n))
-            verdict = rule.check(n, float(recent), first + 1)
-        evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
-        if evaluate or verdict is not None or n % config.trace_every == 0:
-            val = rec.val_loss_per_char(run) if evaluate else np.nan
-            rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
-                                             time.perf_counter() - t0))
-        if verdict is not None:
-            break
+
+    def __init__(self, config, corpus, run, rec, clock, resume=None):
+        self.config, self.run_state, self.rec, self.clock = config, run, rec, clock
+        self.losses = RecentValues(kept_updates(config), MAX_CHUNK)
+        self.smooths = np.full(MAX_CHUNK, np.nan)
+        self.rule = DivergenceCheck(run.model.vocab_size)
+        if resume is not None:
+            if "recent" not in resume.arrays:
+                raise ValueError("the checkpoint has no 'recent' losses (written before exact "
+                                 "resume)")
+            self.losses.restore(resume.arrays["recent"], run.updates)
+            if resume.loop.get("initial_loss") is not None:
+                self.rule.start(resume.loop["initial_loss"])
+
+    def kept(self):
+        """The kept losses, for a checkpoint."""
+        return {"recent": self.losses.kept()[0]}
+
+    def run(self, progress, snapshot, checkpoint_every, on_checkpoint, should_stop):
+        """(the Divergence or None, whether it stopped before the budget)."""
+        config, run, rec, clock = self.config, self.run_state, self.rec, self.clock
+        losses, smooths, rule = self.losses, self.smooths, self.rule
+        # compile or load from cache before the clocks: the loop, validation, sampling
+        run.run(losses.space(0), smooths[:0])
+        run.val_loss(rec.corpus, 1)
+        if config.sample_every:
+            run.model.sample_ids(run.model.encode(run.model.chars[0]), 1, seed=0)
+        n = run.updates
+        bar = _progress_bar(config.updates, n) if progress else None
+        clock.loop_start = time.perf_counter()
+        clock.startup_s += clock.loop_start - clock.start
+        session_start, session_n = clock.loop_start, n
+        next_checkpoint = _next_multiple(n, checkpoint_every) if checkpoint_every else None
+        verdict, stopped = None, False
+        while True:
+            if config.sample_every and (n % config.sample_every == 0 or n == config.updates):
+                first_id, h_next = run.next_input()
+                rec.sample(n, h_next, first_id)
+            if n >= config.updates:
+                break
+            stop = min(config.updates, n + MAX_CHUNK, _next_multiple(n, config.trace_every),
+                       _next_multiple(n, config.eval_every),
+                       _next_multiple(n, config.sample_every) if config.sample_every
+                       else n + MAX_CHUNK)
+            t1 = time.perf_counter()
+            done = run.run(losses.space(stop - n), smooths[:stop - n])
+            clock.train_s += time.perf_counter() - t1
+            losses.commit(done)
+            if n == 0 and done:
+                rule.start(run.loss_per_char(losses.view(0, 1), 0, 1))
+            last_smooth = smooths[done - 1] if done else np.nan
+            if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
+                n += done
+                verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
+                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
+                                                 clock))
+                break
+            n = stop
+            if n >= min(WINDOW, config.updates):  # a full window (or the whole short run)
+                first = max(0, n - WINDOW)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    recent = np.median(run.losses_per_char(losses.view(first, n), first, n))
+                verdict = rule.check(n, float(recent), first + 1)
+            evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
+            if evaluate or verdict is not None or n % config.trace_every == 0:
+                val = rec.val_loss_per_char(run) if evaluate else np.nan
+                if evaluate and n % config.eval_every == 0:
+                    rec.best.offer(val, n, run.model.theta, run.h)
+                full = (rec.val_loss_per_char(run, full=True, sliced=val)
+                        if evaluate and n == config.updates else np.nan)
+                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
+                                                 clock, full))
+            if verdict is not None:
+                break
+            if bar is not None:
+                _show_speed(bar, stop, run, n - session_n, time.perf_counter() - session_start,
+                            clock.train_s)
+            if n < config.updates and should_stop is not None and should_stop():
+                stopped = True
+                break
+            if next_checkpoint is not None and n >= next_checkpoint and n < config.updates:
+                next_checkpoint = _next_multiple(n, checkpoint_every)
+                on_checkpoint(snapshot(None, "stopped"))
         if bar is not None:
-            bar.update(stop - bar.n)
-            bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
-                            loss_per_char=f"{run.smooth / run.chars_per_stream_update():.3f}",
-                            updates_s=f"{n / max(train_s, 1e-9):,.0f}", refresh=False)
-    if bar is not None:
-        bar.close()
-    return verdict, train_s
+            bar.close()
+        return verdict, stopped
+
+
+def _show_speed(bar, stop, run, updates, wall, train_s):
+    """The bar's rate is tqdm's own (wall clock); beside it the characters per wall second and
+    the training-only rate (the compiled loop's calls alone)."""
+    bar.update(stop - bar.n)
+    chars = updates * run.chars_per_stream_update() * run.batch_size
+    bar.set_postfix(smooth_loss=f"{run.smooth:.2f}",
+                    loss_per_char=f"{run.smooth / run.chars_per_stream_update():.3f}",
+                    chars_s=f"{chars / max(wall, 1e-9):,.0f}",
+                    train_upd_s=f"{run.updates / max(train_s, 1e-9):,.0f}", refresh=False)
 
 
 def _as_config(config, overrides):
@@ -203,7 +271,7 @@ def _next_multiple(n, k):
     return (n // k + 1) * k
 
 
-def _trace_row(n, run, losses, smooth, config, val, elapsed):
+def _trace_row(n, run, losses, smooth, config, val, clock, full=np.nan):
     """The trace row of update n: ``losses`` (RecentValues) holds the window's losses, ``smooth``
     is the smooth loss after update n."""
     lo = max(0, n - min(config.trace_every, MAX_WINDOW))
@@ -213,7 +281,9 @@ def _trace_row(n, run, losses, smooth, config, val, elapsed):
     return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
                 loss=float(window[-1]), smooth_loss=float(smooth),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
-                val_loss_per_char=val, val_bits_per_char=val / LN2, elapsed_s=elapsed)
+                val_loss_per_char=val, val_bits_per_char=val / LN2,
+                val_full_loss_per_char=full, elapsed_s=clock.elapsed(),
+                train_s=clock.train_s)
 
 
 def corpus_fields(corpus):
@@ -228,30 +298,38 @@ def corpus_fields(corpus):
         rnnbench_version=__version__, numba_version=version("numba"))
 
 
-def _summary(config, corpus, verdict, run, trace, val_losses, wall_s, train_s):
+def _summary(config, corpus, verdict, run, trace, val_losses, best, clock, val_s,
+             status=None):
     """summary.json: how the run ended (a diverged run: the update and the rule that fired, and
     no final validation loss, since its model is not worth one; its best one before, if any)."""
     updates_done, smooth = run.updates, run.smooth
     chars = run.chars_in(0, updates_done)
+    train_s = clock.train_s
     last = trace.iloc[-1] if len(trace) else None
     finite_val = [v for v in val_losses if np.isfinite(v)]
-    final_val = val_losses[-1] if val_losses and verdict is None else float("nan")
+    # the whole tail at the end; a stopped run: the last value it has
+    full = trace["val_full_loss_per_char"].dropna() if len(trace) else ()
+    final_val = (float(full.iloc[-1]) if len(full) else val_losses[-1]) \
+        if val_losses and verdict is None else float("nan")
     best_val = min(finite_val) if finite_val else float("nan")
     return dict(
-        status="ok" if verdict is None else "diverged",
+        status=status or ("ok" if verdict is None else "diverged"),
         error=None if verdict is None else verdict.error, updates=updates_done,
         chars_seen=chars, epochs=run.epoch, final_smooth_loss=float(smooth),
         final_smooth_loss_per_char=float(smooth) / run.chars_per_stream_update(),
         final_loss_per_char=float(last["loss_per_char"]) if last is not None else float("nan"),
         final_val_loss_per_char=final_val, final_val_bits_per_char=final_val / LN2,
         best_val_loss_per_char=best_val, best_val_bits_per_char=best_val / LN2,
-        wall_s=wall_s, train_s=train_s,
+        wall_s=clock.wall_s(), startup_s=clock.startup_s, train_s=clock.train_s, val_s=val_s,
         updates_per_s=updates_done / train_s if train_s > 0 else float("nan"),
         chars_per_s=chars / train_s if train_s > 0 else float("nan"),
+        best_checkpoint_update=best.update if best.update >= 0 else None,
+        best_checkpoint_val_loss_per_char=best.value,
         diverged_at=None if verdict is None else verdict.update,
         diverged_rule=None if verdict is None else verdict.rule,
         **corpus_fields(corpus))
 
 
-def _progress_bar(total):
-    return tqdm(total=total, unit="upd", dynamic_ncols=True, mininterval=0.2, disable=None)
+def _progress_bar(total, initial=0):
+    return tqdm(total=total, initial=initial, unit="upd", dynamic_ncols=True, mininterval=0.2,
+                disable=None)

@@ -66,6 +66,21 @@ class RecentValues:
             raise IndexError(f"updates {lo}..{hi} not kept (kept: {self.base}..{self.end})")
         return self.buf[lo - self.base:hi - self.base]
 
+    def kept(self):
+        """(the last ``keep`` values, the update after the newest): what a checkpoint saves so
+        that a resumed run reads the same windows (``restore``)."""
+        lo = max(self.base, self.end - self.keep)
+        return self.buf[lo - self.base:self.end - self.base].copy(), self.end
+
+    def restore(self, values, end):
+        """Hold ``values`` as updates end - len(values) .. end - 1 (what ``kept`` gave)."""
+        values = np.asarray(values, dtype=self.buf.dtype)
+        if len(values) > self.keep:
+            values = values[-self.keep:]
+        self.buf[:] = self.fill
+        self.buf[:len(values)] = values
+        self.base, self.end = int(end) - len(values), int(end)
+
     @property
     def nbytes(self):
         return self.buf.nbytes

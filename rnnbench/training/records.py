@@ -7,7 +7,7 @@ import numpy as np
 from ..compiled import Records, record_eval_loss, record_updates
 from ..text.charids import as_ids
 from .recent import MAX_CHUNK, RecentValues, kept_updates
-from .state import CarriedState
+from .state import CarriedState, saved_array
 
 
 def stream_blocks(n_records, batch_size):
@@ -68,12 +68,16 @@ class RecordTrainState(CarriedState):
         """Samples in records mode start a new record: input END from a zero state."""
         return self.corpus.end_id, self.model.zero_state()
 
-    def val_loss(self, corpus):
-        """(summed loss, characters) over the validation records, each from a zero state."""
+    def val_loss(self, corpus, limit=0):
+        """(summed loss, characters) over the validation records, each from a zero state (the
+        first records that hold ``limit`` characters, at least one; 0: all of them)."""
         if corpus.n_val == 0:
             return 0.0, 0
-        total, n = record_eval_loss(self.model.theta, self.model.dims(), corpus.val_ids,
-                                    corpus.val_bounds, 256)
+        ids, bounds = corpus.val_ids, corpus.val_bounds
+        if limit:
+            k = max(1, int(np.searchsorted(bounds, limit, side="right")) - 1)
+            ids, bounds = ids[:bounds[k] + 1], bounds[:k + 1]
+        total, n = record_eval_loss(self.model.theta, self.model.dims(), ids, bounds, 256)
         return float(total), int(n)
 
     def chars_in(self, lo, hi):
@@ -95,4 +99,14 @@ class RecordTrainState(CarriedState):
         return self.chars_in(0, n) / (n * self.batch_size) if n else float(self.seq_length)
 
     def arrays(self):
-        return dict(super().arrays(), cursors=self.cursors)
+        counts, _ = self.counts.kept()
+        return dict(super().arrays(), cursors=self.cursors, recent_counts=counts,
+                    total_targets=np.array(self.total_targets, dtype=np.int64))
+
+    def restore(self, arrays):
+        """As CarriedState.restore, and the streams' cursors and the kept target counts."""
+        super().restore(arrays)
+        self.cursors[:] = saved_array(arrays, "cursors", self.cursors.shape)
+        counts = saved_array(arrays, "recent_counts", None)
+        self.counts.restore(counts, self.updates)
+        self.total_targets = int(saved_array(arrays, "total_targets", ()))

@@ -3,7 +3,8 @@ the machine has free (psutil's ``available``).
 
 A run's peak is the largest of its phases, each a sum of parts (bytes):
 
-- parameters: the weights, their gradient and the optimizer's state vectors (0 to 2);
+- parameters: the weights, their gradient, the optimizer's state vectors (0 to 2) and the best
+  weights so far (best.npz);
 - workspace: the compiled loop's scratch arrays for a chunk (seq_length x batch_size rows of
   every layer's activations, gates and logits), or the validation pass's (256 steps) if larger;
 - text: the text as read (1, 2 or 4 bytes a character, as Python stores it) and its encoding
@@ -12,7 +13,7 @@ A run's peak is the largest of its phases, each a sum of parts (bytes):
   it (counted on the first million positions, extrapolated beyond);
 - trace: the recorded rows and samples, and the driver's per-update loss buffers;
 - saving: writing the checkpoint (or sending the result to a grid's parent) holds the weights
-  and optimizer state twice more.
+  and optimizer state twice more, and the best weights in best.npz's bytes.
 
 The check names the config field behind the largest part. Figures are checked against the
 measured peak memory of real runs in tests/test_resources.py.
@@ -119,18 +120,21 @@ def run_memory(config, corpus, saving=True):
     train_ws = workspace_bytes(c.cell, V, H, L, c.seq_length, c.batch_size, c.dropout,
                                itemsize)
     eval_ws = workspace_bytes(c.cell, V, H, L, EVAL_BLOCK, 1, 0.0, itemsize)
-    training = dict(common, parameters=(2 + slots) * P * itemsize + state,
+    # the best weights so far (best.npz) are kept beside the weights
+    training = dict(common, parameters=(3 + slots) * P * itemsize + state,
                     workspace=max(train_ws, eval_ws))
-    notes = {"parameters": f"{P:,} {c.dtype} values x {2 + slots}: weights, gradient"
+    notes = {"parameters": f"{P:,} {c.dtype} values x {3 + slots}: weights, gradient, best"
                            + (f", {slots} optimizer slot{'s' * (slots > 1)}" if slots else "")}
     parts = training
     stored = (1 + slots) * P * itemsize + state
     if saving:
-        writing = dict(common, parameters=stored, saving=2 * stored)
+        best = P * itemsize  # the best weights, their model's copy, best.npz's bytes
+        writing = dict(common, parameters=stored + 2 * best, saving=2 * stored + best)
         if sum(writing.values()) > sum(training.values()):
             parts = writing
-            notes = {"parameters": f"{P:,} {c.dtype} values x {1 + slots}: weights"
-                                   + (" and optimizer state" if slots else ""),
+            notes = {"parameters": f"{P:,} {c.dtype} values x {3 + slots}: weights"
+                                   + (", optimizer state" if slots else "")
+                                   + " and the best weights twice",
                      "saving": "the checkpoint, twice, while it is written"}
     return Estimate(parts, fields, resident=common["text"], notes=notes, stored=stored)
 

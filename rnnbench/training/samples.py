@@ -5,7 +5,8 @@ sample``) is drawn by ``sample_row``, with one schema (SAMPLE_COLUMNS).
 ``kind`` says which: "training" (the recipe's samples every sample_every updates, from the
 current hidden state, seeded by the next input character), "final" (the final model at each
 temperature of a grid's ``samples:``), "passage" (a long sample of the final model, the one
-the report shows). Seeds: seeds.py.
+the report shows), "best_passage" (a ``train`` run's: the best checkpoint's, from a zero
+state, drawn when the run ends). Seeds: seeds.py.
 """
 import math
 
@@ -15,7 +16,7 @@ from ..text.novelty import DEFAULT_N
 from .seeds import FINAL_SAMPLE, PASSAGE_SEED, derived_seed
 
 SAMPLE_COLUMNS = ["update", "temperature", "prime", "text", "novelty", "novelty_n", "kind"]
-PASSAGE_LENGTH, PASSAGE_TEMPERATURE = 1000, 1.0
+PASSAGE_LENGTH, PASSAGE_TEMPERATURE = 1000, 1.0  # the course's passage
 
 
 def sample_row(model, prime, length, temperature, seed, h=None, *, update, kind, index=None,

@@ -41,8 +41,9 @@ class TrainingState(Protocol):
     def next_input(self) -> tuple:
         """(first input id, recurrent state) from which a training sample starts now."""
 
-    def val_loss(self, corpus) -> tuple:
-        """(summed loss, characters) on ``corpus``'s validation part."""
+    def val_loss(self, corpus, limit=0) -> tuple:
+        """(summed loss, characters) on ``corpus``'s validation part (about its first ``limit``
+        characters; 0: all of it)."""
 
     def chars_in(self, lo, hi) -> int:
         """Target characters of updates lo .. hi - 1 (all streams)."""
@@ -127,6 +128,28 @@ class CarriedState:
         out = {name: self.slots[k] for k, name in enumerate(names)}
         return dict(out, h=self.h, counters=self.counters, smooth=np.array(self.smooth))
 
+    def restore(self, arrays):
+        """Continue from ``arrays`` (what ``arrays()`` gave, read back from a checkpoint):
+        the optimizer's slots, the recurrent state, the counters and the smooth loss, exactly."""
+        for k, name in enumerate(OPTIMIZERS[self.optimizer].slots):
+            self.slots[k][:] = saved_array(arrays, name, self.slots[k].shape)
+        self.h[:] = saved_array(arrays, "h", self.h.shape)
+        self.counters[:] = saved_array(arrays, "counters", self.counters.shape)
+        self.smooth = float(saved_array(arrays, "smooth", ()))
+
+
+def saved_array(arrays, name, shape):
+    """The saved array ``name``, which must have ``shape`` (None: any; a ValueError names it
+    if not)."""
+    if name not in arrays:
+        raise ValueError(f"the checkpoint has no {name!r} (written before exact resume, or by "
+                         f"another optimizer)")
+    value = np.asarray(arrays[name])
+    if shape is not None and value.shape != tuple(shape):
+        raise ValueError(f"the checkpoint's {name!r} has shape {value.shape}, the run "
+                         f"{tuple(shape)}")
+    return value
+
 
 class TrainState(CarriedState):
     """The state of plain-text training. ``counters`` = [data pointer, updates done, epoch].
@@ -161,9 +184,19 @@ class TrainState(CarriedState):
             return int(self.data[0, 0]), self.model.zero_state()
         return int(self.data[0, p]), self.stream_state(0)
 
-    def val_loss(self, corpus):
-        """On the validation tail, from stream 0's carried state."""
-        return self.model.eval_loss(corpus.val_ids, self.stream_state(0))
+    def val_loss(self, corpus, limit=0):
+        """On the validation tail (its first ``limit`` predicted characters; 0: all), from
+        stream 0's carried state."""
+        ids = corpus.val_ids[:limit + 1] if limit else corpus.val_ids
+        return self.model.eval_loss(ids, self.stream_state(0))
+
+    @property
+    def epoch(self):
+        """Passes completed: the loop counts a pass when it wraps, before the next update;
+        a pointer at the end of the text has completed one already."""
+        p = int(self.counters[0])
+        done = self.updates > 0 and p + self.seq_length + 1 >= self.data.shape[1]
+        return int(self.counters[2]) + int(done)
 
     def chars_in(self, lo, hi):
         return (hi - lo) * self.seq_length * self.batch_size
