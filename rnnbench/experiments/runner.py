@@ -16,6 +16,7 @@ from ..text.novelty import DEFAULT_N, training_index
 from ..training.driver import corpus_fields, train
 from ..training.samples import final_rows, passage_row, with_extra_rows
 from ..training.threads import one_thread
+from .checkpoints import RunCheckpoints
 from .dask_pool import DaskPool
 from .interrupts import exit_status, held_back
 from .loky_pool import InProcess, LocalPool
@@ -34,6 +35,8 @@ class Outcome:
     result: object
     summary: dict
     traceback: str = ""
+    resumed_from: int = None  # the update its stopped run folder was continued from
+    note: str = None          # what the parent tells of it (a checkpoint not continued)
 
     @property
     def status(self):
@@ -51,14 +54,20 @@ def _corpus(payload):
     return _CORPORA[payload]
 
 
-def run_one(run_id, config, payload, samples=None):
-    """Train one run and draw its extra samples; an exception becomes status "failed"."""
+def run_one(run_id, config, payload, samples=None, checkpoints=None):
+    """Train one run and draw its extra samples; an exception becomes status "failed".
+    ``checkpoints`` (a RunCheckpoints, or None): where the run keeps its checkpoints and
+    continues a stopped run from (experiments/checkpoints.py)."""
     with one_thread():
         corpus = _corpus(payload)
         try:
-            result = train(config, corpus=corpus)
+            resume, note = checkpoints.resume(config, corpus) if checkpoints else (None, None)
+            result = train(config, corpus=corpus, resume=resume,
+                           **({"checkpoint_every": checkpoints.every,
+                               "on_checkpoint": checkpoints.save} if checkpoints else {}))
             result = replace(result, samples=_all_samples(result, samples, corpus))
-            return Outcome(run_id, config, result, result.summary)
+            return Outcome(run_id, config, result, result.summary,
+                           resumed_from=resume.updates if resume else None, note=note)
         except Exception as exc:  # noqa: BLE001 -- a failed run is a result, the grid goes on
             return Outcome(run_id, config, None, failed_summary(config, corpus, exc),
                            traceback.format_exc())
@@ -153,24 +162,35 @@ def run_grid(grid, results, todo, pool, progress=True):
                                           compute=grid.baselines))
     remote = getattr(pool, "scheduler", None)  # a remote cluster's workers get the text itself
     payloads, shared = worker_payloads([heads[s.run_id] for s in todo], remote=bool(remote))
-    tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples) for s in todo]
+    tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples,
+              None if remote else RunCheckpoints(str(results.run_folder(s.run_id)),
+                                                 grid.checkpoint_every))
+             for s in todo]  # a remote cluster's workers do not see our disk: no checkpoints
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
     bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True, disable=not progress or None)
     try:
         for outcome in pool.run(run_one, tasks) if todo else ():
+            keep = False
             if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
                 outcome = lost_outcome(outcome, heads[outcome.task[0]])
+                keep = results.status(outcome.run_id) == "stopped"  # its checkpoint stays
             spec = by_id[outcome.run_id]
+            if keep:
+                outcome.note = "its worker died; its last checkpoint is kept, and the next " \
+                               "rnnbench run continues from it"
+            if outcome.note:
+                results.note(f"run {outcome.run_id}: {outcome.note}")
             with held_back():  # a run saved is a run counted: a signal waits for both
-                results.save(outcome)
+                if not keep:
+                    results.save(outcome)
                 done.statuses[outcome.run_id] = outcome.status
                 if outcome.status == "failed":
                     done.failed.append((spec.label, spec.config.seed,
                                         outcome.summary["error"]))
             bar.update(1)
             if progress:
-                bar.write(finished_line(spec, outcome.summary))
+                bar.write(finished_line(spec, outcome.summary, outcome.resumed_from))
     except KeyboardInterrupt as exc:
         done.interrupted = exit_status(exc)
     finally:
@@ -184,9 +204,11 @@ def run_grid(grid, results, todo, pool, progress=True):
     return done
 
 
-def finished_line(spec, summary):
+def finished_line(spec, summary, resumed_from=None):
     """One line per finished run: what it was, how it ended, how fast it went."""
     head = f"{spec.run_id}  {spec.label}, seed={spec.config.seed}: {summary['status']}"
+    if resumed_from:
+        head += f" (continued from its checkpoint at update {resumed_from:,})"
     if summary["status"] == "failed":
         return f"{head}: {summary['error']}"
     if summary["status"] == "diverged":
