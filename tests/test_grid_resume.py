@@ -3,6 +3,7 @@ last checkpoint on the next ``rnnbench run``, and its tables are those of a grid
 interrupted; a damaged checkpoint is not trusted. Tiny runs; the kills come once a run's
 worker has written a checkpoint (a run folder of status "stopped")."""
 import json
+import os
 import signal
 import textwrap
 import time
@@ -19,7 +20,7 @@ from test_runner import assert_same_tables
 GRID = """
 name: ckpt
 data: pydoc
-base: {hidden_size: 16, updates: 24000, trace_every: 500, eval_every: 3000,
+base: {hidden_size: 16, updates: 12000, trace_every: 500, eval_every: 3000,
        sample_every: 6000, sample_length: 20, val_slice: 2000}
 grid:
   learning_rate: [0.1, 0.05]
@@ -101,7 +102,7 @@ def test_interrupted_run_continues_from_its_checkpoint(reference, grid_file, tmp
         code, _, err = run.finish()
         assert code == 130 and "interrupted" in err
     stopped = _stopped(out)
-    assert stopped and all(0 < n < 24000 for n in stopped.values())
+    assert stopped and all(0 < n < 12000 for n in stopped.values())
     # a stopped run is no row of the tables: they hold finished runs only
     if (out / "runs.parquet").exists():
         assert not set(pd.read_parquet(out / "runs.parquet")["run_id"]) & set(stopped)
@@ -132,4 +133,22 @@ def test_damaged_checkpoint_starts_from_zero(reference, grid_file, tmp_path, mon
     assert code == 0, stdout
     assert f"run {run_id} is damaged" in stderr and "checkpoint.npz" in stderr
     assert resumed == {}
+    assert_same_tables(reference, out)
+
+
+def test_dead_worker_keeps_its_checkpoint(reference, grid_file, tmp_path, monkeypatch):
+    """A worker killed (as by the OOM killer) after its run's checkpoint: the run counts as
+    failed now, its checkpoint stays, and the next invocation continues it."""
+    out = tmp_path / "worker"
+    run = Rnnbench(tmp_path, "run", grid_file, "--jobs", "2", "--out", out, "--no-report")
+    run.wait_for(lambda: set(_stopped(out)) & set(run.markers().values()), "a checkpoint")
+    target = next(iter(set(_stopped(out)) & set(run.markers().values())))
+    os.kill(next(p for p, r in run.markers().items() if r == target), signal.SIGKILL)
+    code, stdout, stderr = run.finish()
+    assert code == 1, stderr
+    assert f"run {target}: its worker died; its last checkpoint is kept" in stderr
+    assert target in _stopped(out)
+    resumed = _rerun(out, monkeypatch)
+    code, stdout, _ = run_cli("run", grid_file, "--jobs", "1", "--out", out, "--no-report")
+    assert code == 0 and "1 to run" in stdout and list(resumed.values())[0] > 0
     assert_same_tables(reference, out)
