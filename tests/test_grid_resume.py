@@ -30,20 +30,16 @@ samples: {temperatures: [0.7], length: 20}
 
 
 @pytest.fixture(scope="module")
-def grid_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "ckpt.yaml"
-    path.write_text(textwrap.dedent(GRID))
-    return path
-
-
-@pytest.fixture(scope="module")
-def reference(grid_file):
-    out = grid_file.parent / "reference"
-    code, stdout, _ = run_cli("run", grid_file, "--jobs", "1", "--out", out, "--no-report",
-                              "--quiet")
+def grid(tmp_path_factory):
+    """(the grid file, its results run once, uninterrupted, in this process)."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    (folder / "ckpt.yaml").write_text(textwrap.dedent(GRID))
+    code, stdout, _ = run_cli("run", folder / "ckpt.yaml", "--jobs", "1", "--out",
+                              folder / "reference", "--no-report", "--quiet")
     assert code == 0, stdout
-    assert [_status(p.parent)[0] for p in out.glob("runs/*/summary.json")] == ["ok", "ok"]
-    return out
+    assert [_status(p.parent)[0] for p in folder.glob("reference/runs/*/summary.json")] \
+        == ["ok", "ok"]
+    return folder / "ckpt.yaml", folder / "reference"
 
 
 def _status(folder):
@@ -87,8 +83,8 @@ def _rerun(out, monkeypatch):
 
 
 @pytest.mark.parametrize("how,jobs", [("kill", "2"), ("ctrl_c", "1")])
-def test_interrupted_run_continues_from_its_checkpoint(reference, grid_file, tmp_path,
-                                                       monkeypatch, how, jobs):
+def test_interrupted_run_continues_from_its_checkpoint(grid, tmp_path, monkeypatch, how, jobs):
+    grid_file, reference = grid
     out = tmp_path / how
     run = Rnnbench(tmp_path, "run", grid_file, "--jobs", jobs, "--out", out, "--no-report")
     run.wait_for(lambda: _stopped(out), "a checkpoint")
@@ -117,8 +113,9 @@ def test_interrupted_run_continues_from_its_checkpoint(reference, grid_file, tmp
     assert_same_tables(reference, out)
 
 
-def test_damaged_checkpoint_starts_from_zero(reference, grid_file, tmp_path, monkeypatch):
+def test_damaged_checkpoint_starts_from_zero(grid, tmp_path, monkeypatch):
     """A stopped run whose checkpoint is truncated is run again from update 0, with a note."""
+    grid_file, reference = grid
     out = tmp_path / "damaged"
     run = Rnnbench(tmp_path, "run", grid_file, "--jobs", "1", "--out", out, "--no-report")
     run.wait_for(lambda: _stopped(out), "a checkpoint")
@@ -136,9 +133,10 @@ def test_damaged_checkpoint_starts_from_zero(reference, grid_file, tmp_path, mon
     assert_same_tables(reference, out)
 
 
-def test_dead_worker_keeps_its_checkpoint(reference, grid_file, tmp_path, monkeypatch):
+def test_dead_worker_keeps_its_checkpoint(grid, tmp_path, monkeypatch):
     """A worker killed (as by the OOM killer) after its run's checkpoint: the run counts as
     failed now, its checkpoint stays, and the next invocation continues it."""
+    grid_file, reference = grid
     out = tmp_path / "worker"
     run = Rnnbench(tmp_path, "run", grid_file, "--jobs", "2", "--out", out, "--no-report")
     run.wait_for(lambda: set(_stopped(out)) & set(run.markers().values()), "a checkpoint")
