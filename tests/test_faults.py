@@ -24,6 +24,21 @@ from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED = "runs/[!.]*/summary.json"  # run folders (a dot: a folder being written)
+
+
+def finished(out):
+    """The summaries of the finished runs in ``out``: a run's checkpoint (a folder of status
+    "stopped", written while it trains) is no finished run."""
+    summaries = []
+    for path in sorted(out.glob(FINISHED)):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):  # being replaced right now
+            continue
+        if summary.get("status") != "stopped":
+            summaries.append(summary)
+    return summaries
+
 WAIT = 90  # seconds: the longest any step may take on a loaded machine (a hang fails)
 GONE = 5   # seconds within which every process of a finished rnnbench must be gone
 
@@ -186,15 +201,15 @@ def test_killed_worker_fails_its_run_and_only_it(grids, tmp_path):
 
     # a run that dies every time: the rerun runs it alone (still in a worker), fails it again
     # and names it; the finished runs are left as they are
-    finished = {p: p.stat().st_mtime_ns for p in out.glob(FINISHED)
-                if p.parent.name != target}
+    before = {p: p.stat().st_mtime_ns for p in out.glob(FINISHED)
+              if p.parent.name != target}
     again = Rnnbench(tmp_path, "run", grid, "--jobs", "2", "--out", out, "--no-report")
     again.wait_for(lambda: target in again.markers().values(), "the run again")
     os.kill(next(p for p, r in again.markers().items() if r == target), signal.SIGKILL)
     code, stdout, stderr = again.finish()
     assert code == 1 and "3 already finished, 1 to run on 1 local worker" in stdout
     assert f"rnnbench: failed: {label}: worker killed by signal 9" in stderr
-    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    assert {p: p.stat().st_mtime_ns for p in before} == before
 
     # left alone, it finishes: every run once in the tables, each with its whole trace
     code, stdout, _ = run_cli("run", grid, "--jobs", "2", "--out", out, "--no-report")
@@ -211,7 +226,7 @@ def _start_signal_grid(tmp_path, grids, *extra):
     run = Rnnbench(tmp_path, "run", grids / "signals.yaml", "--jobs", "2", "--out", out,
                    "--no-report", *extra)
     # both short runs done, the long one in flight on a worker
-    run.wait_for(lambda: len(list(out.glob(FINISHED))) == 2
+    run.wait_for(lambda: len(finished(out)) == 2
                  and len(run.markers()) >= 1, "two finished runs")
     return run, out
 
@@ -245,8 +260,7 @@ def test_sigkill_of_the_parent_leaves_no_process(grids, tmp_path):
     code, _, _ = run.finish()
     assert code == -signal.SIGKILL
     no_markers_left(run)  # the workers remove their markers on the way out
-    summaries = [json.loads(p.read_text()) for p in out.glob(FINISHED)]
-    assert [s["status"] for s in summaries] == ["ok", "ok"]
+    assert [s["status"] for s in finished(out)] == ["ok", "ok"]
 
 
 def test_dask_killed_worker_then_ctrl_c(grids, tmp_path):
@@ -265,7 +279,7 @@ def test_dask_killed_worker_then_ctrl_c(grids, tmp_path):
     run.wait_for(lambda: len(set(run.markers().values())) == 2, "two runs in flight")
     victim, target = next((p, r) for p, r in run.markers().items() if updates[r] == 3000)
     os.kill(victim, signal.SIGKILL)
-    run.wait_for(lambda: len(list(out.glob(FINISHED))) == 3, "three runs done")
+    run.wait_for(lambda: len(finished(out)) == 3, "three runs done")
     os.killpg(run.proc.pid, signal.SIGINT)
     code, stdout, stderr = run.finish()
     assert code == 130, stderr

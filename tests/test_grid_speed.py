@@ -97,7 +97,7 @@ def test_only_a_grid_of_one_run_takes_more_threads(tmp_path, monkeypatch, sizes,
     seen = []
     real_run_one = runner.run_one
     monkeypatch.setattr(runner, "run_one",
-                        lambda *task: seen.append((task[1], task[4])) or real_run_one(*task))
+                        lambda *task: seen.append((task[1], task[5])) or real_run_one(*task))
     code, out, err = run_cli("run", path, "--jobs", "1", "--out", tmp_path / "out",
                              "--no-report")
     assert code == 0, out + err

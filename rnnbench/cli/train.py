@@ -49,12 +49,14 @@ def cmd_train(args):
     from ..training.epochs import with_epochs
     from ..training.resources import check_run
     from ..training.samples import passage_row, with_extra_rows
+    from ..training.warmup import load_in_background
 
     resume = _read_resume(args) if args.resume is not None else None
     if args.updates is not None and args.epochs is not None:
         raise UsageError("rnnbench: give --updates or --epochs, not both")
     config = resume.config.replace(**_budget(args, resume)) if resume else \
         config_of(args, val_slice=TRAIN_VAL_SLICE)
+    load_in_background(config)  # the kernels load while the text is read and counted
     hint = records_hint(config.data, config.records)
     if hint:
         print(hint, file=sys.stderr)

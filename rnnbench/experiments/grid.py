@@ -20,7 +20,10 @@ from ..training.samples import start_text
 from .grid_file import GridError, kind, read_yaml
 
 TOP_KEYS = ("name", "description", "data", "base", "grid", "seeds", "cases", "plot", "samples",
-            "baselines")
+            "baselines", "checkpoint_every")
+# Updates between a grid run's checkpoints (experiments/checkpoints.py), 0 for none: a folder
+# write per 10,000 updates costs nothing measurable, and a shorter run writes none.
+CHECKPOINT_EVERY = 10_000
 PLOT_KEYS = ("hue", "col", "row")
 SAMPLE_KEYS = ("temperatures", "prime", "length", "seed")
 SAMPLE_DEFAULTS = dict(prime="\n", length=300, seed=0)
@@ -55,6 +58,7 @@ class Grid:
     corpora: dict = field(repr=False)  # corpus_key -> Corpus, as read
     baselines: bool = True     # count-based baselines computed before the runs (see baselines.py)
     heads: dict = field(default_factory=dict, repr=False)  # run_id -> the corpus it trains on
+    checkpoint_every: int = CHECKPOINT_EVERY  # updates between a run's checkpoints (0: none)
 
     def corpus(self, spec):
         """The corpus the run ``spec`` trains on (records parsed, data_limit applied), prepared
@@ -184,8 +188,9 @@ def load_grid(path):
     baselines = doc.get("baselines", True)
     if not isinstance(baselines, bool):
         check.fail("baselines", f"expected true or false, got {kind(baselines)}")
+    every = check.integer("checkpoint_every", doc.get("checkpoint_every", CHECKPOINT_EVERY), 0)
     return Grid(name, path, source, description, runs, swept, plot, samples, corpora, baselines,
-                heads)
+                heads, every)
 
 
 def _hashable(value):

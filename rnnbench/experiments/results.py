@@ -5,6 +5,8 @@ Layout of ``results/<name>/``::
     grid.json          the grid as resolved (what plots and the report need to know)
     baselines.parquet  count-based baseline losses per corpus and split
     runs/<run_id>/     config.json, trace.parquet, samples.parquet, checkpoint.npz, summary.json
+                       (status "stopped" while its worker trains it: a checkpoint that the
+                       next invocation continues, experiments/checkpoints.py; no table row)
     runs.parquet       one row per run          } rebuilt from runs/ in the grid's order,
     trace.parquet      one row per trace point  } so an interrupted grid, once finished,
     samples.parquet    one row per text sample  } has the same tables as an uninterrupted one
@@ -136,7 +138,7 @@ class ResultsDir:
         runs, traces, samples = [], [], []
         for spec in grid.runs:
             summary = self.summary(spec.run_id)
-            if summary is None:
+            if summary is None or summary.get("status") == "stopped":  # a run still to finish
                 continue
             if summary.get("status") in FINISHED:
                 try:

@@ -18,6 +18,7 @@ from ..training.driver import corpus_fields, train
 from ..training.samples import final_rows, passage_row, with_extra_rows
 from ..training.threads import blas_threads, one_thread, run_threads
 from ..training.warmup import prepare_kernels
+from .checkpoints import RunCheckpoints
 from .dask_pool import DaskPool
 from .interrupts import exit_status, held_back
 from .loky_pool import InProcess, LocalPool
@@ -36,6 +37,8 @@ class Outcome:
     result: object
     summary: dict
     traceback: str = ""
+    resumed_from: int = None  # the update its stopped run folder was continued from
+    note: str = None          # what the parent tells of it (a checkpoint not continued)
 
     @property
     def status(self):
@@ -53,15 +56,21 @@ def _corpus(payload):
     return _CORPORA[payload]
 
 
-def run_one(run_id, config, payload, samples=None, threads=1):
+def run_one(run_id, config, payload, samples=None, checkpoints=None, threads=1):
     """Train one run and draw its extra samples, on ``threads`` BLAS threads (more than one
-    only for a grid's only run); an exception becomes status "failed"."""
+    only for a grid's only run); an exception becomes status "failed". ``checkpoints`` (a
+    RunCheckpoints, or None): where the run keeps its checkpoints and continues a stopped run
+    from (experiments/checkpoints.py)."""
     with one_thread() if threads == 1 else run_threads(config, threads):
         corpus = _corpus(payload)
         try:
-            result = train(config, corpus=corpus)
+            resume, note = checkpoints.resume(config, corpus) if checkpoints else (None, None)
+            result = train(config, corpus=corpus, resume=resume,
+                           **({"checkpoint_every": checkpoints.every,
+                               "on_checkpoint": checkpoints.save} if checkpoints else {}))
             result = replace(result, samples=_all_samples(result, samples, corpus))
-            return Outcome(run_id, config, result, result.summary)
+            return Outcome(run_id, config, result, result.summary,
+                           resumed_from=resume.updates if resume else None, note=note)
         except Exception as exc:  # noqa: BLE001 -- a failed run is a result, the grid goes on
             return Outcome(run_id, config, None, failed_summary(config, corpus, exc),
                            traceback.format_exc())
@@ -162,7 +171,10 @@ def run_grid(grid, results, todo, pool, progress=True):
     alone = len(grid.runs) == 1 and not remote
     threads = {s.run_id: blas_threads(s.config) if alone else 1 for s in todo}
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples,
-              threads[s.run_id]) for s in todo]
+              None if remote else RunCheckpoints(str(results.run_folder(s.run_id)),
+                                                 grid.checkpoint_every),
+              threads[s.run_id])
+             for s in todo]  # a remote cluster's workers do not see our disk: no checkpoints
     if todo and not remote:  # compile here, once: the workers then load the kernels
         prepare_kernels({s.config.dtype for s in todo},
                         say=(lambda line: print(line, flush=True)) if progress else
@@ -173,18 +185,26 @@ def run_grid(grid, results, todo, pool, progress=True):
                     for s in todo}, getattr(pool, "jobs", 1), disable=not progress or None)
     try:
         for outcome in pool.run(run_one, tasks) if todo else ():
+            keep = False
             if not isinstance(outcome, Outcome):  # a pools.Lost: its worker died
                 outcome = lost_outcome(outcome, heads[outcome.task[0]])
+                keep = results.status(outcome.run_id) == "stopped"  # its checkpoint stays
             spec = by_id[outcome.run_id]
+            if keep:
+                outcome.note = "its worker died; its last checkpoint is kept, and the next " \
+                               "rnnbench run continues from it"
+            if outcome.note:
+                results.note(f"run {outcome.run_id}: {outcome.note}")
             with held_back():  # a run saved is a run counted: a signal waits for both
-                results.save(outcome)
+                if not keep:
+                    results.save(outcome)
                 done.statuses[outcome.run_id] = outcome.status
                 if outcome.status == "failed":
                     done.failed.append((spec.label, spec.config.seed,
                                         outcome.summary["error"]))
             bar.finished(outcome.run_id)
             if progress:
-                bar.write(finished_line(spec, outcome.summary))
+                bar.write(finished_line(spec, outcome.summary, outcome.resumed_from))
     except KeyboardInterrupt as exc:
         done.interrupted = exit_status(exc)
     finally:
@@ -227,9 +247,11 @@ class SizedBar(tqdm):
         self.update(self.costs.get(run_id, 0.0))
 
 
-def finished_line(spec, summary):
+def finished_line(spec, summary, resumed_from=None):
     """One line per finished run: what it was, how it ended, how fast it went."""
     head = f"{spec.run_id}  {spec.label}, seed={spec.config.seed}: {summary['status']}"
+    if resumed_from:
+        head += f" (continued from its checkpoint at update {resumed_from:,})"
     if summary["status"] == "failed":
         return f"{head}: {summary['error']}"
     if summary["status"] == "diverged":

@@ -26,7 +26,7 @@ from .samples import rows_frame
 from .recorder import Clock, Recorder, validation_rows
 from .resume import loop_info
 from .state import TrainState
-from .threads import run_threads
+from .threads import run_threads, single_threaded
 
 LN2 = math.log(2.0)
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
@@ -66,6 +66,7 @@ class RunResult:
         return {k: v for k, v in self.loop.items() if not isinstance(v, np.ndarray)}
 
 
+@single_threaded
 def train(config=None, corpus=None, model=None, progress=False, on_sample=None, *,
           resume=None, checkpoint_every=0, on_checkpoint=None, should_stop=None, passage=False,
           **overrides):

@@ -3,12 +3,15 @@ benchmarks), and every core for a run that is the only work where its matrix pro
 large enough to gain from BLAS threads.
 
 Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels call for np.dot) are held to
-one thread inside ``one_thread``; ``run_threads`` gives a lone run the machine's cores.
+one thread inside ``one_thread``; ``train`` runs under ``single_threaded`` (its validation's
+small products are many times slower on several threads), and ``run_threads`` gives the
+training loop of a lone run the machine's cores.
 OpenBLAS on several threads adds some products' terms in another order (measured: weights
 differ in the last bits after two updates at batch 8 and 50), so a lone run is reproducible
 on the same machine (the same cores, the same threads), and a grid's runs, which must not
 depend on how many of them run at once, stay at one thread each.
 """
+import functools
 import importlib
 import os
 from contextlib import nullcontext
@@ -26,7 +29,12 @@ _held = 0  # one_thread blocks in force in this process
 
 
 class one_thread:
-    """Numba and the BLAS libraries at one thread for the duration of a ``with`` block."""
+    """Numba and the BLAS libraries at one thread for the duration of a ``with`` block.
+    ``own``: a run's own hold (``single_threaded``), which its training loop's run_threads
+    may lift; a grid worker's or a benchmark's hold (the default) it may not."""
+
+    def __init__(self, own=False):
+        self.own = own
 
     def __enter__(self):
         global _held
@@ -34,12 +42,12 @@ class one_thread:
         self._numba = numba.get_num_threads()
         numba.set_num_threads(1)
         self._limits = threadpool_limits(limits=1)
-        _held += 1
+        _held += 0 if self.own else 1
         return self
 
     def __exit__(self, *exc):
         global _held
-        _held -= 1
+        _held -= 0 if self.own else 1
         self._limits.restore_original_limits()
         numba.set_num_threads(self._numba)
         return False
@@ -69,3 +77,16 @@ def run_threads(config, threads=None):
     importlib.import_module("scipy.linalg")
     return threadpool_limits(limits=blas_threads(config) if threads is None else threads,
                              user_api="blas")
+
+
+def single_threaded(fn):
+    """``fn`` run under the run's own one_thread hold: a BLAS that spreads the small products
+    of a char-RNN over several threads is slower on them, many times so on a busy machine
+    (measured: the validation reads of a default tinyshakespeare run, 6.4 s on OpenBLAS's
+    threads, 0.4 s on one); only the training loop of a lone big run takes more
+    (run_threads)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with one_thread(own=True):
+            return fn(*args, **kwargs)
+    return wrapper
