@@ -2,8 +2,10 @@
 
 The parts of rnnbench a command uses are imported inside it (as in every cli module), so
 that ``rnnbench --help`` imports neither Numba nor pandas."""
+import importlib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,7 +58,7 @@ def cmd_train(args):
         raise UsageError("rnnbench: give --updates or --epochs, not both")
     config = resume.config.replace(**_budget(args, resume)) if resume else \
         config_of(args, val_slice=TRAIN_VAL_SLICE)
-    load_in_background(config)  # the kernels load while the text is read and counted
+    loading = load_in_background(config)  # the kernels load while the text is read
     hint = records_hint(config.data, config.records)
     if hint:
         print(hint, file=sys.stderr)
@@ -77,17 +79,26 @@ def cmd_train(args):
              f"{corpus.end_symbol!r})" if config.records else ""))
     print(corpus.vocabulary_report())
     every = DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    baselines = baselines_table([corpus])
+    # while the compiled loop trains (without the GIL), once the kernels are loaded (all three
+    # hold the GIL), one after the other: the baselines are counted, and what the report
+    # needs (matplotlib) is imported
+    later = ThreadPoolExecutor(1, thread_name_prefix="rnnbench-later")
+    if loading is not None:
+        later.submit(loading.join)
+    baselines = later.submit(baselines_table, [corpus])
+    if not args.no_report:
+        later.submit(importlib.import_module, "rnnbench.views.report.run")
+    later.shutdown(wait=False)
     with _stop_on_signal() as signals:
         result = train(config, corpus=corpus, progress=not args.quiet,
                        on_sample=None if args.quiet else _print_sample, resume=resume,
                        checkpoint_every=every, should_stop=lambda: bool(signals),
-                       on_checkpoint=lambda r: save_run(r, out, baselines=baselines),
+                       on_checkpoint=lambda r: save_run(r, out, baselines=baselines.result()),
                        passage=True)
         if result.summary["status"] == "ok":  # the passage a grid's report shows, too
             result = replace(result, samples=with_extra_rows(
                 result, [passage_row(result, training_index(corpus))]))
-        save_run(result, out, baselines=baselines)
+        save_run(result, out, baselines=baselines.result())
     s = result.summary
     print(_speed_line(s))
     if not args.no_report:
