@@ -17,6 +17,8 @@ DEFAULT_CHECKPOINT_EVERY = 10_000
 # end): reading all 111,539 of tinyshakespeare's 20 times took twice the training time; 5,000
 # keep validation under a fifth of it (README, "Loss you can compare")
 TRAIN_VAL_SLICE = 5_000
+# imported beside the training loop: what writing the tables and drawing the report need
+LATER_IMPORTS = ("pyarrow.parquet", "pyarrow.dataset", "rnnbench.views.report.run")
 
 
 def add_parser(sub):
@@ -79,15 +81,15 @@ def cmd_train(args):
              f"{corpus.end_symbol!r})" if config.records else ""))
     print(corpus.vocabulary_report())
     every = DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    # while the compiled loop trains (without the GIL), once the kernels are loaded (all three
-    # hold the GIL), one after the other: the baselines are counted, and what the report
-    # needs (matplotlib) is imported
+    # while the compiled loop trains (without the GIL), once the kernels are loaded (all of
+    # it holds the GIL), one after the other: the baselines are counted, and what the saving
+    # (pyarrow) and the report (matplotlib) need is imported
     later = ThreadPoolExecutor(1, thread_name_prefix="rnnbench-later")
     if loading is not None:
         later.submit(loading.join)
     baselines = later.submit(baselines_table, [corpus])
-    if not args.no_report:
-        later.submit(importlib.import_module, "rnnbench.views.report.run")
+    for module in LATER_IMPORTS[:None if not args.no_report else -1]:
+        later.submit(importlib.import_module, module)
     later.shutdown(wait=False)
     with _stop_on_signal() as signals:
         result = train(config, corpus=corpus, progress=not args.quiet,

@@ -65,7 +65,10 @@ def make_run_plots(folder, tables):
         buffer = io.BytesIO()
         with plt.rc_context(THEME):  # the grid's look, without seaborn
             fig = draw()
-            fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+            # bbox_inches="tight", laid out once (matplotlib's lays the figure out twice more)
+            box = fig.get_tightbbox(fig.canvas.get_renderer())
+            fig.savefig(buffer, format="png", dpi=DPI,
+                        bbox_inches=box.padded(plt.rcParams["savefig.pad_inches"]))
         plt.close(fig)
         atomic_write_bytes(out / name, buffer.getvalue())
         paths.append(out / name)
