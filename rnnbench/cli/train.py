@@ -43,6 +43,17 @@ def add_parser(sub):
 
 
 def cmd_train(args):
+    # the kernels start loading before anything else is imported (preload.py imports neither
+    # pandas nor the driver): their loading overlaps those imports and the reading of the text
+    from ..training.preload import load_in_background
+
+    resume = _read_resume(args) if args.resume is not None else None
+    if args.updates is not None and args.epochs is not None:
+        raise UsageError("rnnbench: give --updates or --epochs, not both")
+    config = resume.config.replace(**_budget(args, resume)) if resume else \
+        config_of(args, val_slice=TRAIN_VAL_SLICE)
+    loading = load_in_background(config)
+
     from ..experiments.interrupts import exit_status
     from ..experiments.run_folder import save_run
     from ..text.baselines import baselines_table
@@ -53,14 +64,7 @@ def cmd_train(args):
     from ..training.epochs import with_epochs
     from ..training.resources import check_run
     from ..training.samples import passage_row, with_extra_rows
-    from ..training.warmup import load_in_background
 
-    resume = _read_resume(args) if args.resume is not None else None
-    if args.updates is not None and args.epochs is not None:
-        raise UsageError("rnnbench: give --updates or --epochs, not both")
-    config = resume.config.replace(**_budget(args, resume)) if resume else \
-        config_of(args, val_slice=TRAIN_VAL_SLICE)
-    loading = load_in_background(config)  # the kernels load while the text is read
     hint = records_hint(config.data, config.records)
     if hint:
         print(hint, file=sys.stderr)
