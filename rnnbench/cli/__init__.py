@@ -68,8 +68,11 @@ def _leave(code):
     """End the process now, with ``code``: its files are written and closed, its locks
     released; what Python would do after (free every module, and Numba's compiled code) takes
     half a second of ``train`` and changes nothing on disk."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (| head) or stream: nothing to keep
+            pass
     os._exit(code or 0)
 
 

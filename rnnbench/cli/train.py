@@ -91,7 +91,7 @@ def cmd_train(args):
     later = ThreadPoolExecutor(1, thread_name_prefix="rnnbench-later")
     if loading is not None:
         later.submit(loading.join)
-    baselines = later.submit(baselines_table, [corpus])
+    baselines = later.submit(_baselines, baselines_table, corpus)
     for module in LATER_IMPORTS[:None if not args.no_report else -1]:
         later.submit(importlib.import_module, module)
     later.shutdown(wait=False)
@@ -127,6 +127,18 @@ def cmd_train(args):
               f"kept in {out})", file=sys.stderr)
         return 1
     return 0
+
+
+def _baselines(baselines_table, corpus):
+    """The text's baselines table, or None (and a warning) if it cannot be counted: counted
+    beside the training, it must not cost the run (its folder is then written without)."""
+    try:
+        return baselines_table([corpus])
+    except Exception as exc:  # noqa: BLE001 -- the run matters more than its reference lines
+        print(f"rnnbench: warning: the baselines of {corpus.name} could not be counted "
+              f"({' '.join(f'{type(exc).__name__}: {exc}'.split())}); the run's plots go "
+              f"without them", file=sys.stderr)
+        return None
 
 
 def _report(out):
