@@ -419,6 +419,21 @@ def test_local_pool_names_the_run_that_kills_its_worker(corpus, tmp_path, monkey
     assert not list(tmp_path.glob("rnnbench-workers-*"))
 
 
+def test_workers_start_with_the_pool_and_import_the_runs_code(monkeypatch):
+    """LocalPool.start starts the workers at once, and each imports the runs' code as it
+    starts (a module that cannot be imported is passed over: its run reports it)."""
+    from rnnbench.experiments import loky_pool
+
+    monkeypatch.setattr(loky_pool, "RUNS_CODE",
+                        ("rnnbench._absent_", "rnnbench.experiments.runner"))
+    with loky_pool.LocalPool(1).start() as pool:
+        assert len(pool.executor._processes) == 1  # started before any run was given
+        # eval: a builtin, so unpickling the task imports nothing of rnnbench
+        imported = pool.executor.submit(eval, "__import__('sys').modules.keys() & {"
+                                        "'rnnbench.experiments.runner', 'pandas', 'numba'}")
+        assert imported.result(timeout=60) == {"rnnbench.experiments.runner", "pandas", "numba"}
+
+
 def test_a_break_nobody_is_found_to_blame_for_reruns_once_then_fails(tmp_path):
     """A worker that died idle (its marker names a run already done): the runs in flight are
     innocent as far as anyone can tell, run again once, failed at the second such break."""

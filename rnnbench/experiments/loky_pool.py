@@ -21,6 +21,7 @@ from .workers import ONE_THREAD_ENV, init_worker, read_markers, run_task, signal
 UNEXPLAINED_BREAKS = 2  # a run in flight when the pool broke this often, no cause found, fails
 WAIT_S = 0.5            # the longest the parent blocks before it looks around again
 SHUTDOWN_S = 5.0        # the longest a pool's shutdown waits for loky's manager thread
+RUNS_CODE = ("rnnbench.experiments.runner",)  # what a worker imports as it starts
 
 
 class InProcess(Pool):
@@ -52,12 +53,23 @@ class LocalPool(Pool):
             if self.markers is None:
                 self.markers = markers_folder()
             self.executor = ProcessPoolExecutor(
-                self.jobs, initializer=init_worker, initargs=(os.getpid(),),
+                self.jobs, initializer=init_worker, initargs=(os.getpid(), RUNS_CODE),
                 env=ONE_THREAD_ENV)
             # A task half-written into the pipe when its reader dies blocks the queue's feeder
             # thread, and loky's shutdown would join that thread: never wait for it
             self.executor._call_queue.cancel_join_thread()
         return self.executor
+
+    def start(self):
+        """Start the workers now (loky starts them all at its first task: a no-op one), so
+        that their start and imports overlap what the parent does before the runs (the
+        baselines, compiling missing kernels); their first runs then begin at once."""
+        try:
+            with signals_held():  # as in run: the workers start deaf to Ctrl-C
+                self._executor().submit(os.getpid)
+        except BrokenProcessPool:  # run starts a new executor
+            self._drop(self.executor)
+        return self
 
     def run(self, fn, tasks):
         self._consumer = threading.current_thread()

@@ -119,7 +119,7 @@ def open_pool(backend, requested, todo, scheduler=None, connect_timeout=10.0):
     if requested == 1:
         return InProcess(), None
     jobs, note = plan_jobs(requested, todo, default_jobs())
-    return LocalPool(jobs), note
+    return LocalPool(jobs).start(), note
 
 
 def run_all(tasks, jobs, backend="loky", scheduler=None):
