@@ -31,6 +31,7 @@ def test_train_state_aligns_theta_grad_and_slots(optimizer):
     arrays = [model.theta, state.grad, state.opt.s1] + ([state.opt.s2] * (optimizer == "adam"))
     assert all(a.ctypes.data % 64 == 0 for a in arrays)
     assert np.array_equal(model.theta, before)
+    assert all(np.shares_memory(v, model.theta) for v in model.params.values())
     assert state.opt.s1 is state.slots[0]  # the loop updates the arrays a checkpoint saves
     state.run(np.zeros(3), np.zeros(3))
     assert not np.array_equal(model.theta, before)  # trained in place, in the model

@@ -3,10 +3,11 @@ for any cell, activation, layer count, dropout and batch size (sampling.py draws
 
 Each time step of a layer is one cell's step (cells/<name>.py), chosen by the cell's code once
 per layer in ``steps_forward`` and ``steps_backward`` (with relu_state, the only places that
-name cells; a code without a cell is an error). Every product that does not depend on the recurrence (input terms, output layer,
-weight gradients) is one matrix product over the whole chunk: buffers are time-major (row
-r = t*B + b, see workspace.py). Recurrent state: ``state`` (NS, B, H) with the h of layer l in
-row l and, for a cell with a cell state (the LSTM), its c in row L + l.
+name cells; a code without a cell is an error). Every product that does not depend on the
+recurrence (input terms, output layer, weight gradients) is one matrix product over the whole
+chunk: buffers are time-major (row r = t*B + b, see workspace.py). Recurrent state: ``state``
+(NS, B, H) with the h of layer l in row l and, for a cell with a cell state (the LSTM), its c
+in row L + l.
 """
 import numpy as np
 
