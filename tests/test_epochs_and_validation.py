@@ -90,3 +90,28 @@ def test_a_records_slice_reads_whole_records(lines_file):
     b = train(base)
     assert np.isfinite(a.trace["val_loss_per_char"].iloc[-1])
     assert a.trace["val_full_loss_per_char"].iloc[-1] == b.trace["val_loss_per_char"].iloc[-1]
+
+
+@pytest.mark.parametrize("records", [False, True])
+def test_validation_beside_training_is_the_in_line_path_bit_for_bit(records, lines_file):
+    base = dict(TINY, data_limit=40000, updates=300, val_slice=500, sample_every=100,
+                eval_every=50)
+    if records:
+        base.update(data=lines_file, records="lines", seq_length=10)
+    runs = {}
+    for beside in (False, True):
+        seen = []
+        runs[beside] = train(base, validate_beside=beside, checkpoint_every=100,
+                             on_checkpoint=seen.append, passage=True), seen
+    (line, line_cps), (thread, thread_cps) = runs[False], runs[True]
+    clocks = ["elapsed_s", "train_s"]
+    for a, b in [(line, thread)] + list(zip(line_cps, thread_cps)):
+        assert a.trace.drop(columns=clocks).equals(b.trace.drop(columns=clocks))
+        assert a.samples.equals(b.samples)
+        assert np.array_equal(a.best.theta, b.best.theta)
+        assert np.array_equal(a.best_arrays.get("h"), b.best_arrays.get("h"))
+        for key in ("best_checkpoint_update", "best_val_loss_per_char",
+                    "final_val_loss_per_char"):
+            assert a.summary[key] == b.summary[key] or np.isnan(a.summary[key])
+    assert len(line_cps) == len(thread_cps) == 2
+    assert line.trace["val_loss_per_char"].notna().sum() == 6

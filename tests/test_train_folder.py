@@ -13,6 +13,7 @@ import textwrap
 import pytest
 
 import rnnbench.experiments.runner
+import rnnbench.text.baselines
 import rnnbench.training.driver
 from conftest import run_cli
 from diskfaults import fill, mounts, subprocess_env, temp_files, tree  # noqa: F401 -- a fixture
@@ -215,3 +216,17 @@ def test_a_grid_into_a_read_only_folder_is_one_line_and_creates_nothing(mounts, 
     assert code == 1 and stdout == "" and stderr.count("\n") == 1
     assert stderr.startswith(f"rnnbench: error: cannot write {read_only}/g: ")
     assert os.listdir(read_only) == []
+
+
+def test_baselines_that_cannot_be_counted_cost_the_run_nothing(tmp_path, monkeypatch):
+    """The baselines are counted beside the training: should that fail, the run is saved
+    whole, without them, its report drawn, and a warning says so."""
+    def broken(corpora):
+        raise MemoryError("no room for the 5-gram counts")
+    monkeypatch.setattr(rnnbench.text.baselines, "baselines_table", broken)
+    code, out, err = train(tmp_path / "run", "--checkpoint-every", "10")
+    assert code == 0, err
+    assert "baselines of" in err and "MemoryError: no room" in err
+    assert_consistent(tmp_path / "run", 8)
+    assert not (tmp_path / "run" / "baselines.parquet").exists()
+    assert (tmp_path / "run" / "report.html").stat().st_size > 0

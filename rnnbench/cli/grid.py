@@ -145,7 +145,7 @@ def draw(out, report):
     from ..analysis.tables import analyse_tables
     from ..experiments.results import load_tables
     from ..views.plots.draw import make_plots
-    from ..views.report.render import write_report
+    from ..views.report.content import write_report
 
     tables = load_tables(out)  # read and analysed once for the plots and the report
     analysis = analyse_tables(tables[0], tables[1], tables[2])

@@ -2,8 +2,10 @@
 
 The parts of rnnbench a command uses are imported inside it (as in every cli module), so
 that ``rnnbench --help`` imports neither Numba nor pandas."""
+import importlib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,8 @@ DEFAULT_CHECKPOINT_EVERY = 10_000
 # end): reading all 111,539 of tinyshakespeare's 20 times took twice the training time; 5,000
 # keep validation under a fifth of it (README, "Loss you can compare")
 TRAIN_VAL_SLICE = 5_000
+# imported beside the training loop: what writing the tables and drawing the report need
+LATER_IMPORTS = ("pyarrow.parquet", "pyarrow.dataset", "rnnbench.views.report.run")
 
 
 def add_parser(sub):
@@ -39,6 +43,17 @@ def add_parser(sub):
 
 
 def cmd_train(args):
+    # the kernels start loading before anything else is imported (preload.py imports neither
+    # pandas nor the driver): their loading overlaps those imports and the reading of the text
+    from ..training.preload import load_in_background
+
+    resume = _read_resume(args) if args.resume is not None else None
+    if args.updates is not None and args.epochs is not None:
+        raise UsageError("rnnbench: give --updates or --epochs, not both")
+    config = resume.config.replace(**_budget(args, resume)) if resume else \
+        config_of(args, val_slice=TRAIN_VAL_SLICE)
+    loading = load_in_background(config)
+
     from ..experiments.interrupts import exit_status
     from ..experiments.run_folder import save_run
     from ..text.baselines import baselines_table
@@ -49,14 +64,7 @@ def cmd_train(args):
     from ..training.epochs import with_epochs
     from ..training.resources import check_run
     from ..training.samples import passage_row, with_extra_rows
-    from ..training.warmup import load_in_background
 
-    resume = _read_resume(args) if args.resume is not None else None
-    if args.updates is not None and args.epochs is not None:
-        raise UsageError("rnnbench: give --updates or --epochs, not both")
-    config = resume.config.replace(**_budget(args, resume)) if resume else \
-        config_of(args, val_slice=TRAIN_VAL_SLICE)
-    load_in_background(config)  # the kernels load while the text is read and counted
     hint = records_hint(config.data, config.records)
     if hint:
         print(hint, file=sys.stderr)
@@ -77,17 +85,26 @@ def cmd_train(args):
              f"{corpus.end_symbol!r})" if config.records else ""))
     print(corpus.vocabulary_report())
     every = DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    baselines = baselines_table([corpus])
+    # while the compiled loop trains (without the GIL), once the kernels are loaded (all of
+    # it holds the GIL), one after the other: the baselines are counted, and what the saving
+    # (pyarrow) and the report (matplotlib) need is imported
+    later = ThreadPoolExecutor(1, thread_name_prefix="rnnbench-later")
+    if loading is not None:
+        later.submit(loading.join)
+    baselines = later.submit(_baselines, baselines_table, corpus)
+    for module in LATER_IMPORTS[:None if not args.no_report else -1]:
+        later.submit(importlib.import_module, module)
+    later.shutdown(wait=False)
     with _stop_on_signal() as signals:
         result = train(config, corpus=corpus, progress=not args.quiet,
                        on_sample=None if args.quiet else _print_sample, resume=resume,
                        checkpoint_every=every, should_stop=lambda: bool(signals),
-                       on_checkpoint=lambda r: save_run(r, out, baselines=baselines),
+                       on_checkpoint=lambda r: save_run(r, out, baselines=baselines.result()),
                        passage=True)
         if result.summary["status"] == "ok":  # the passage a grid's report shows, too
             result = replace(result, samples=with_extra_rows(
                 result, [passage_row(result, training_index(corpus))]))
-        save_run(result, out, baselines=baselines)
+        save_run(result, out, baselines=baselines.result())
     s = result.summary
     print(_speed_line(s))
     if not args.no_report:
@@ -110,6 +127,18 @@ def cmd_train(args):
               f"kept in {out})", file=sys.stderr)
         return 1
     return 0
+
+
+def _baselines(baselines_table, corpus):
+    """The text's baselines table, or None (and a warning) if it cannot be counted: counted
+    beside the training, it must not cost the run (its folder is then written without)."""
+    try:
+        return baselines_table([corpus])
+    except Exception as exc:  # noqa: BLE001 -- the run matters more than its reference lines
+        print(f"rnnbench: warning: the baselines of {corpus.name} could not be counted "
+              f"({' '.join(f'{type(exc).__name__}: {exc}'.split())}); the run's plots go "
+              f"without them", file=sys.stderr)
+        return None
 
 
 def _report(out):

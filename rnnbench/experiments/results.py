@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.tables import CONFIGS, configs_for
 from ..disk.lock import FolderLock
 from ..disk.reading import UnreadableFile, open_regular
 from ..disk.writing import atomic_write_bytes, parquet_bytes, sweep_temps, to_json_bytes
@@ -154,7 +153,7 @@ class ResultsDir:
         self._write_root({RUNS: parquet_bytes(runs),
                           TRACE: parquet_bytes(_concat(traces)),
                           SAMPLES: parquet_bytes(_concat(samples)),
-                          CONFIGS: parquet_bytes(configs_for(runs))})
+                          **_configs(runs)})
         return len(runs)
 
     def write_comparison(self, info, runs, trace, samples, baselines):
@@ -164,7 +163,7 @@ class ResultsDir:
         self._write_root({GRID_INFO: to_json_bytes(info), BASELINES: parquet_bytes(baselines),
                           RUNS: parquet_bytes(runs), TRACE: parquet_bytes(trace),
                           SAMPLES: parquet_bytes(samples),
-                          CONFIGS: parquet_bytes(configs_for(runs))})
+                          **_configs(runs)})
 
     def _manifest(self):
         """{name: records} of manifest.json; None when it is damaged (noted; it is written
@@ -260,6 +259,15 @@ def _runs_frame(rows):
     for row in rows:
         columns += [k for k in row if k not in columns]
     return pd.DataFrame(rows, columns=columns)
+
+
+
+def _configs(runs):
+    """{configs.parquet: its bytes} for ``runs``."""
+    # imported here: the statistics import SciPy's (0.8 s), and a grid's workers, which import
+    # this module to read their inputs, never write the configs table
+    from ..analysis.tables import CONFIGS, configs_for
+    return {CONFIGS: parquet_bytes(configs_for(runs))}
 
 
 def _with_id(frame, run_id):

@@ -27,6 +27,7 @@ from .recorder import Clock, Recorder, validation_rows
 from .resume import loop_info
 from .state import TrainState
 from .threads import run_threads, single_threaded
+from .validation import Validation, validates_beside
 
 LN2 = math.log(2.0)
 TRACE_COLUMNS = ["update", "chars_seen", "epoch", "loss", "smooth_loss", "loss_per_char",
@@ -69,7 +70,7 @@ class RunResult:
 @single_threaded
 def train(config=None, corpus=None, model=None, progress=False, on_sample=None, *,
           resume=None, checkpoint_every=0, on_checkpoint=None, should_stop=None, passage=False,
-          **overrides):
+          validate_beside=None, **overrides):
     """Train one run of ``config`` (a RunConfig, a dict, or keyword overrides of the defaults).
 
     ``corpus`` defaults to ``config.data``; ``model`` (same vocabulary and hidden size) to a
@@ -84,7 +85,9 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     multiple of ``checkpoint_every`` updates (0: never); ``should_stop()``, asked at every
     chunk end, stops the run there when true (status "stopped", resumable). ``passage``: a
     run that finishes adds a 1,000-character passage of its best weights to its samples (kind
-    "best_passage"), as ``rnnbench train`` does for its report.
+    "best_passage"), as ``rnnbench train`` does for its report. ``validate_beside``: measure
+    the validation losses on a second thread, beside the training loop (the same numbers;
+    default: when the run has the machine to itself, validation.validates_beside).
     """
     config = _as_config(config, overrides)
     clock = Clock(resume.loop if resume is not None else None)
@@ -117,9 +120,12 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     if resume is not None:
         run.restore(resume.arrays)
     rec = Recorder(config, corpus, model, on_sample, resume)
-    loop = _Loop(config, corpus, run, rec, clock, resume)
+    validation = Validation(rec, validates_beside(config) if validate_beside is None
+                            else validate_beside)
+    loop = _Loop(config, corpus, run, rec, clock, validation, resume)
 
     def snapshot(verdict, status):
+        validation.settle()  # the losses in flight, into the trace and the best weights
         trace = pd.DataFrame(rec.trace_rows, columns=TRACE_COLUMNS)
         samples = rows_frame(rec.sample_rows)
         summary = _summary(config, corpus, verdict, run, trace, rec.val_losses, rec.best,
@@ -134,9 +140,12 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
                          loop=dict(loop_info(clock, loop.rule, rec.best), val_s=rec.val_s,
                                    **loop.kept()))
 
-    with run_threads(config):  # every core where it pays, unless held to one (grids)
-        verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
-                                    should_stop)
+    try:
+        with run_threads(config):  # every core where it pays, unless held to one (grids)
+            verdict, stopped = loop.run(progress, snapshot, checkpoint_every, on_checkpoint,
+                                        should_stop)
+    finally:
+        validation.close()
     if passage and not stopped and verdict is None:
         rec.best_passage(config.updates)
     return snapshot(verdict, "stopped" if stopped else None)
@@ -148,8 +157,9 @@ class _Loop:
     divergence rule looks (``recent.kept_updates``), smooth losses only for the chunk in hand.
     """
 
-    def __init__(self, config, corpus, run, rec, clock, resume=None):
+    def __init__(self, config, corpus, run, rec, clock, validation, resume=None):
         self.config, self.run_state, self.rec, self.clock = config, run, rec, clock
+        self.validation = validation
         self.losses = RecentValues(kept_updates(config), MAX_CHUNK)
         self.smooths = np.full(MAX_CHUNK, np.nan)
         self.rule = DivergenceCheck(run.model.vocab_size)
@@ -201,8 +211,7 @@ class _Loop:
             if done < stop - n:  # the loop stopped at a non-finite loss, at update n + done
                 n += done
                 verdict = rule.non_finite(n, losses.view(n - 1, n)[0])
-                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, np.nan,
-                                                 clock))
+                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, clock))
                 break
             n = stop
             if n >= min(WINDOW, config.updates):  # a full window (or the whole short run)
@@ -212,13 +221,10 @@ class _Loop:
                 verdict = rule.check(n, float(recent), first + 1)
             evaluate = verdict is None and (n % config.eval_every == 0 or n == config.updates)
             if evaluate or verdict is not None or n % config.trace_every == 0:
-                val = rec.val_loss_per_char(run) if evaluate else np.nan
-                if evaluate and n % config.eval_every == 0:
-                    rec.best.offer(val, n, run.model.theta, run.h)
-                full = (rec.val_loss_per_char(run, full=True, sliced=val)
-                        if evaluate and n == config.updates else np.nan)
-                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, val,
-                                                 clock, full))
+                rec.trace_rows.append(_trace_row(n, run, losses, last_smooth, config, clock))
+                if evaluate:  # fills the row: now, or when the second thread has it
+                    self.validation.at(run, n, rec.trace_rows[-1], n % config.eval_every == 0,
+                                       n == config.updates)
             if verdict is not None:
                 break
             if bar is not None:
@@ -272,9 +278,10 @@ def _next_multiple(n, k):
     return (n // k + 1) * k
 
 
-def _trace_row(n, run, losses, smooth, config, val, clock, full=np.nan):
+def _trace_row(n, run, losses, smooth, config, clock):
     """The trace row of update n: ``losses`` (RecentValues) holds the window's losses, ``smooth``
-    is the smooth loss after update n."""
+    is the smooth loss after update n; the validation columns NaN (validation.Validation fills
+    them where it measures)."""
     lo = max(0, n - min(config.trace_every, MAX_WINDOW))
     window = losses.view(lo, n)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -282,8 +289,8 @@ def _trace_row(n, run, losses, smooth, config, val, clock, full=np.nan):
     return dict(update=n, chars_seen=run.chars_in(0, n), epoch=run.epoch,
                 loss=float(window[-1]), smooth_loss=float(smooth),
                 loss_per_char=per_char, bits_per_char=per_char / LN2,
-                val_loss_per_char=val, val_bits_per_char=val / LN2,
-                val_full_loss_per_char=full, elapsed_s=clock.elapsed(),
+                val_loss_per_char=np.nan, val_bits_per_char=np.nan,
+                val_full_loss_per_char=np.nan, elapsed_s=clock.elapsed(),
                 train_s=clock.train_s)
 
 

@@ -1,12 +1,12 @@
 """What the training driver keeps between calls of the compiled loop: the run's clocks and
 the record (trace rows, samples, validation losses, the best weights so far)."""
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ..text.novelty import training_index
 from .resume import Best, continued_rows
 from .samples import PASSAGE_LENGTH, PASSAGE_TEMPERATURE, sample_row, start_text
 from .seeds import PASSAGE_SEED, TRAINING_SAMPLE, derived_seed
+from .threads import in_background
 
 
 def validation_rows(trace):
@@ -36,17 +36,6 @@ class Clock:
         return self._elapsed0 + time.perf_counter() - self.loop_start
 
 
-def _in_background(fn, *args):
-    """A Future of ``fn(*args)`` on a thread of its own: the novelty index of a long text is
-    built (NumPy, mostly without the GIL) while the kernels load, not before the first
-    update (measured: 0.14 s of tinyshakespeare's 20,000-update run)."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="rnnbench-index")
-    try:
-        return pool.submit(fn, *args)
-    finally:
-        pool.shutdown(wait=False)
-
-
 class Recorder:
     """Accumulates trace and sample rows; knows which update needs what."""
 
@@ -56,7 +45,10 @@ class Recorder:
         self.trace_rows, self.sample_rows = [], []
         self.val_losses = []
         self.best = Best()
-        self._index = _in_background(training_index, corpus) if config.sample_every else None
+        # the novelty index of a long text is built (NumPy, mostly without the GIL) while the
+        # kernels load, not before the first update (measured: 0.14 s of tinyshakespeare's
+        # 20,000-update run)
+        self._index = in_background(training_index, corpus) if config.sample_every else None
         self.val_s = float(resume.loop.get("val_s", 0.0)) if resume is not None else 0.0
         if resume is not None:
             trace, samples = continued_rows(resume.trace, resume.samples, config,
@@ -68,30 +60,6 @@ class Recorder:
                 self.best = Best(resume.loop["best_val"], resume.loop["best_update"],
                                  resume.best.theta.copy(),
                                  (resume.best_arrays or {}).get("h"))
-
-    def val_loss_per_char(self, run, full=False, sliced=None):
-        """Loss per character on the held-out tail, read from the carried hidden state of
-        stream 0 (records mode: each validation record from a zero state).
-
-        The recipe zeroes the state only once per pass over the text, so early in training a
-        model has never seen a zero state, and its loss from one (10+ nats/char on the built-in
-        corpus after 1,000 updates, against 3 from the carried state) says little.
-
-        Every ``eval_every`` updates it reads the tail's first ``val_slice`` characters (0:
-        all); ``full`` reads all of it (the end of a run), reusing ``sliced`` when the slice
-        is the whole tail.
-        """
-        limit = self.config.val_slice
-        whole = not limit or limit >= len(self.corpus.val_ids) - 1
-        if full and whole:
-            return sliced
-        t0 = time.perf_counter()
-        total, n = run.val_loss(self.corpus, 0 if full else limit)
-        self.val_s += time.perf_counter() - t0
-        value = total / n if n else float("nan")
-        if not full:
-            self.val_losses.append(value)
-        return value
 
     def best_passage(self, n):
         """The report's passage: PASSAGE_LENGTH characters of the best weights (the last when

@@ -139,7 +139,7 @@ def run_memory(config, corpus, saving=True):
     return Estimate(parts, fields, resident=common["text"], notes=notes, stored=stored)
 
 
-def distinct_ngrams(corpus, n=8, sample=1 << 20):
+def distinct_ngrams(corpus, n=8, sample=1 << 18):
     """The distinct n-grams of ``corpus``'s training text (what its novelty index keeps):
     counted when the text has up to ``sample`` of them, else extrapolated from its first
     ``sample`` by Heaps' law, D(N) = D(s) (N / s) ** HEAPS, at most one per position. Kept on

@@ -14,6 +14,7 @@ depend on how many of them run at once, stay at one thread each.
 import functools
 import importlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 import numba
@@ -58,14 +59,26 @@ def blas_threads(config, cores=None):
     (``cores``, default: those this process may use, at most what OPENBLAS_NUM_THREADS or
     OMP_NUM_THREADS ask, when set) at batch >= 8 or hidden >= 512, else 1."""
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-            os.cpu_count()
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-            if os.environ.get(name, "").strip().isdigit():
-                cores = min(cores, int(os.environ[name]))
-                break
+        cores = usable_cores()
     big = config.batch_size >= THREADED_BATCH or config.hidden_size >= THREADED_HIDDEN
     return max(1, cores) if big else 1
+
+
+def usable_cores():
+    """The cores this process may use, at most what OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
+    ask, when set."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name, "").strip().isdigit():
+            return min(cores, int(os.environ[name]))
+    return cores
+
+
+def held():
+    """Whether a one_thread hold other than a run's own is in force (a grid's worker, a
+    benchmark): the run shares the machine."""
+    return _held > 0
 
 
 def run_threads(config, threads=None):
@@ -90,3 +103,14 @@ def single_threaded(fn):
         with one_thread(own=True):
             return fn(*args, **kwargs)
     return wrapper
+
+
+def in_background(fn, *args):
+    """A Future of ``fn(*args)`` on a thread of its own, for work that overlaps the compiled
+    loop (which runs without the GIL) or NumPy: its ``result()`` waits for it, or raises what
+    it raised."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix=f"rnnbench-{getattr(fn, '__name__', 'work')}")
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)

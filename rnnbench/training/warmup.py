@@ -4,20 +4,15 @@ Numba's ``cache=True`` stores compiled kernels beside the sources (rnnbench/kern
 when that folder is writable, else in a user-wide cache (NUMBA_CACHE_DIR chooses it). One set
 of kernels serves every cell, activation, optimizer and batch size; float32 is a second set.
 """
-import threading
 import time
-
-import numpy as np
 
 from .. import compiled
 from ..compiled import cache_dir
 from ..config import RunConfig
-from ..model.model import Model
 from ..text.corpus import Corpus
 from .driver import train
-from .state import TrainState
+from .preload import load_in_background
 
-WARM_TEXT = "warm up every kernel once. " * 8
 __all__ = ["cache_dir", "kernels_cached", "load_in_background", "prepare_kernels", "warmup"]
 
 
@@ -77,32 +72,3 @@ def prepare_kernels(dtypes=("float64",), say=print, records=False):
     seconds = time.perf_counter() - t0
     say(f"compiling kernels (first run after install): {seconds:.0f} s")
     return seconds
-def load_kernels(dtype):
-    """Load (or compile) the kernels a plain-text run of ``dtype`` calls (the update loop,
-    validation, sampling), on a tiny model, with nothing to do: the calls the driver makes
-    before its clocks, made earlier. Leaves thread limits alone (safe on a thread)."""
-    corpus = Corpus.from_text(WARM_TEXT, 0.25, "<warmup>")
-    config = RunConfig.build(dict(hidden_size=4, seq_length=5, updates=1, dtype=dtype))
-    model = Model.create("rnn", corpus.vocab_size, 4, dtype=dtype, seed=0, chars=corpus.chars)
-    run = TrainState.from_config(model, corpus.train_ids, config)
-    run.run(np.zeros(0), np.zeros(0))
-    run.val_loss(corpus, 1)
-    model.sample_ids(model.encode(model.chars[0]), 1, seed=0)
-
-
-def load_in_background(config):
-    """Start loading ``config``'s kernels on a thread of its own (plain text only: records mode
-    calls other ones), so that ``rnnbench train`` reads its text and counts its baselines
-    meanwhile; the run's own first calls wait for it (Numba's compiler lock). A failure
-    here is silent: the run loads them itself, and reports its own errors."""
-    if config.records:
-        return None
-
-    def load():
-        try:
-            load_kernels(config.dtype)
-        except Exception:  # noqa: BLE001 -- the run's own calls raise it properly
-            pass
-    thread = threading.Thread(target=load, name="rnnbench-kernels", daemon=True)
-    thread.start()
-    return thread

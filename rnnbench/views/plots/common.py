@@ -1,25 +1,19 @@
-"""What the plots of a grid share: matplotlib on its Agg backend (every plot module takes
-``plt`` from here, after the backend is chosen), which swept field colours the lines and which
-split the figure (Roles), the order of values, baselines as reference lines, notes under a
-figure."""
-import warnings
-
+"""What the plots of a grid share, beyond base.py's (matplotlib on Agg, baselines, notes):
+seaborn, which swept field colours the lines and which split the figure (Roles), the order of
+values."""
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 -- after choosing the backend
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ...config import short_value  # noqa: E402
+from ...config import short_value
+from .base import (BASELINE_STYLE, baseline_lines, baselines_for, baselines_note, note, plt,
+                   tidy)
 
 __all__ = ["plt", "sns", "Roles", "HUE", "BASELINE_STYLE", "labels", "value_order", "sorted_runs",
            "ordered_colours", "category_colours", "cut_note", "fit_ticks", "tidy",
            "baselines_for", "baseline_lines", "baselines_note", "note", "empty_figure"]
 HUE = "_hue"  # the colour column: one field, or several folded into one label
-BASELINE_STYLE = dict(color="0.45", linewidth=0.9, linestyle=":", zorder=0)
-LABEL_GAP_PT = 10  # baseline names closer than this (points) would overlap
 
 
 class Roles:
@@ -101,56 +95,6 @@ def value_order(values):
     return sorted(unique) if pd.api.types.is_numeric_dtype(values) else unique
 
 
-def baselines_for(baselines, runs):
-    """{baseline: loss} when every run in ``runs`` reads the same text, split and vocabulary
-    (min_char_count can change the vocabulary alone), else {}."""
-    fields = ["corpus_checksum", "val_fraction"]
-    if "vocab_size" in baselines and "vocab_size" in runs:  # tables written before it lack it
-        fields.append("vocab_size")
-    keys = runs[fields].dropna().drop_duplicates()
-    if len(keys) != 1 or baselines.empty:
-        return {}
-    key = keys.iloc[0]
-    rows = baselines[(baselines["corpus_checksum"] == key["corpus_checksum"])
-                     & np.isclose(baselines["val_fraction"], key["val_fraction"])]
-    if "vocab_size" in fields:
-        rows = rows[rows["vocab_size"] == key["vocab_size"]]
-    return dict(zip(rows["baseline"], rows["loss_per_char"]))
-
-
-def baseline_lines(ax, baselines, runs):
-    """Grey dotted lines at the baselines that fall inside the axis' current y range, each
-    named at the right edge; a name that would overlap another moves to the left edge, and
-    then below its line."""
-    low, high = ax.get_ylim()
-    height_pt = ax.get_window_extent().height * 72 / ax.figure.dpi
-    gap = LABEL_GAP_PT / max(height_pt, 1.0) * (high - low)  # data units between two names
-    placed = {"right": [], "left": []}
-    for name, value in sorted(baselines_for(baselines, runs).items(), key=lambda kv: -kv[1]):
-        if not low < value < high:
-            continue
-        ax.axhline(value, **BASELINE_STYLE)
-        side, va = "right", "bottom"
-        if any(abs(value - y) < gap for y in placed["right"]):
-            side = "left"
-            if any(abs(value - y) < gap for y in placed["left"]):
-                side, va = "right", "top"
-        placed[side].append(value)
-        ax.annotate(f"{name} {value:.2f}", xy=(1.0 if side == "right" else 0.0, value),
-                    xycoords=("axes fraction", "data"),
-                    xytext=(-3 if side == "right" else 3, 2 if va == "bottom" else -2),
-                    textcoords="offset points", fontsize=7.5, color="0.3", va=va, ha=side,
-                    bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.75))
-
-
-def baselines_note(baselines, runs, ylim):
-    """'uniform 4.63 (above)' for the baselines outside the plotted range, so none is lost."""
-    low, high = ylim
-    out = [f"{k} {v:.2f} ({'above' if v >= high else 'below'} the plot)"
-           for k, v in baselines_for(baselines, runs).items() if not low < v < high]
-    return f" Off the scale: {', '.join(out)}." if out else ""
-
-
 def cut_note(values, run_ids, top):
     """' N runs rise above the top edge (up to X nats/char), cut off there.' for the finite
     ``values`` above ``top`` (of the runs ``run_ids``), or ''."""
@@ -170,22 +114,6 @@ def fit_ticks(ax, limit=24):
     if sum(map(len, texts)) > limit:
         for label in ax.get_xticklabels():
             label.set(rotation=30, ha="right", rotation_mode="anchor")
-
-
-def tidy(fig):
-    """tight_layout, quietly: with very long names it cannot fit every margin, and the figure
-    is saved with a tight bounding box anyway."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout()
-
-
-def note(fig, text):
-    """A caption under everything already drawn (tick labels and axis titles included)."""
-    fig.canvas.draw()
-    bottom = fig.get_tightbbox().y0 / fig.get_figheight()
-    fig.text(0.01, bottom - 0.01, text, ha="left", va="top", fontsize=8.5, color="0.25",
-             wrap=True)
 
 
 def empty_figure(info, what, why):

@@ -13,11 +13,12 @@ import pandas as pd
 from matplotlib.ticker import EngFormatter
 
 from ...disk.writing import atomic_write_bytes
-from .common import baseline_lines, baselines_for, baselines_note, note, plt, sns
+from .base import THEME, baseline_lines, baselines_for, baselines_note, note, plt
 from .status import diverged_note, mark_diverged, y_range
 
 PLOTS = "plots"
 MAX_POINTS = 2000
+DPI = 110
 RUN_PLOTS = {
     "smooth_loss.png": "The smooth loss against updates, epochs marked",
     "loss_vs_updates.png": "Training and validation loss per character against updates",
@@ -54,7 +55,6 @@ def make_run_plots(folder, tables):
     folder = Path(folder)
     out = folder / PLOTS
     out.mkdir(exist_ok=True)
-    sns.set_theme(style="whitegrid", context="notebook")
     runs = run_frame(tables.config, tables.summary, folder.name)
     trace = thinned(tables.trace)
     figures = {"smooth_loss.png": lambda: smooth_loss(tables, trace),
@@ -62,9 +62,13 @@ def make_run_plots(folder, tables):
                "loss_vs_chars.png": lambda: losses(tables, trace, runs, "chars_seen")}
     paths = []
     for name, draw in figures.items():
-        fig = draw()
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        with plt.rc_context(THEME):  # the grid's look, without seaborn
+            fig = draw()
+            # bbox_inches="tight", laid out once (matplotlib's lays the figure out twice more)
+            box = fig.get_tightbbox(fig.canvas.get_renderer())
+            fig.savefig(buffer, format="png", dpi=DPI,
+                        bbox_inches=box.padded(plt.rcParams["savefig.pad_inches"]))
         plt.close(fig)
         atomic_write_bytes(out / name, buffer.getvalue())
         paths.append(out / name)

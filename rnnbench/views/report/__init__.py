@@ -1,2 +1,2 @@
-"""A grid's report: content.py says what it shows (blocks built from the tables), render.py
-writes them as report.md and report.html."""
+"""A grid's report: content.py says what it shows (blocks built from the tables) and writes it,
+render.py writes blocks as report.md and report.html (a grid's and a run's, run.py)."""

@@ -4,13 +4,18 @@ noise (findings.py); then what was run, the baselines, the plots, the runs that 
 failed, and the text (samples.py). render.py writes the blocks as report.md and report.html,
 so both say the same thing."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ...analysis.tables import analyse_tables
+from ...disk.writing import atomic_write_bytes
 from ...divergence import FACTOR, WINDOW
+from ...experiments.results import load_tables
 from ..plots.draw import PLOTS
 from .findings import first_screen
+from .render import to_html, to_markdown
 from .samples import passage, temperature, training_samples
 
 PLOT_CAPTIONS = {
@@ -25,6 +30,20 @@ PLOT_CAPTIONS = {
                            "speeds)",
     "speed.png": "Training speed",
 }
+
+
+def write_report(root, tables=None, analysis=None):
+    """Write report.md and report.html into the results folder ``root`` (``tables``: its
+    load_tables, ``analysis``: their analyse_tables, if made already); returns their paths."""
+    root = Path(root)
+    tables = tables or load_tables(root)
+    info, runs, trace, samples, baselines = tables
+    analysis = analysis or analyse_tables(info, runs, trace)
+    blocks = report_blocks(root, info, runs, samples, baselines, analysis)
+    md, page = root / "report.md", root / "report.html"
+    atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
+    atomic_write_bytes(page, to_html(blocks, info["name"], root).encode("utf-8"))
+    return [md, page]
 
 
 def report_blocks(root, info, runs, samples, baselines, analysis):

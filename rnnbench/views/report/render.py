@@ -1,31 +1,14 @@
-"""The report's blocks (content.py) written as report.md and a standalone report.html.
+"""The report's blocks written as report.md and a standalone report.html (a grid's, from
+content.py, and a run's, from run.py).
 
 Everything a user wrote (description, names, paths, primes, samples) is shown literally: HTML is
-escaped in both files, and Markdown's syntax in report.md.
+escaped in both files, and Markdown's syntax in report.md. Plain Python only: a run's report
+imports neither seaborn nor the grid's analysis.
 """
 import base64
 import html
 import re
 from pathlib import Path
-
-from ...analysis.tables import analyse_tables
-from ...disk.writing import atomic_write_bytes
-from ...experiments.results import load_tables
-from .content import report_blocks
-
-
-def write_report(root, tables=None, analysis=None):
-    """Write report.md and report.html into the results folder ``root`` (``tables``: its
-    load_tables, ``analysis``: their analyse_tables, if made already); returns their paths."""
-    root = Path(root)
-    tables = tables or load_tables(root)
-    info, runs, trace, samples, baselines = tables
-    analysis = analysis or analyse_tables(info, runs, trace)
-    blocks = report_blocks(root, info, runs, samples, baselines, analysis)
-    md, page = root / "report.md", root / "report.html"
-    atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
-    atomic_write_bytes(page, to_html(blocks, info["name"], root).encode("utf-8"))
-    return [md, page]
 
 
 def _fence(text):

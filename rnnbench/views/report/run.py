@@ -90,7 +90,8 @@ def _speed(s):
              f"{n / train_s:,.0f}" if train_s else "n/a",
              f"{chars / train_s:,.0f}" if train_s else "n/a"]]
     for what, key in (("of which before the first update (kernels loaded or compiled)",
-                       "startup_s"), ("of which validation", "val_s")):
+                       "startup_s"), ("validation (its own time: on a second thread beside "
+                                      "training when the run had the machine)", "val_s")):
         if isinstance(s.get(key), (int, float)):
             rows.append([what, f"{s[key]:,.1f} s", "", ""])
     return [("h2", "Speed"),
