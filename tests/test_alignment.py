@@ -1,10 +1,11 @@
-"""The vectors the compiled loop streams start on a cache line (training/state.on_cache_line):
+"""The vectors the compiled loop streams start on a cache line (model/layout.on_cache_line):
 a misaligned theta made the float64 update 8-16% slower. Aligning changes no value."""
 import numpy as np
 import pytest
 
 import rnnbench
-from rnnbench.training.state import TrainState, on_cache_line
+from rnnbench.model.layout import on_cache_line
+from rnnbench.training.state import TrainState
 
 
 @pytest.mark.parametrize("offset", [0, 1, 2, 3, 7])

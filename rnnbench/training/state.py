@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..compiled import Optimizer, train_updates
+from ..model.layout import on_cache_line
 from ..text.charids import as_ids
 from ..text.corpus import stream_length
 from ..variants import CLIP_MODES, HYPER, MAX_SLOTS, OPTIMIZERS
@@ -85,8 +86,9 @@ class CarriedState:
         self.hyper = np.array([values[name] for name in HYPER], dtype=model.dtype)
         self.optimizer = optimizer
         slots = len(OPTIMIZERS[optimizer].slots)
-        # the vectors the loop streams start on a cache line (see on_cache_line); the model's
-        # weights move there once, its params (views of theta) with them
+        # the vectors the loop streams start on a cache line (see model.layout.on_cache_line);
+        # a model's own theta starts there, one given from outside moves there once, its params
+        # (views of theta) with it
         if model.theta.ctypes.data % 64:
             model.theta = on_cache_line(model.theta)
             model.params = model.views(model.theta)
@@ -141,19 +143,6 @@ class CarriedState:
         self.h[:] = saved_array(arrays, "h", self.h.shape)
         self.counters[:] = saved_array(arrays, "counters", self.counters.shape)
         self.smooth = float(saved_array(arrays, "smooth", ()))
-
-
-def on_cache_line(a):
-    """``a`` if its data starts on a 64-byte boundary, else a copy that does. NumPy's large
-    arrays start 16 bytes past one, and a theta there made the float64 update 8% (rnn 100) to
-    16% (lstm 128) slower: every row of W_hh that the compiled loop reads splits cache lines."""
-    if a.ctypes.data % 64 == 0:
-        return a
-    buf = np.empty(a.nbytes + 64, dtype=np.uint8)
-    start = -buf.ctypes.data % 64
-    out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
 
 
 def saved_array(arrays, name, shape):
