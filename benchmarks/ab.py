@@ -101,7 +101,7 @@ def main(argv=None):
     p.add_argument("--cold", type=int, default=0, help="cold `rnnbench warmup` runs per tree")
     args = p.parse_args(argv)
     trees = [args.before.resolve(), args.after.resolve()]
-    for row, (cell, hidden, updates) in ROWS.items():
+    for row, (cell, hidden, updates) in ROWS.items() if args.pairs > 0 else ():
         speeds = ([], [])
         for order in turns(args.pairs):
             for k in order:

@@ -82,7 +82,7 @@ def stage_profile(corpus, cfg, optimizer="adagrad"):
     TB = cfg.seq_length * cfg.batch_size
     ids = np.ascontiguousarray(corpus.train_ids[:TB], dtype=np.int64)
     targets = np.ascontiguousarray(corpus.train_ids[1:TB + 1], dtype=np.int64)
-    theta, grad, state = model.theta, st.grad, st.h.copy()
+    theta, grad, state = st.model.theta, st.grad, st.h.copy()  # as aligned as the loop's
     ws = workspace(st.dims, cfg.seq_length, theta, 0.0)
     repeat_forward(1, theta, st.dims, ids, state, ws)  # logits for the softmax loop
     s1, s2 = np.ones_like(theta), np.ones_like(theta)

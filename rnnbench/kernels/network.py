@@ -1,12 +1,13 @@
 """Stacked recurrent layers under a softmax output layer: forward pass, BPTT and validation loss,
 for any cell, activation, layer count, dropout and batch size (sampling.py draws text from it).
 
-Each time step of a layer is one cell's step (cells/<name>.py), chosen by the cell's code in
-``step_forward`` and ``step_backward`` (the only places that name cells; a code without a cell
-is an error). Every product that does not depend on the recurrence (input terms, output layer,
-weight gradients) is one matrix product over the whole chunk: buffers are time-major (row
-r = t*B + b, see workspace.py). Recurrent state: ``state`` (NS, B, H) with the h of layer l in
-row l and, for a cell with a cell state (the LSTM), its c in row L + l.
+Each time step of a layer is one cell's step (cells/<name>.py), chosen by the cell's code once
+per layer in ``steps_forward`` and ``steps_backward`` (with relu_state, the only places that
+name cells; a code without a cell is an error). Every product that does not depend on the
+recurrence (input terms, output layer, weight gradients) is one matrix product over the whole
+chunk: buffers are time-major (row r = t*B + b, see workspace.py). Recurrent state: ``state``
+(NS, B, H) with the h of layer l in row l and, for a cell with a cell state (the LSTM), its c
+in row L + l.
 """
 import numpy as np
 
@@ -15,7 +16,7 @@ from .cells import gru, lstm, rnn
 from .dropout import fill_mask, mix64
 from .jit import inline_kernel, kernel
 from .linalg import matvec, rows_dot
-from .shapes import (ACT, BATCH, BIASES, CELL, HIDDEN, LAYERS, STATE_ROWS, layer_views,
+from .shapes import (ACT, BATCH, BIASES, CELL, GATES, HIDDEN, LAYERS, STATE_ROWS, layer_views,
                      output_views)
 from .softmax import softmax_xent_rows
 from .workspace import (ACTS, AUX, CS, DBELOW, DCNEXT, DCUR, DHH, DNEXT, HH, HS, LOGITS, MASKS,
@@ -48,55 +49,91 @@ def layer_output(ws, l, B, TB, dropout):
     return ws[YS][l][:TB] if dropout > 0 else ws[HS][l][B:B + TB]
 
 
-# -- one time step of one layer: the cells ----------------------------------------------------
+# -- the time steps of one layer: the cells --------------------------------------------------
 
 @inline_kernel
-def step_forward(cell, act, H, B, ws, l, a, bhh):
-    """Layer l's step for the B streams whose rows start at ``a``: pre-activations ws[XI] (input
-    term with b_ih) + ws[HH] (W_hh h); h (and c) into the rows after the step's."""
-    b = a + B
-    hl = ws[HS][l]
+def recurrent_product(Whh, hl, a, B, hh):
+    """hh = W_hh h for the B streams whose h rows start at ``a``."""
+    if B == 1:
+        matvec(Whh, hl[a], hh[0])
+    else:
+        np.dot(hl[a:a + B], Whh.T, hh)
+
+
+@kernel
+def steps_forward(cell, act, H, B, T, Whh, bhh, x, hh, hl, cl, acts, aux):
+    """Layer l's T steps: per step t (rows a = t*B on), hh = W_hh h, then the cell's step from
+    the pre-activations x (input term with b_ih) + hh; h (and c) into the rows after the step's.
+    ``hl``, ``cl``, ``acts``, ``aux``: the layer's rows of ws[HS], ws[CS], ws[ACTS], ws[AUX].
+
+    The arrays come in once per layer, and the dispatch runs once per layer, not once per step:
+    each array argument of a per-step call costs an atomic reference-count increment and
+    decrement, which passing the workspace tuple (15 arrays) per step made 7% of the vanilla
+    RNN's update."""
     if cell == RNN:
-        rnn.forward_step(act, B, ws[XI][a:b], ws[HH], hl[b:b + B])
+        for t in range(T):
+            a = t * B
+            recurrent_product(Whh, hl, a, B, hh)
+            rnn.forward_step(act, B, x[a:a + B], hh, hl[a + B:a + 2 * B])
     elif cell == LSTM:
-        cl = ws[CS][l]
-        lstm.forward_step(act, H, B, ws[XI][a:b], ws[HH], cl[a:b], hl[b:b + B], cl[b:b + B],
-                          ws[ACTS][l][a:b], ws[AUX][l][a:b])
+        for t in range(T):
+            a, b = t * B, (t + 1) * B
+            recurrent_product(Whh, hl, a, B, hh)
+            lstm.forward_step(act, H, B, x[a:b], hh, cl[a:b], hl[b:b + B], cl[b:b + B],
+                              acts[a:b], aux[a:b])
     elif cell == GRU:
-        gru.forward_step(act, H, B, ws[XI][a:b], ws[HH], bhh, hl[a:b], hl[b:b + B],
-                         ws[ACTS][l][a:b], ws[AUX][l][a:b])
+        for t in range(T):
+            a, b = t * B, (t + 1) * B
+            recurrent_product(Whh, hl, a, B, hh)
+            gru.forward_step(act, H, B, x[a:b], hh, bhh, hl[a:b], hl[b:b + B], acts[a:b],
+                             aux[a:b])
+    else:
+        raise ValueError("unknown cell code (see variants.CELLS)")
+
+
+@kernel
+def steps_backward(cell, act, H, B, T, Whh, dy, dx, dh_pre, hl, cl, acts, aux, dnext, dcnext,
+                   tmp):
+    """BPTT through layer l's T steps, last first: at step t (rows a = t*B on) dL/dh from above
+    (dy) plus from the step after (dnext) -> d(pre-activation) of the input side (dx) and of
+    the recurrent side (dh_pre, the same array unless the cell has two biases), then dnext =
+    dL/dh of the step before, d(pre-activation) W_hh (none from step 0: BPTT is truncated
+    there). dcnext: the LSTM's dL/dc from the step after; the GRU's scratch. Arrays come in
+    once per layer, as in steps_forward."""
+    if cell == RNN:
+        for t in range(T - 1, -1, -1):
+            a = t * B
+            rnn.backward_step(act, H, B, dy[a:a + B], dnext, hl[a + B:a + 2 * B], dx[a:a + B])
+            if t > 0:
+                rows_dot(dh_pre[a:a + B], Whh, dnext, B)
+    elif cell == LSTM:
+        for t in range(T - 1, -1, -1):
+            a, b = t * B, (t + 1) * B
+            lstm.backward_step(act, H, B, dy[a:b], dnext, dcnext, cl[a:b], acts[a:b], aux[a:b],
+                               dx[a:b], tmp)
+            if t > 0:
+                rows_dot(dh_pre[a:b], Whh, dnext, B)
+    elif cell == GRU:
+        for t in range(T - 1, -1, -1):
+            a, b = t * B, (t + 1) * B
+            gru.backward_step(act, H, B, dy[a:b], dnext, hl[a:b], acts[a:b], aux[a:b], dx[a:b],
+                              dh_pre[a:b], tmp)
+            if t > 0:  # plus the direct part z dh that the step left in dnext
+                gru.add_recurrent(dh_pre[a:b], Whh, dnext, dcnext, B, H)
     else:
         raise ValueError("unknown cell code (see variants.CELLS)")
 
 
 @inline_kernel
-def step_backward(cell, act, H, B, ws, l, a, dy, dx, dh_pre, Whh, first):
-    """BPTT through layer l's step at rows ``a``: dL/dh from above (dy) plus from the step
-    after (ws[DNEXT]) -> d(pre-activation) of the input side (dx) and of the recurrent side
-    (dh_pre, the same array unless the cell has two biases), and ws[DNEXT] = dL/dh of the step
-    before (none from the chunk's ``first`` step: BPTT is truncated there)."""
-    b = a + B
+def layer_rows(ws, dims, l):
+    """Layer l's rows of ws[HS], ws[CS], ws[ACTS] and ws[AUX]. A buffer the cell does not keep
+    has no layers: an array of the same kind that the cell never reads stands in for it, so
+    that no view points outside its array."""
     hl = ws[HS][l]
-    if cell == RNN:
-        rnn.backward_step(act, H, B, dy[a:b], ws[DNEXT], hl[b:b + B], dx[a:b])
-    elif cell == LSTM:
-        lstm.backward_step(act, H, B, dy[a:b], ws[DNEXT], ws[DCNEXT], ws[CS][l][a:b],
-                           ws[ACTS][l][a:b], ws[AUX][l][a:b], dx[a:b], ws[TMP])
-    elif cell == GRU:
-        gru.backward_step(act, H, B, dy[a:b], ws[DNEXT], hl[a:b], ws[ACTS][l][a:b],
-                          ws[AUX][l][a:b], dx[a:b], dh_pre[a:b], ws[TMP])
-    else:
-        raise ValueError("unknown cell code (see variants.CELLS)")
-    if first:
-        return
-    # dL/dh_{t-1} = d(pre-activation) W_hh, plus, for the GRU, the direct part z dh that its
-    # step left in dnext
-    if cell == GRU:
-        gru.add_recurrent(dh_pre[a:b], Whh, ws[DNEXT], ws[DCNEXT], B, H)
-    elif cell == RNN or cell == LSTM:
-        rows_dot(dh_pre[a:b], Whh, ws[DNEXT], B)
-    else:
-        raise ValueError("unknown cell code (see variants.CELLS)")
+    cl = ws[CS][l] if dims[STATE_ROWS] == 2 else hl
+    if dims[GATES] > 1:
+        return hl, cl, ws[ACTS][l], ws[AUX][l]
+    return hl, cl, ws[XI], hl
 
 
 @inline_kernel
@@ -125,10 +162,10 @@ def forward(theta, dims, ids, state, ws, dropout, key):
     GH = x.shape[1]
     for l in range(L):
         Wih, Whh, bih, bhh = layer_views(theta, dims, l)
-        hl = ws[HS][l]
+        hl, cl, acts, aux = layer_rows(ws, dims, l)
         copy_rows(hl[0:B], state[l])
         if dims[STATE_ROWS] == 2:
-            copy_rows(ws[CS][l][0:B], state[L + l])
+            copy_rows(cl[0:B], state[L + l])
         if l == 0:
             # W_ih times a one-hot column is a column gather, written row by row of x (writing
             # x column by column was 4x slower at GH = 512).
@@ -141,13 +178,7 @@ def forward(theta, dims, ids, state, ws, dropout, key):
             for r in range(TB):
                 for j in range(GH):
                     x[r, j] += bih[j]
-        for t in range(T):
-            a = t * B
-            if B == 1:
-                matvec(Whh, hl[a], ws[HH][0])
-            else:
-                np.dot(hl[a:a + B], Whh.T, ws[HH])
-            step_forward(cell, act, H, B, ws, l, a, bhh)
+        steps_forward(cell, act, H, B, T, Whh, bhh, x, ws[HH], hl, cl, acts, aux)
         if dropout > 0:
             mask, ys = ws[MASKS][l], ws[YS][l]
             fill_mask(mask[:TB], key, l, dropout)
@@ -214,11 +245,13 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
         dWih, dWhh, dbih, dbhh = layer_views(grad, dims, l)
         dx = ws[XI][:TB]
         dh_pre = ws[DHH][:TB] if two_biases else dx
-        ws[DNEXT][:] = 0.0
-        ws[DCNEXT][:] = 0.0
-        for t in range(T - 1, -1, -1):
-            step_backward(cell, act, H, B, ws, l, t * B, dy, dx, dh_pre, Whh, t == 0)
-        np.dot(dh_pre.T, ws[HS][l][:TB], dWhh)
+        hl, cl, acts, aux = layer_rows(ws, dims, l)
+        dnext, dcnext = ws[DNEXT], ws[DCNEXT]
+        dnext[:] = 0.0
+        dcnext[:] = 0.0
+        steps_backward(cell, act, H, B, T, Whh, dy, dx, dh_pre, hl, cl, acts, aux, dnext, dcnext,
+                       ws[TMP])
+        np.dot(dh_pre.T, hl[:TB], dWhh)
         if two_biases:
             column_sums(dh_pre, dbhh)
         column_sums(dx, dbih)

@@ -1,6 +1,8 @@
 """Where each parameter lives in a model's flat vector, and how big its recurrent state is: both
-from the cell table (variants.CELLS)."""
+from the cell table (variants.CELLS); and where the vector itself starts in memory."""
 import math
+
+import numpy as np
 
 from ..variants import CELLS, FORGET_GATE_CELLS
 
@@ -56,3 +58,16 @@ def forget_gate_rows(cell, hidden_size):
                          + " and ".join(c.upper() for c in FORGET_GATE_CELLS) + " only")
     f = CELLS[cell].gates.index("f")
     return slice(f * hidden_size, (f + 1) * hidden_size)
+
+
+def on_cache_line(a):
+    """``a`` if its data starts on a 64-byte boundary, else a copy that does. NumPy's large
+    arrays start 16 bytes past one, and a theta there made the float64 update 8% (rnn 100) to
+    16% (lstm 128) slower: every row of W_hh that the compiled loop reads splits cache lines."""
+    if a.ctypes.data % 64 == 0:
+        return a
+    buf = np.empty(a.nbytes + 64, dtype=np.uint8)
+    start = -buf.ctypes.data % 64
+    out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out

@@ -11,7 +11,8 @@ from ..text.charids import as_ids
 from ..text.corpus import missing_chars
 from ..variants import ACTIVATIONS, CELLS, DIMS
 from .checkpoint import check_extras, read_checkpoint
-from .layout import forget_gate_rows, is_bias, layer_suffix, param_layout, state_rows
+from .layout import (forget_gate_rows, is_bias, layer_suffix, on_cache_line, param_layout,
+                     state_rows)
 from .torch_layout import from_torch, to_torch, torch_shape
 
 class Model:
@@ -37,8 +38,8 @@ class Model:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         self.layout = param_layout(cell, vocab_size, hidden_size, num_layers)
         size = sum(int(np.prod(shape)) for _, shape in self.layout)
-        if theta is None:
-            theta = np.zeros(size, dtype=self.dtype)
+        if theta is None:  # its own weights start on a cache line (layout.on_cache_line)
+            theta = on_cache_line(np.zeros(size, dtype=self.dtype))
         theta = np.ascontiguousarray(theta, dtype=self.dtype)
         if theta.shape != (size,):
             raise ValueError(f"theta has shape {theta.shape}, the layout needs ({size},)")
@@ -99,7 +100,7 @@ class Model:
 
     def copy(self):
         out = Model(self.cell, self.vocab_size, self.hidden_size, self.num_layers,
-                    self.activation, self.dtype, self.theta.copy(), self.chars)
+                    self.activation, self.dtype, on_cache_line(self.theta.copy()), self.chars)
         out.end_symbol = self.end_symbol
         return out
 

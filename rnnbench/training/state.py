@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..compiled import Optimizer, train_updates
+from ..model.layout import on_cache_line
 from ..text.charids import as_ids
 from ..text.corpus import stream_length
 from ..variants import CLIP_MODES, HYPER, MAX_SLOTS, OPTIMIZERS
@@ -85,13 +86,19 @@ class CarriedState:
         self.hyper = np.array([values[name] for name in HYPER], dtype=model.dtype)
         self.optimizer = optimizer
         slots = len(OPTIMIZERS[optimizer].slots)
-        self.slots = [np.zeros_like(model.theta) if k < slots else model.theta[:0].copy()
-                      for k in range(MAX_SLOTS)]
+        # the vectors the loop streams start on a cache line (see model.layout.on_cache_line);
+        # a model's own theta starts there, one given from outside moves there once, its params
+        # (views of theta) with it
+        if model.theta.ctypes.data % 64:
+            model.theta = on_cache_line(model.theta)
+            model.params = model.views(model.theta)
+        self.slots = [on_cache_line(np.zeros_like(model.theta)) if k < slots
+                      else model.theta[:0].copy() for k in range(MAX_SLOTS)]
         # what the compiled update takes of the optimizer, packed once (the arrays change in
         # place)
         self.opt = Optimizer(OPTIMIZERS[optimizer].code, CLIP_MODES[clip_mode], self.hyper,
                              *self.slots)
-        self.grad = np.zeros_like(model.theta)
+        self.grad = on_cache_line(np.zeros_like(model.theta))
         self.h = np.zeros((model.state_rows, batch_size, model.hidden_size), model.dtype)
         self.counters = np.zeros(3, dtype=np.int64)
         self.smooth = -math.log(1.0 / model.vocab_size) * seq_length

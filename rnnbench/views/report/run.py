@@ -97,8 +97,9 @@ def _speed(s):
     return [("h2", "Speed"),
             ("table", (["clock", "seconds", "updates/s", "characters/s"], rows)),
             ("p", f"rnnbench {s.get('rnnbench_version')}, Numba {s.get('numba_version')}. "
-                  "Wall time is the whole run: reading the text, loading the kernels, "
-                  "training, validation, samples and checkpoints.")]
+                  "Wall time is the run's, from the text in hand to its last checkpoint: "
+                  "loading the kernels (when not loaded yet), training, validation, samples "
+                  "and checkpoints; not the process's start or the drawing of this report.")]
 
 
 def _passage(tables):
@@ -108,11 +109,12 @@ def _passage(tables):
         return [("h2", "A passage from the best checkpoint"),
                 ("p", "None: the run has no passage yet (it stopped part-way or diverged).")]
     r = rows.iloc[-1]
+    start = ("a new record from a zero state" if (tables.config or {}).get("records") else
+             "continuing from the hidden state training had then")
     return [("h2", "A passage from the best checkpoint"),
             ("p", f"{len(r['text']):,} characters sampled at temperature {r['temperature']:g} "
                   f"from the weights of update {int(r['update']):,} ({BEST}: the lowest "
-                  f"validation loss), continuing from the hidden state training had then "
-                  f"(a records model: a new record from a zero state), after the prime "
+                  f"validation loss), {start}, after the prime "
                   f"{r['prime']!r}; "
                   f"novelty {num(r['novelty'], 2)}."),
             ("pre", str(r["prime"]) + str(r["text"]))]
