@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.tables import analyse_tables
-from ...disk.writing import atomic_write_bytes
 from ...divergence import FACTOR, WINDOW
 from ...experiments.results import load_tables
 from ..plots.draw import PLOTS
 from .findings import first_screen
-from .render import to_html, to_markdown
+from .render import plot_blocks, write_blocks
 from .samples import passage, temperature, training_samples
 
 PLOT_CAPTIONS = {
@@ -39,11 +38,8 @@ def write_report(root, tables=None, analysis=None):
     tables = tables or load_tables(root)
     info, runs, trace, samples, baselines = tables
     analysis = analysis or analyse_tables(info, runs, trace)
-    blocks = report_blocks(root, info, runs, samples, baselines, analysis)
-    md, page = root / "report.md", root / "report.html"
-    atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
-    atomic_write_bytes(page, to_html(blocks, info["name"], root).encode("utf-8"))
-    return [md, page]
+    return write_blocks(root, report_blocks(root, info, runs, samples, baselines, analysis),
+                        info["name"])
 
 
 def report_blocks(root, info, runs, samples, baselines, analysis):
@@ -55,10 +51,7 @@ def report_blocks(root, info, runs, samples, baselines, analysis):
     b += first_screen(analysis)
     b += _what_was_run(info, runs)
     b += _baselines(baselines)
-    b.append(("h2", "Plots"))
-    for name, caption in PLOT_CAPTIONS.items():
-        if (root / PLOTS / name).exists():
-            b.append(("img", (f"{PLOTS}/{name}", caption)))
+    b += plot_blocks(root, PLOTS, PLOT_CAPTIONS)
     b += _failures(runs)
     b += passage(info, runs, samples, analysis)
     b += training_samples(runs, samples, analysis)

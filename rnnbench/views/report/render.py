@@ -10,6 +10,26 @@ import html
 import re
 from pathlib import Path
 
+from ...disk.writing import atomic_write_bytes
+
+
+def plot_blocks(folder, plots, captions):
+    """The "Plots" heading and an image block for each file of ``captions`` ({name: caption})
+    that exists in ``folder``/``plots``."""
+    return [("h2", "Plots")] + [("img", (f"{plots}/{name}", caption))
+                                for name, caption in captions.items()
+                                if (Path(folder) / plots / name).exists()]
+
+
+def write_blocks(folder, blocks, title):
+    """Write ``blocks`` as report.md and report.html (titled ``title``, its images embedded
+    from ``folder``) into ``folder``; returns their paths."""
+    folder = Path(folder)
+    md, page = folder / "report.md", folder / "report.html"
+    atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
+    atomic_write_bytes(page, to_html(blocks, title, folder).encode("utf-8"))
+    return [md, page]
+
 
 def _fence(text):
     """A code fence longer than any run of backticks inside ``text``."""

@@ -5,10 +5,9 @@ Drawn from the run's tables alone: no model is loaded, nothing is sampled here."
 import math
 from pathlib import Path
 
-from ...disk.writing import atomic_write_bytes
 from ...experiments.run_folder import BEST, load_run_tables
 from ..plots.run import PLOTS, RUN_PLOTS, make_run_plots
-from .render import to_html, to_markdown
+from .render import plot_blocks, write_blocks
 
 PASSAGE_KIND = "best_passage"
 
@@ -19,11 +18,7 @@ def write_run_report(folder, tables=None, plots=True):
     folder = Path(folder)
     tables = tables or load_run_tables(folder)
     paths = make_run_plots(folder, tables) if plots else []
-    blocks = run_blocks(folder, tables)
-    md, page = folder / "report.md", folder / "report.html"
-    atomic_write_bytes(md, to_markdown(blocks).encode("utf-8"))
-    atomic_write_bytes(page, to_html(blocks, f"run {folder.name}", folder).encode("utf-8"))
-    return paths + [md, page]
+    return paths + write_blocks(folder, run_blocks(folder, tables), f"run {folder.name}")
 
 
 def num(value, digits=3):
@@ -37,10 +32,7 @@ def run_blocks(folder, tables):
     b = [("h1", f"Run {folder.name}"), ("p", _status(s, c))]
     b += _results(folder, tables)
     b += _speed(s)
-    b.append(("h2", "Plots"))
-    for name, caption in RUN_PLOTS.items():
-        if (folder / PLOTS / name).exists():
-            b.append(("img", (f"{PLOTS}/{name}", caption)))
+    b += plot_blocks(folder, PLOTS, RUN_PLOTS)
     b += _passage(tables)
     b += _training_samples(tables)
     b.append(("h2", "Config"))
