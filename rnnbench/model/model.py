@@ -98,6 +98,14 @@ class Model:
                       state_rows=cell.state_rows)
         return np.array([values[name] for name in DIMS], dtype=np.int64)
 
+    def to_cache_line(self):
+        """Move theta, and the params that view it, onto a cache line if it is not on one
+        (layout.on_cache_line): a theta given from outside, before the compiled loop trains
+        it."""
+        theta = on_cache_line(self.theta)
+        if theta is not self.theta:
+            self.theta, self.params = theta, self.views(theta)
+
     def copy(self):
         out = Model(self.cell, self.vocab_size, self.hidden_size, self.num_layers,
                     self.activation, self.dtype, on_cache_line(self.theta.copy()), self.chars)

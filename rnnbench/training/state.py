@@ -86,12 +86,8 @@ class CarriedState:
         self.hyper = np.array([values[name] for name in HYPER], dtype=model.dtype)
         self.optimizer = optimizer
         slots = len(OPTIMIZERS[optimizer].slots)
-        # the vectors the loop streams start on a cache line (see model.layout.on_cache_line);
-        # a model's own theta starts there, one given from outside moves there once, its params
-        # (views of theta) with it
-        if model.theta.ctypes.data % 64:
-            model.theta = on_cache_line(model.theta)
-            model.params = model.views(model.theta)
+        # the vectors the loop streams start on a cache line (see model.layout.on_cache_line)
+        model.to_cache_line()
         self.slots = [on_cache_line(np.zeros_like(model.theta)) if k < slots
                       else model.theta[:0].copy() for k in range(MAX_SLOTS)]
         # what the compiled update takes of the optimizer, packed once (the arrays change in
