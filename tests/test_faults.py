@@ -484,3 +484,27 @@ def test_what_a_dask_error_says(tmp_path):
     assert pool._lost(task, dead) is None
     assert pool._lost(("r2",) + task[1:], dead).cause == \
         "worker killed by signal 9; out of memory?"
+
+
+def _swallowing_callback():
+    """What a ctypes callback of Numba's compiler does with a signal that lands inside it: the
+    KeyboardInterrupt is printed and dropped, and the compile fails with an error of its own."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        pass
+    raise RuntimeError("no compiled object yet")
+
+
+def test_a_ctrl_c_hidden_by_an_error_still_interrupts():
+    from rnnbench.experiments.interrupts import signals_prevail
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with signals_prevail():
+            _swallowing_callback()
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
+    with pytest.raises(RuntimeError):  # an error with no signal stays what it is
+        with signals_prevail():
+            raise RuntimeError("a real error")

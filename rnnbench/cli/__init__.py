@@ -9,6 +9,7 @@ import contextlib
 import os
 import sys
 
+from ..experiments.interrupts import signals_prevail
 from . import bench, compare, data, gradcheck, grid, sample, train
 from .options import EXIT_INVALID, Parser, UsageError
 
@@ -37,7 +38,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
-        with contextlib.ExitStack() as held:
+        # a Ctrl-C during a compile (any command's first call of a kernel) ends in "interrupted"
+        with signals_prevail(), contextlib.ExitStack() as held:
             args.hold = held.enter_context  # what a command holds until it returns: locks
             code = COMMANDS[args.command](args)
         if program and args.command in QUICK_EXIT:

@@ -54,3 +54,33 @@ def held_back(interrupted=False):
             signal.signal(s, handler)
     if caught and not interrupted:
         raise Terminated() if caught[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def signals_prevail():
+    """Within the block, a Ctrl-C (or SIGTERM) stops the program even where an error hides it.
+    Numba compiles through ctypes callbacks, which print and drop an exception raised inside
+    them, KeyboardInterrupt included, and the compile then fails with an error of its own
+    ("no compiled object yet"): an exception leaving the block after a signal came is raised
+    as the signal's KeyboardInterrupt (Terminated for SIGTERM)."""
+    if not _in_main_thread():
+        yield
+        return
+    came = []
+
+    def noting(old):
+        def handler(signum, frame):
+            came.append(signum)
+            old(signum, frame)
+        return handler
+    handlers = {s: signal.signal(s, noting(h)) for s in (signal.SIGINT, signal.SIGTERM)
+                for h in [signal.getsignal(s)] if callable(h)}  # ignored or default: as they are
+    try:
+        yield
+    except Exception as exc:
+        if not came:
+            raise
+        raise (Terminated() if came[0] == signal.SIGTERM else KeyboardInterrupt()) from exc
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)

@@ -20,7 +20,7 @@ from ..training.threads import blas_threads, one_thread, run_threads
 from ..training.warmup import prepare_kernels
 from .checkpoints import RunCheckpoints
 from .dask_pool import DaskPool
-from .interrupts import exit_status, held_back
+from .interrupts import exit_status, held_back, signals_prevail
 from .loky_pool import InProcess, LocalPool
 from .pool import cost, default_jobs, plan_jobs
 from .shared import worker_payloads
@@ -176,9 +176,10 @@ def run_grid(grid, results, todo, pool, progress=True):
               threads[s.run_id])
              for s in todo]  # a remote cluster's workers do not see our disk: no checkpoints
     if todo and not remote:  # compile here, once: the workers then load the kernels
-        prepare_kernels({s.config.dtype for s in todo},
-                        say=(lambda line: print(line, flush=True)) if progress else
-                        (lambda line: None), records=any(s.config.records for s in todo))
+        with signals_prevail():  # a Ctrl-C during the compile stops the grid, as elsewhere
+            prepare_kernels({s.config.dtype for s in todo},
+                            say=(lambda line: print(line, flush=True)) if progress else
+                            (lambda line: None), records=any(s.config.records for s in todo))
     by_id = {s.run_id: s for s in todo}
     done = GridRun(len(grid.runs), len(grid.runs) - len(todo), {}, [])
     bar = SizedBar({s.run_id: cost(s.config, getattr(heads[s.run_id], "vocab_size", 100))
