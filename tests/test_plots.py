@@ -100,11 +100,29 @@ def test_report_content(results):
                 "## Samples of the best configuration over training", "## Temperature"]
     assert [md.index(h + "\n") for h in headings] == sorted(md.index(h + "\n") for h in headings)
     assert "8 of 8 runs finished (4 ok, 4 diverged)" in md
+    assert "Validation every eval\\_every updates: on the held-out tail." in md
     assert f"1,000 characters from run {best['best_run_id']}" in md
     assert "\\[novelty 1.00\\]" in md and "(plots/final_val_loss.png)" in md
     html = (results / "report.html").read_text()
     assert html.count("src='data:image/png;base64,") == len(PLOTS)
     assert "src='plots/" not in html and "<th>novelty</th>" in html
+
+
+def test_validation_read_names_the_slice_a_grid_sets():
+    """What the plots' and the report's words say validation read, from the runs table: the
+    tail, its first val_slice characters (task4 sets 5,000), or a slice only some runs set."""
+    from rnnbench.experiments.grid import load_grid
+    from rnnbench.views.plots.base import validation_read
+    task4 = load_grid(REPO / "grids" / "task4.yaml")
+    assert {r.config.val_slice for r in task4.runs} == {5000}
+    runs = pd.DataFrame({"val_slice": [5000, 5000], "val_chars": [46504, 46504]})
+    assert validation_read(runs).startswith("the held-out tail's first 5,000 characters (the "
+                                            "whole tail only at the end of a run")
+    assert validation_read(runs.assign(val_slice=0)) == "the held-out tail"
+    assert validation_read(runs.assign(val_slice=46503)) == "the held-out tail"  # all of it
+    assert validation_read(runs.drop(columns="val_slice")) == "the held-out tail"  # old tables
+    some = validation_read(pd.DataFrame({"val_slice": [0, 500], "val_chars": [900, 900]}))
+    assert "first 500 characters, for the runs that set val_slice" in some
 
 
 def test_report_temperature_section_shows_one_model_side_by_side(results):

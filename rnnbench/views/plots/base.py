@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from cycler import cycler  # noqa: E402
 
 __all__ = ["plt", "THEME", "BASELINE_STYLE", "baselines_for", "baseline_lines",
-           "baselines_note", "note", "tidy"]
+           "baselines_note", "note", "tidy", "validation_read"]
 BASELINE_STYLE = dict(color="0.45", linewidth=0.9, linestyle=":", zorder=0)
 LABEL_GAP_PT = 10  # baseline names closer than this (points) would overlap
 WRAP_MARGIN = 0.95  # a line's characters can be wider than the mean: keep clear of the edge
@@ -84,6 +84,23 @@ def baselines_note(baselines, runs, ylim):
     out = [f"{k} {v:.2f} ({'above' if v >= high else 'below'} the plot)"
            for k, v in baselines_for(baselines, runs).items() if not low < v < high]
     return f" Off the scale: {', '.join(out)}." if out else ""
+
+
+def validation_read(runs):
+    """What the runs' validation losses during training were read on, in words: the held-out
+    tail, or the first val_slice characters of it (the whole tail then only at the end)."""
+    if "val_slice" not in runs or runs.empty:
+        return "the held-out tail"
+    tail = runs["val_chars"] if "val_chars" in runs else np.inf
+    part = runs["val_slice"].fillna(0).astype(float)
+    sliced = part[(part > 0) & (part < tail - 1)]
+    if sliced.empty:
+        return "the held-out tail"
+    size = (f"first {int(sliced.iloc[0]):,} characters" if sliced.nunique() == 1
+            else "first val_slice characters")
+    some = "" if len(sliced) == len(part) else ", for the runs that set val_slice"
+    return (f"the held-out tail's {size}{some} (the whole tail only at the end of a run: the "
+            "final validation loss)")
 
 
 def tidy(fig):

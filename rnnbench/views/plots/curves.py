@@ -6,6 +6,7 @@ import pandas as pd
 from matplotlib.ticker import EngFormatter
 
 from ...config import short_value
+from .base import validation_read
 from .common import (HUE, baseline_lines, baselines_for, baselines_note, cut_note, note, plt,
                      sns)
 from .status import diverged_note, failed_note, mark_diverged, status_text, uniform_loss, y_range
@@ -54,7 +55,7 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     g.figure.suptitle(f"{info['name']}: loss per character against {xlabel}", y=1.02,
                       fontweight="bold")
     note(g.figure, "solid: training (mean of the last trace_every updates); dashed: "
-          "validation on the held-out tail; dotted: count-based baselines on the same "
+          f"validation on {validation_read(runs)}; dotted: count-based baselines on the same "
           "split (grey; when the texts differ, each text's bigram baseline in its colour). "
           "The y range follows the runs that finished."
           + _cut(long, runs, top)

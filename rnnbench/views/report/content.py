@@ -12,6 +12,7 @@ import pandas as pd
 from ...analysis.tables import analyse_tables
 from ...divergence import FACTOR, WINDOW
 from ...experiments.results import load_tables
+from ..plots.base import validation_read
 from ..plots.draw import PLOTS
 from .findings import first_screen
 from .render import plot_blocks, write_blocks
@@ -48,7 +49,7 @@ def report_blocks(root, info, runs, samples, baselines, analysis):
     b = [("h1", f"{info.get('kind', 'Grid')} {info['name']}")]
     if info.get("description"):
         b.append(("p", info["description"].strip()))
-    b += first_screen(analysis)
+    b += first_screen(analysis, runs)
     b += _what_was_run(info, runs)
     b += _baselines(baselines)
     b += plot_blocks(root, PLOTS, PLOT_CAPTIONS)
@@ -73,7 +74,8 @@ def _what_was_run(info, runs):
         b.append(("p", "Texts: " + "; ".join(
             f"{c.corpus} (vocabulary {c.vocab_size}, {c.train_chars:,} training and "
             f"{c.val_chars:,} validation characters{_records(c)})"
-            for c in corpora.itertuples()) + "."))
+            for c in corpora.itertuples()) + ". Validation every eval_every updates: on "
+            + validation_read(runs) + "."))
         b.append(("p", f"rnnbench {r0['rnnbench_version']}, Numba {r0['numba_version']}. "
                   "Losses are in nats per character (bits = nats / ln 2). Same machine, same "
                   "tables; across CPUs only statistically the same."))

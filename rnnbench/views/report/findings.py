@@ -6,14 +6,16 @@ import math
 
 import numpy as np
 
+from ..plots.base import validation_read
 from .numbers import num
 
 TOP = 10          # configurations in the first table (all of them in configs.parquet)
 BUDGET_AXES = ("seconds", "chars")  # updates: the ranking after all updates already says it
 
 
-def first_screen(analysis):
-    """Blocks: the verdict, the top configurations, the effect and budget sentences."""
+def first_screen(analysis, runs):
+    """Blocks: the verdict, the top configurations, the effect and budget sentences
+    (``runs``: the runs table, for what their validation read)."""
     configs = analysis.configs
     b = [("h2", "Which settings are best")]
     b += [("p", s) for s in analysis.verdict]
@@ -36,7 +38,8 @@ def first_screen(analysis):
         b.append(("h3", "Equal budgets"))
         b.append(("p", "Which configuration would be best had every run stopped after the "
                        "same seconds of training or the same number of characters read (each "
-                       "run's last validation by then, mean over its seeds). Seconds of "
+                       f"run's last validation by then, on {validation_read(runs)}, mean over "
+                       "its seeds). Seconds of "
                        "training leave out validation and sampling; they are this grid's "
                        "machine and load."))
         b += [("p", s) for s in sentences]
