@@ -33,6 +33,8 @@ def test_floor_parts_of_min_char_rnn():
 def test_a_step_product_is_never_faster_than_its_flops_at_peak():
     f = floor.floor_us(configs.RNN100, 103, figures(read={"L2": 1e15}))
     assert f["floor_stream_us"] == pytest.approx(49 * 0.4)
+    with pytest.raises(ValueError, match="rnn 100 f64: no read bandwidth measured for L2"):
+        floor.floor_us(configs.RNN100, 103, figures(read={"L1d": 1e11}))
 
 
 @pytest.mark.parametrize("l1, where, us", [(32768, "L1d", 49 * 32768 / 2e11 * 1e6),

@@ -133,6 +133,9 @@ def floor_us(cfg, vocab_size, figures):
         if form in STEP_FORMS:  # one vector through W_hh: the whole matrix read for it
             nbytes = m * n * k * itemsize
             where = level_of(nbytes, figures["caches"])
+            if where not in figures["read_bytes_per_s"]:
+                raise ValueError(f"{cfg.label}: no read bandwidth measured for {where} (pass "
+                                 "this configuration to machine_floor)")
             bandwidth = figures["read_bytes_per_s"][where]
             stream += count * max(nbytes / bandwidth, flops / peak)
         else:
