@@ -16,14 +16,14 @@ from .kernels.loops import Records, record_eval_loss, record_updates, train_upda
 from .kernels.network import eval_loss, loss_and_grads, loss_and_pattern
 from .kernels.optim import Optimizer
 from .kernels.sampling import sample
-from .kernels.timing import (repeat_dot, repeat_forward, repeat_gradient, repeat_matvec,
-                             repeat_optimizer, repeat_softmax)
+from .kernels.timing import (repeat_adagrad, repeat_dot, repeat_forward, repeat_gradient,
+                             repeat_matvec, repeat_optimizer, repeat_softmax, repeat_sum)
 from .kernels.workspace import LOGITS, workspace
 
 __all__ = ["LOGITS", "Optimizer", "Records", "train_updates", "record_updates", "record_eval_loss",
            "dropout_key", "eval_loss", "loss_and_grads", "loss_and_pattern", "workspace",
            "sample", "repeat_dot", "repeat_forward", "repeat_gradient", "repeat_matvec",
-           "repeat_optimizer", "repeat_softmax", "cache_dir"]
+           "repeat_optimizer", "repeat_softmax", "repeat_adagrad", "repeat_sum", "cache_dir"]
 KERNELS = Path(__file__).resolve().parent / "kernels"
 STAMP = "rnnbench-kernels.sha256"
 

@@ -1,6 +1,6 @@
 """The speed issue's goals (issue 17: against JAX, PyTorch and NumPy, one thread each), each
 judged against what a bench run measured, with what bounds it (the measured peak, the matrix
-products timed alone, the warm start of a worker)."""
+products timed alone, the machine's floor under an update, the warm start of a worker)."""
 from .configs import (GRU128, GRU128_F32, LSTM128, LSTM128_F32, LSTM256_B32_F32, PEERS, RNN100,
                       RNN100_F32, RNN512, TORCH_RNN)
 
@@ -60,13 +60,17 @@ def goals(rows, info):
             ceiling = info[f"peak_gflops_{cfg.dtype}"] * 1e9 / (r["mflop_per_update"] * 1e6)
             notes.append(f"at the measured peak {ceiling / other['updates_per_s']:.1f}x")
         prof = next((p for p in info.get("profile", ()) if p["config"] == cfg.label), None)
+        floor = None
         if prof and other:
             bound = 1e6 / prof["products_us"] / other["updates_per_s"]
             notes.append(f"its matrix products alone take {prof['products_us']:.0f} of "
                          f"{prof['update_us']:.0f} us: at most {bound:.1f}x on this BLAS")
+            if prof.get("floor_us"):
+                floor = 1e6 / prof["floor_us"] / other["updates_per_s"]
+                notes.append(floor_note(prof, floor))
         out.append(dict(goal=what, target=f">= {target:g}x", value=value, unit="x",
                         met=None if value is None else value >= target,
-                        note="; ".join(notes)))
+                        note="; ".join(notes), floor_at_most=floor))
     r = _find(rows, TORCH_RNN, "rnnbench")
     out.append(dict(goal="LSTM 2x128 b50 s50 f32 chars/s", target="report",
                     value=r["chars_per_s"] if r else None, unit="chars/s", met=None,
@@ -95,6 +99,18 @@ def goals(rows, info):
         out.append(dict(goal=f"{what}: train --updates 1", target=f"<= {limit:g} s", value=v,
                         unit="s", met=None if v is None else v <= limit, note=""))
     return out
+
+
+def floor_note(prof, at_most):
+    """The machine's floor under a profiled row's update (floor.floor_us), its parts, and the
+    ratio to a peer it allows at most."""
+    parts = [f"products at peak: {prof['floor_products_us']:.0f} us",
+             f"AdaGrad: {prof['floor_adagrad_us']:.0f} us"]
+    if prof.get("floor_stream_from"):
+        parts.insert(0, f"W_hh streamed from {prof['floor_stream_from']} at "
+                     f"{prof['floor_stream_gbs']:.0f} GB/s: {prof['floor_stream_us']:.0f} us")
+    return (f"floor {prof['floor_us']:.0f} us on this machine ({'; '.join(parts)}): "
+            f"at most {at_most:.1f}x")
 
 
 def _scaling_note(j1, j2, warm):

@@ -28,6 +28,7 @@ from ..training.state import TrainState
 from ..training.threads import blas_threads, one_thread
 from .configs import CONTENDERS, LSTM256_B32_F32 as THREADS_ROW, PEERS, SUITES
 from .contenders import contenders
+from .floor import floor_us, machine_floor
 from .flops import peak_gflops, update_flops
 from .goals import goals, ratio_key
 from .machine import blas, keep_freed_memory, machine
@@ -127,7 +128,7 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
     """The benchmark: (rows, goals, info). ``rows``: one dict per configuration and contender;
     ``goals``: one dict per goal of the speed issue with what was measured; ``info``: machine,
     BLAS, JAX's kernels, the allocator, peaks, the settings and (``profile``) where each
-    configuration's update time goes. ``keep_freed``: glibc keeps freed memory for every
+    configuration's update time goes, with the machine's floor under it (floor.py). ``keep_freed``: glibc keeps freed memory for every
     contender alike (machine.keep_freed_memory), so no large temporary page-faults anew."""
     if jax_available():
         hold_to_one_thread()  # before anything else touches JAX
@@ -145,8 +146,11 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
             rows += new
             if progress is not None:
                 progress("row", new)
-        if profile:
-            info["profile"] = [stage_profile(data, cfg) for cfg in SUITES[suite]]
+        if profile:  # the floor's machine figures once for every row, then each row's
+            info["floor"] = machine_floor(SUITES[suite], peaks)
+            info["profile"] = [dict(stage_profile(data, cfg),
+                                    **floor_us(cfg, data.vocab_size, info["floor"]))
+                               for cfg in SUITES[suite]]
             if progress is not None:
                 progress("profile", info["profile"])
     extra = {}

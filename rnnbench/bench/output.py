@@ -53,20 +53,37 @@ def format_info(info):
             f"{info['repeats']} interleaved repeats of {info['seconds']:g} s"
             + ("" if info["torch"] else "; PyTorch not installed: its rows are skipped")
             + f"\nJAX: {info.get('jax') or 'not installed: its rows are skipped'}"
-            + f"\nallocator: {info.get('allocator', 'not stated')}")
+            + f"\nallocator: {info.get('allocator', 'not stated')}"
+            + (f"\n{format_floor(info['floor'])}" if info.get("floor") else ""))
+
+
+def format_floor(figures):
+    """One line on what the floors rest on (bench/floor.py's machine_floor)."""
+    reads = ", ".join(f"{bw / 1e9:.0f} GB/s from {where} (a "
+                      f"{figures['probe_bytes'][where] / 1024:.0f} KB sum)"
+                      for where, bw in figures["read_bytes_per_s"].items())
+    sizes = ", ".join(f"{name} {size / 1024:.0f} KB" for name, size in figures["caches"].items())
+    adagrad = ", ".join(f"{s * 1e9:.2f} ns in {d}" for d, s in
+                        figures["adagrad_s_per_param"].items())
+    return (f"floor: caches {sizes or 'not known'}; reads {reads or 'not needed'}; "
+            f"AdaGrad per parameter {adagrad}; other products at the peak; element-wise work "
+            "left out (the floor errs low)")
 
 
 PROFILE_HEADER = (f"{'configuration':<24}" + "".join(f"{h:>10}" for h in (
     "update", "forward", "softmax", "backward", "optimizer", "products")) + f"{'share':>7}"
-    f"{'bound upd/s':>13}")
+    f"{'bound upd/s':>13}{'floor':>10}{'floor upd/s':>13}")
 
 
 def format_profile(p):
     """One row of where the time goes: microseconds per update of each stage, of the matrix
-    products alone, their share, and the rate the products alone would allow."""
+    products alone, their share, the rate the products alone would allow, and the machine's
+    floor under the update (bench/floor.py) with the rate it allows."""
+    floor = (f"{p['floor_us']:>10.1f}{1e6 / p['floor_us']:>13,.0f}" if p.get("floor_us")
+             else "")
     return (f"{p['config']:<24}" + "".join(f"{p[k + '_us']:>10.1f}" for k in (
         "update", "forward", "softmax", "backward", "optimizer", "products"))
-        + f"{p['products_share']:>7.0%}{1e6 / p['products_us']:>13,.0f}")
+        + f"{p['products_share']:>7.0%}{1e6 / p['products_us']:>13,.0f}" + floor)
 
 
 def save_bench(rows, goal_rows, info, out):
@@ -76,7 +93,9 @@ def save_bench(rows, goal_rows, info, out):
     out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(rows)
     atomic_write_parquet(out / "bench.parquet", frame)
-    atomic_write_parquet(out / "goals.parquet", pd.DataFrame(goal_rows).astype({"value": float}))
+    goal_frame = pd.DataFrame(goal_rows)
+    atomic_write_parquet(out / "goals.parquet", goal_frame.astype(
+        {k: float for k in ("value", "floor_at_most") if k in goal_frame}))
     atomic_write_json(out / "info.json", info)
     if info.get("profile"):
         atomic_write_parquet(out / "profile.parquet", pd.DataFrame(info["profile"]))

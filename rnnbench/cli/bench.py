@@ -18,7 +18,8 @@ def add_parser(sub):
                        "each peer checked to agree with rnnbench's first losses; print updates/s, "
                        "chars/s, GFLOP/s against the measured peak and the ratios (medians), "
                        "then where each configuration's update time goes (each stage, and "
-                       "its matrix products timed alone: the bound on this BLAS), each speed "
+                       "its matrix products timed alone: the bound on this BLAS; the machine's "
+                       "floor for any implementation), each speed "
                        "goal, start-up times and --jobs scaling. Writes bench.parquet, "
                        "goals.parquet, info.json, profile.parquet and bench.png to --out. "
                        "Where the environment pins OpenBLAS's kernels (OPENBLAS_CORETYPE), "
@@ -63,7 +64,7 @@ def cmd_bench(args):
             print("\n".join(map(format_row, what)), flush=True)
         elif kind == "profile":
             print("\nwhere the time goes, us per update (products: the update's matrix "
-                  "products timed alone)")
+                  "products timed alone; floor: the machine's, for any implementation)")
             print(PROFILE_HEADER)
             print("\n".join(map(format_profile, what)), flush=True)
         else:
@@ -82,9 +83,11 @@ def cmd_bench(args):
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(format_info(info))
-    if suite in ("goals", "quick"):
+    shown = goal_rows if suite in ("goals", "quick") else [g for g in goal_rows
+                                                           if g["value"] is not None]
+    if shown:  # another suite: the goals it measured
         print("\ngoals")
-        print("\n".join(map(format_goal, goal_rows)))
+        print("\n".join(map(format_goal, shown)))
     out = save_bench(rows, goal_rows, info, args.out)
     print(f"\nsaved: {out}/bench.parquet, goals.parquet, info.json, bench.png")
     return 0
