@@ -27,9 +27,10 @@ def _calibrate(fn, args, target_s):
     return max(1, int(n * target_s / elapsed))
 
 
-def interleaved_us(timed, target_s=0.02, repeats=7):
-    """Median microseconds per call of each (fn, args) in ``timed``, the loops taking turns so
-    that machine noise hits all alike (stages are differences of these medians)."""
+def interleaved_us(timed, target_s=0.02, repeats=7, stat=np.median):
+    """Microseconds per call of each (fn, args) in ``timed``, the loops taking turns so that
+    machine noise hits all alike: the median of ``repeats`` (``stat``: another summary; stages
+    are differences of these medians)."""
     ns = [_calibrate(fn, args, target_s) for fn, args in timed]
     times = [[] for _ in timed]
     for _ in range(repeats):
@@ -37,7 +38,7 @@ def interleaved_us(timed, target_s=0.02, repeats=7):
             t0 = time.perf_counter()
             fn(n, *args)
             out.append((time.perf_counter() - t0) / n)
-    return [float(np.median(t)) * 1e6 for t in times]
+    return [float(stat(t)) * 1e6 for t in times]
 
 
 def per_call_us(fn, *args):
