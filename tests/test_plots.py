@@ -405,3 +405,60 @@ def test_report_numbers_stay_readable():
     assert num(1.251583e24) == "1.25e+24" and num(2.0415) == "2.042" and num(None) == ""
     assert num(float("nan")) == "" and num(float("inf")) == "inf"
     assert num(1234567.8, 0, 1e12) == "1,234,568"
+
+
+def _redraw_copy(results, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    shutil.rmtree(copy / "plots")
+    return copy
+
+
+def test_a_dead_plot_helper_leaves_its_plots_to_this_process(results, tmp_path, capsys):
+    """The helper process that draws the slowest plots dies mid-way (SIGKILL): make_plots
+    draws them itself, says so on stderr, and every plot is there."""
+    import signal
+
+    import psutil
+
+    from rnnbench.experiments.results import load_tables
+    from rnnbench.views.plots.draw import HELPER_PLOTS, helper_plots, make_plots, plot_helper
+    copy = _redraw_copy(results, tmp_path)
+    tables = load_tables(copy)
+    with plot_helper() as helper:
+        if helper is None:
+            pytest.skip("one core: no plot helper")
+        away = helper_plots(helper, copy, tables)
+        assert away is not None
+        pids = list(helper._processes)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        paths = make_plots(copy, tables, None, away)
+    assert sorted(p.name for p in paths) == sorted(PLOTS)
+    assert set(HELPER_PLOTS) <= {p.name for p in paths}
+    assert "the plot helper failed" in capsys.readouterr().err
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                   for pid in pids)
+
+
+@pytest.mark.parametrize("signum", ["SIGKILL", "SIGINT"])
+def test_report_killed_while_drawing_leaves_no_process(results, tmp_path, signum):
+    """rnnbench report killed (SIGKILL: the helper sees its parent gone and exits) or
+    interrupted (Ctrl-C to the process group: exit 130, the helper is killed) while its plot
+    helper draws: no process outlives it, and every plot file there is whole."""
+    import signal
+
+    from test_faults import Rnnbench, _cmdline
+    copy = _redraw_copy(results, tmp_path)
+    run = Rnnbench(tmp_path, "report", copy)
+    run.wait_for(lambda: any("loky" in _cmdline(p) for p in run.seen.values()),
+                 "the plot helper")
+    if signum == "SIGKILL":
+        os.kill(run.proc.pid, signal.SIGKILL)
+    else:
+        os.killpg(run.proc.pid, signal.SIGINT)
+    code, _, err = run.finish()  # fails if any process outlives rnnbench
+    assert code == (-signal.SIGKILL if signum == "SIGKILL" else 130), err
+    for png in (copy / "plots").glob("*.png"):  # written whole or not at all
+        data = png.read_bytes()
+        assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")

@@ -144,12 +144,14 @@ def draw(out, report):
     """Plots (and the report) of the results folder ``out``, from its tables; their paths."""
     from ..analysis.tables import analyse_tables
     from ..experiments.results import load_tables
-    from ..views.plots.draw import make_plots
+    from ..views.plots.draw import helper_plots, make_plots, plot_helper
     from ..views.report.content import write_report
 
-    tables = load_tables(out)  # read and analysed once for the plots and the report
-    analysis = analyse_tables(tables[0], tables[1], tables[2])
-    paths = make_plots(out, tables, analysis)
+    with plot_helper() as helper:  # a second process draws the slowest plots meanwhile
+        tables = load_tables(out)  # read and analysed once for the plots and the report
+        away = helper_plots(helper, out, tables)
+        analysis = analyse_tables(tables[0], tables[1], tables[2])
+        paths = make_plots(out, tables, analysis, away)
     if report:
         paths += write_report(out, tables, analysis)
     return paths

@@ -7,14 +7,20 @@ any further ones join the colour's label. Grey lines are count-based baselines o
 split. The effects and interactions of the swept fields come from analysis.analyse.
 """
 import io
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+
+from joblib.externals.loky import ProcessPoolExecutor
 
 from ...analysis.budgets import training_seconds
 from ...analysis.stats import StatsError
 from ...analysis.tables import analyse_tables
 from ...disk.writing import atomic_write_bytes
+from ...experiments.pool import kill_processes
 from ...experiments.results import load_tables
+from ...experiments.workers import init_worker
 from .common import Roles, empty_figure, plt, sns
 from .curves import SECONDS, loss_curves
 from .effects import effects, interactions
@@ -24,13 +30,20 @@ from .speed import speed
 PLOTS = "plots"
 
 
-def make_plots(root, tables=None, analysis=None):
+# the figures that take longest (seaborn facets of every run's curves): drawn by a helper
+# process beside the others when a second core is free (plot_helper)
+HELPER_PLOTS = ("loss_vs_updates.png", "loss_vs_chars.png")
+
+
+def make_plots(root, tables=None, analysis=None, away=None):
     """Write every plot of the results folder ``root`` (``tables``: its load_tables,
     ``analysis``: their analyse_tables, if made already); returns their paths. A plot that
     has nothing to show (effects of one configuration, a speed chart of one bar) is not
-    drawn, and an old one of that name is removed."""
+    drawn, and an old one of that name is removed. ``away``: helper_plots' future, drawing
+    HELPER_PLOTS meanwhile (should it fail, they are drawn here)."""
     root = Path(root)
-    info, runs, trace, _, baselines = tables or load_tables(root)
+    tables = tables or load_tables(root)
+    info, runs, trace, _, baselines = tables
     out = root / PLOTS
     out.mkdir(exist_ok=True)
     sns.set_theme(style="whitegrid", context="notebook")
@@ -39,25 +52,88 @@ def make_plots(root, tables=None, analysis=None):
                       out / name)
                 for name in ("loss_vs_updates.png", "final_val_loss.png")]
     analysis = analysis or analyse_tables(info, runs, trace)
-    timed = _with_seconds(trace, runs)
-    figures = {
-        "effects.png": lambda r, rs: effects(info, analysis),
-        "interactions.png": lambda r, rs: interactions(info, analysis),
-        "final_val_loss.png": lambda r, rs: final_loss(info, r, rs, baselines),
-        "loss_vs_updates.png": lambda r, rs: loss_curves(info, r, rs, trace, baselines, "update"),
-        "loss_vs_chars.png": lambda r, rs: loss_curves(info, r, rs, trace, baselines,
-                                                       "chars_seen"),
-        "loss_vs_seconds.png": lambda r, rs: None if timed is None else loss_curves(
-            info, r, rs, timed, baselines, SECONDS),
-        "speed.png": lambda r, rs: speed(info, r, rs)}
+    here = [n for n in FIGURES if away is None or n not in HELPER_PLOTS]
+    paths = draw_plots(root, tables, analysis, here)
+    if away is not None:
+        try:
+            paths += away.result()
+        except Exception as exc:  # noqa: BLE001 -- a dead helper: draw its plots here
+            print(f"rnnbench: warning: the plot helper failed ({type(exc).__name__}: {exc}); "
+                  "drawing its plots here", file=sys.stderr)
+            paths += draw_plots(root, tables, analysis, HELPER_PLOTS)
+    return [out / n for n in FIGURES if out / n in paths]
+
+
+def helper_plots(helper, root, tables):
+    """HELPER_PLOTS of ``root`` drawn by plot_helper's process ``helper``: a future of their
+    paths, for make_plots; None without a helper or while no run has finished."""
+    runs = tables[1]
+    if helper is None or runs.empty or "seed" not in runs:
+        return None
+    (Path(root) / PLOTS).mkdir(exist_ok=True)
+    try:
+        return helper.submit(draw_plots, root, tables, None, HELPER_PLOTS)
+    except Exception as exc:  # noqa: BLE001 -- a helper dead already: make_plots draws all
+        print(f"rnnbench: warning: the plot helper failed ({type(exc).__name__}); drawing "
+              "every plot here", file=sys.stderr)
+        return None
+
+
+def draw_plots(root, tables, analysis, names):
+    """Draw the plots ``names`` (of FIGURES) of ``root`` from its ``tables``; their paths.
+    ``analysis`` may be None when no plot of ``names`` needs it (HELPER_PLOTS do not)."""
+    info, runs, trace, _, baselines = tables
+    out = Path(root) / PLOTS
+    sns.set_theme(style="whitegrid", context="notebook")
     paths = []
-    for name, draw in figures.items():
-        fig = _drawn(info, name, draw, runs)
+    for name in names:
+        fig = _drawn(info, name, lambda r, rs: FIGURES[name](info, r, rs, trace, baselines,
+                                                            analysis), runs)
         if fig is None:
             (out / name).unlink(missing_ok=True)
             continue
         paths.append(_save(fig, out / name))
     return paths
+
+
+def _seconds_curves(info, roles, runs, trace, baselines, analysis):
+    timed = _with_seconds(trace, runs)
+    return None if timed is None else loss_curves(info, roles, runs, timed, baselines, SECONDS)
+
+
+FIGURES = {  # name -> draw(info, roles, runs, trace, baselines, analysis), in the report's order
+    "effects.png": lambda i, r, rs, t, b, a: effects(i, a),
+    "interactions.png": lambda i, r, rs, t, b, a: interactions(i, a),
+    "final_val_loss.png": lambda i, r, rs, t, b, a: final_loss(i, r, rs, b),
+    "loss_vs_updates.png": lambda i, r, rs, t, b, a: loss_curves(i, r, rs, t, b, "update"),
+    "loss_vs_chars.png": lambda i, r, rs, t, b, a: loss_curves(i, r, rs, t, b, "chars_seen"),
+    "loss_vs_seconds.png": _seconds_curves,
+    "speed.png": lambda i, r, rs, t, b, a: speed(i, r, rs)}
+
+
+@contextmanager
+def plot_helper():
+    """A loky process that draws HELPER_PLOTS while this one draws the rest, when a second
+    core is free (else None). It starts at once, so its imports overlap reading and analysing
+    the tables; it leaves Ctrl-C to this process, is killed on the way out of an error or an
+    interrupt, and exits by itself should this process die (as a grid's workers do)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if cores < 2:
+        yield None
+        return
+    pool = ProcessPoolExecutor(1, initializer=init_worker, initargs=(os.getpid(),))
+    pool.submit(_ready)  # start the process (and its imports) now, not at the first plot
+    try:
+        yield pool
+    except BaseException:
+        kill_processes(list(getattr(pool, "_processes", {})))
+        pool.shutdown(wait=False, kill_workers=True)
+        raise
+    pool.shutdown()
+
+
+def _ready():
+    """The helper's start: this module (seaborn, matplotlib) is imported by now."""
 
 
 def _with_seconds(trace, runs):
