@@ -58,6 +58,12 @@ def test_goals_are_judged_against_their_targets():
     threads = g["lstm 256 f32 b32, all cores vs one thread"]
     assert threads["value"] == pytest.approx(1.65) and threads["met"] is False
     assert threads["note"] == "2 BLAS threads: 99.0 vs 60.0 updates/s"
+    # with a profile of that row: products 80% of the update, on 2 cores at most
+    # 1 / (0.2 + 0.4) = 1.67x (Amdahl)
+    info["profile"] = [dict(config="lstm 256 f32 b32", update_us=20000.0, products_us=16000.0,
+                            products_share=0.8)]
+    threads = {x["goal"]: x for x in goals.goals(rows, info)}[threads["goal"]]
+    assert threads["note"].endswith("its matrix products are 80% of it, so at most 1.67x")
     assert g["rnn 100 f64 vs NumPy min-char-rnn"]["met"] is True
     assert "23.14x" not in g["rnn 100 f64 vs NumPy min-char-rnn"]["note"]
     # the ceiling: 70 GFLOP/s / 3.025 MFLOP = 23,140 updates/s, 23.1x the reference's 1,000

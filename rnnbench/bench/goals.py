@@ -86,8 +86,7 @@ def goals(rows, info):
                     "thread", target=f">= {THREADS_GOAL}x", value=every / one if one and every
                     else None, unit="x", met=None if not (one and every)
                     else every / one >= THREADS_GOAL,
-                    note=f"{info['threads_cores']} BLAS threads: {every:,.1f} vs {one:,.1f} "
-                    "updates/s" if one and every else ""))
+                    note=_threads_note(info, one, every)))
     j1, j2 = info.get("jobs1_s"), info.get("jobs2_s")
     out.append(dict(goal="8 equal runs, --jobs 2 vs --jobs 1", target=f">= {SCALING_GOAL}x",
                     value=j1 / j2 if j1 and j2 else None, unit="x",
@@ -111,6 +110,23 @@ def floor_note(prof, at_most):
                      f"{prof['floor_stream_gbs']:.0f} GB/s: {prof['floor_stream_us']:.0f} us")
     return (f"floor {prof['floor_us']:.0f} us on this machine ({'; '.join(parts)}): "
             f"at most {at_most:.1f}x")
+
+
+def _threads_note(info, one, every):
+    """The two speeds, and Amdahl's bound: only the matrix products run on BLAS's threads, so
+    with the products' share p of the one-thread update (the profile's), n cores give at most
+    1 / (1 - p + p / n)."""
+    if not (one and every):
+        return ""
+    cores = info["threads_cores"]
+    note = f"{cores} BLAS threads: {every:,.1f} vs {one:,.1f} updates/s"
+    prof = next((p for p in info.get("profile", ())
+                 if p["config"] == info.get("threads_row")), None)
+    if prof:
+        share = min(1.0, prof["products_share"])
+        note += (f"; the rest of the update stays on one thread: its matrix products are "
+                 f"{share:.0%} of it, so at most {1 / (1 - share + share / cores):.2f}x")
+    return note
 
 
 def _scaling_note(j1, j2, warm):
