@@ -2,10 +2,10 @@
 
 For each configuration the contenders take turns (numpy, torch, jax update, jax loop, rnnbench,
 numpy, ...) so that machine noise hits all of them alike; each figure is the median over
-repeats, and so is each ratio. Every contender runs on one thread. The vanilla rows' NumPy contender is min-char-rnn
-itself (reference/min_char_rnn.py, float64 even against a float32 model, as the goal asks); the
-other cells' is reference/cells.py; PyTorch's is reference/torch.py, JAX's reference/jax.py,
-its backend held to one thread (contenders.py).
+repeats, and so is each ratio. Every contender runs on one thread. The vanilla rows' NumPy
+contender is min-char-rnn itself (reference/min_char_rnn.py, float64 even against a float32
+model, as the goal asks); the other cells' is reference/cells.py; PyTorch's is
+reference/torch.py, JAX's reference/jax.py, its backend held to one thread (contenders.py).
 """
 import os
 import subprocess
@@ -128,8 +128,9 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
     """The benchmark: (rows, goals, info). ``rows``: one dict per configuration and contender;
     ``goals``: one dict per goal of the speed issue with what was measured; ``info``: machine,
     BLAS, JAX's kernels, the allocator, peaks, the settings and (``profile``) where each
-    configuration's update time goes, with the machine's floor under it (floor.py). ``keep_freed``: glibc keeps freed memory for every
-    contender alike (machine.keep_freed_memory), so no large temporary page-faults anew."""
+    configuration's update time goes, with the machine's floor under it (floor.py).
+    ``keep_freed``: glibc keeps freed memory for every contender alike
+    (machine.keep_freed_memory), so no large temporary page-faults anew."""
     if jax_available():
         hold_to_one_thread()  # before anything else touches JAX
     allocator = keep_freed_memory() if keep_freed else "glibc's defaults"
