@@ -441,6 +441,19 @@ def test_a_dead_plot_helper_leaves_its_plots_to_this_process(results, tmp_path, 
                    for pid in pids)
 
 
+def test_no_process_for_a_plot_helper_draws_every_plot_here(results, tmp_path, monkeypatch):
+    """A machine that refuses a new process (a process limit): one line, every plot drawn."""
+    from rnnbench.cli.grid import draw
+    from rnnbench.views.plots import draw as plots
+
+    def refuse(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(plots, "ProcessPoolExecutor", refuse)
+    copy = _redraw_copy(results, tmp_path)
+    paths = draw(copy, report=False)
+    assert sorted(p.name for p in paths) == sorted(PLOTS)
+
+
 @pytest.mark.parametrize("signum", ["SIGKILL", "SIGINT"])
 def test_report_killed_while_drawing_leaves_no_process(results, tmp_path, signum):
     """rnnbench report killed (SIGKILL: the helper sees its parent gone and exits) or
