@@ -123,6 +123,8 @@ def test_validation_read_names_the_slice_a_grid_sets():
     assert validation_read(runs.drop(columns="val_slice")) == "the held-out tail"  # old tables
     some = validation_read(pd.DataFrame({"val_slice": [0, 500], "val_chars": [900, 900]}))
     assert "first 500 characters, for the runs that set val_slice" in some
+    failed = runs.assign(val_chars=[46504, None])  # a failed run: no summary, no tail size
+    assert validation_read(failed) == validation_read(runs)
 
 
 def test_report_temperature_section_shows_one_model_side_by_side(results):

@@ -91,7 +91,8 @@ def validation_read(runs):
     tail, or the first val_slice characters of it (the whole tail then only at the end)."""
     if "val_slice" not in runs or runs.empty:
         return "the held-out tail"
-    tail = runs["val_chars"] if "val_chars" in runs else np.inf
+    # a run whose tail is not known (failed before its summary) counts by its val_slice alone
+    tail = runs["val_chars"].astype(float).fillna(np.inf) if "val_chars" in runs else np.inf
     part = runs["val_slice"].fillna(0).astype(float)
     sliced = part[(part > 0) & (part < tail - 1)]
     if sliced.empty:
