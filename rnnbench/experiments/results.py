@@ -261,7 +261,6 @@ def _runs_frame(rows):
     return pd.DataFrame(rows, columns=columns)
 
 
-
 def _configs(runs):
     """{configs.parquet: its bytes} for ``runs``."""
     # imported here: the statistics import SciPy's (0.8 s), and a grid's workers, which import

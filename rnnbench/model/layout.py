@@ -64,9 +64,10 @@ CACHE_LINE = 64  # bytes
 
 
 def on_cache_line(a):
-    """``a`` if its data starts on a cache line (CACHE_LINE bytes), else a copy that does. NumPy's large
-    arrays start 16 bytes past one, and a theta there made the float64 update 8% (rnn 100) to
-    16% (lstm 128) slower: every row of W_hh that the compiled loop reads splits cache lines."""
+    """``a`` if its data starts on a cache line (CACHE_LINE bytes), else a copy that does.
+    NumPy's large arrays start 16 bytes past one, and a theta there made the float64 update 8%
+    (rnn 100) to 16% (lstm 128) slower: every row of W_hh that the compiled loop reads splits
+    cache lines."""
     if a.ctypes.data % CACHE_LINE == 0:
         return a
     buf = np.empty(a.nbytes + CACHE_LINE, dtype=np.uint8)

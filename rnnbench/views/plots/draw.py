@@ -47,7 +47,7 @@ def make_plots(root, tables=None, analysis=None, away=None):
     out = root / PLOTS
     out.mkdir(exist_ok=True)
     sns.set_theme(style="whitegrid", context="notebook")
-    if runs.empty or "seed" not in runs:  # no run finished yet
+    if _none_finished(runs):
         return [_save(empty_figure(info, name[:-4].replace("_", " "), "no run has finished"),
                       out / name)
                 for name in ("loss_vs_updates.png", "final_val_loss.png")]
@@ -67,8 +67,7 @@ def make_plots(root, tables=None, analysis=None, away=None):
 def helper_plots(helper, root, tables):
     """HELPER_PLOTS of ``root`` drawn by plot_helper's process ``helper``: a future of their
     paths, for make_plots; None without a helper or while no run has finished."""
-    runs = tables[1]
-    if helper is None or runs.empty or "seed" not in runs:
+    if helper is None or _none_finished(tables[1]):
         return None
     (Path(root) / PLOTS).mkdir(exist_ok=True)
     try:
@@ -94,6 +93,11 @@ def draw_plots(root, tables, analysis, names):
             continue
         paths.append(_save(fig, out / name))
     return paths
+
+
+def _none_finished(runs):
+    """Whether no run has finished yet (the runs table is empty or has no run's config)."""
+    return runs.empty or "seed" not in runs
 
 
 def _seconds_curves(info, roles, runs, trace, baselines, analysis):
