@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rnnbench.analysis.tables import analyse_tables
-from rnnbench.views.plots.common import Roles, baseline_lines, ordered_colours
+from rnnbench.views.plots.common import Roles, baseline_lines, ordered_colours, sns
 from rnnbench.views.plots.curves import SECONDS, loss_curves
 from rnnbench.views.plots.draw import _with_seconds
 from rnnbench.views.plots.effects import effects, interactions
@@ -86,6 +86,35 @@ def test_loss_curves_put_each_role_where_it_belongs():
         legend = [t.get_text() for t in fig.legends[0].texts]
         assert {"hidden_size", "16", "32"} <= set(legend)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("x", ["update", "chars_seen"])
+def test_loss_curves_lay_out_without_overlaps(x):
+    """In seaborn's theme (as draw.py draws): no axis (its tick labels, axis labels, titles,
+    row titles, marks) overlaps another, the legend, the suptitle or the note under all."""
+    info, runs, trace, baselines = tables(diverged={(16, 10, 0.1)})
+    roles, runs = roles_of(info, runs)
+    with plt.rc_context():
+        sns.set_theme(style="whitegrid", context="notebook")
+        fig = loss_curves(info, roles, runs, trace, baselines, x)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        others = [a.get_window_extent(renderer) for a in (fig.legends[0], fig._suptitle,
+                                                           fig.texts[-1])]
+        assert all(b.x1 < others[0].x0 for b in boxes)  # the legend right of every axis
+        assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes + others, 2))
+    plt.close(fig)
+
+
+def test_a_legend_taller_than_the_curves_keeps_clear_of_the_note():
+    info, runs, trace, baselines = tables({"hidden_size": list(range(8, 200, 8))}, seeds=(0,))
+    roles, runs = roles_of(info, runs)
+    fig = loss_curves(info, roles, runs, trace, baselines, "update")
+    fig.canvas.draw()
+    legend, caption = (a.get_window_extent() for a in (fig.legends[0], fig.texts[-1]))
+    assert legend.height > fig.bbox.height and caption.y1 < legend.y0  # 26 entries
+    plt.close(fig)
 
 
 def test_effects_and_interactions_of_three_fields():
