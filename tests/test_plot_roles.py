@@ -1,5 +1,6 @@
 """Each grid plot's roles (colour, columns, rows) and its behaviour with diverged runs, one
 configuration and one seed, on hand-made tables (no training)."""
+import io
 import itertools
 import math
 
@@ -108,12 +109,21 @@ def test_loss_curves_lay_out_without_overlaps(x):
 
 
 def test_a_legend_taller_than_the_curves_keeps_clear_of_the_note():
+    """As saved (bbox_inches="tight" moves the figure's origin, and the legend with it): the
+    legend of 26 entries inside the image, beside the axis' middle, above the note."""
     info, runs, trace, baselines = tables({"hidden_size": list(range(8, 200, 8))}, seeds=(0,))
     roles, runs = roles_of(info, runs)
     fig = loss_curves(info, roles, runs, trace, baselines, "update")
-    fig.canvas.draw()
-    legend, caption = (a.get_window_extent() for a in (fig.legends[0], fig.texts[-1]))
-    assert legend.height > fig.bbox.height and caption.y1 < legend.y0  # 26 entries
+    seen = {}  # where each artist is drawn in the saved image (the last draw is the save's)
+    fig.canvas.mpl_connect("draw_event", lambda event: seen.update(
+        image=fig.bbox.frozen(), axis=fig.axes[0].get_window_extent(event.renderer).frozen(),
+        legend=fig.legends[0].get_window_extent(event.renderer),
+        caption=fig.texts[-1].get_window_extent(event.renderer)))
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    image, axis, legend, caption = (seen[k] for k in ("image", "axis", "legend", "caption"))
+    assert legend.height > axis.height * 1.5 and caption.y1 < legend.y0
+    assert image.y0 - 1 < legend.y0 and legend.y1 < image.y1 + 1 and legend.x1 < image.x1 + 1
+    assert abs((legend.y0 + legend.y1) / 2 - (axis.y0 + axis.y1) / 2) < 1
     plt.close(fig)
 
 

@@ -150,8 +150,10 @@ def _legend(fig, frame, roles, palette):
     _place(fig, frame, LEGEND_GAP + box.width / fig.dpi)
     grid_w, grid_h, right = frame
     fig_w, fig_h = fig.get_size_inches()
+    # in transFigure, which a save with bbox_inches="tight" moves with the crop (a bare point
+    # would stay where the uncropped figure had it)
     legend.set_bbox_to_anchor(((LEFT + grid_w + right + LEGEND_GAP) / fig_w,
-                               (BOTTOM + grid_h / 2) / fig_h))
+                               (BOTTOM + grid_h / 2) / fig_h), transform=fig.transFigure)
     return (BOTTOM + grid_h / 2 - box.height / fig.dpi / 2) / fig_h
 
 
