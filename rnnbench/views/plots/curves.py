@@ -76,7 +76,7 @@ def loss_curves(info, roles, runs, trace, baselines, x):
             else "")
          + baselines_note(baselines, runs, (bottom, top))
          + diverged_note(runs) + failed_note(runs),
-         bottom=min(0.0, legend_bottom))  # BOTTOM holds the x labels; a tall legend
+         bottom=min(0.0, legend_bottom))  # the x labels fit in BOTTOM; a tall legend may not
     return fig
 
 
@@ -196,6 +196,7 @@ def _long_losses(trace, x="update"):
 
 
 def _facet_runs(runs, roles, row_val, col_val):
+    """The rows of ``runs`` (or of the long losses) in the facet of row_val and col_val."""
     sel = runs
     if roles.row:
         sel = sel[sel[roles.row] == row_val]
