@@ -1,5 +1,6 @@
 """Each grid plot's roles (colour, columns, rows) and its behaviour with diverged runs, one
 configuration and one seed, on hand-made tables (no training)."""
+import io
 import itertools
 import math
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rnnbench.analysis.tables import analyse_tables
-from rnnbench.views.plots.common import Roles, baseline_lines, ordered_colours
+from rnnbench.views.plots.common import Roles, baseline_lines, ordered_colours, sns
 from rnnbench.views.plots.curves import SECONDS, loss_curves
 from rnnbench.views.plots.draw import _with_seconds
 from rnnbench.views.plots.effects import effects, interactions
@@ -86,6 +87,44 @@ def test_loss_curves_put_each_role_where_it_belongs():
         legend = [t.get_text() for t in fig.legends[0].texts]
         assert {"hidden_size", "16", "32"} <= set(legend)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("x", ["update", "chars_seen"])
+def test_loss_curves_lay_out_without_overlaps(x):
+    """In seaborn's theme (as draw.py draws): no axis (its tick labels, axis labels, titles,
+    row titles, marks) overlaps another, the legend, the suptitle or the note under all."""
+    info, runs, trace, baselines = tables(diverged={(16, 10, 0.1)})
+    roles, runs = roles_of(info, runs)
+    with plt.rc_context():
+        sns.set_theme(style="whitegrid", context="notebook")
+        fig = loss_curves(info, roles, runs, trace, baselines, x)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        others = [a.get_window_extent(renderer) for a in (fig.legends[0], fig._suptitle,
+                                                           fig.texts[-1])]
+        assert all(b.x1 < others[0].x0 for b in boxes)  # the legend right of every axis
+        assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes + others, 2))
+    plt.close(fig)
+
+
+def test_a_legend_taller_than_the_curves_keeps_clear_of_the_note():
+    """As saved (bbox_inches="tight" moves the figure's origin, and the legend with it): the
+    legend of 26 entries inside the image, beside the axis' middle, above the note."""
+    info, runs, trace, baselines = tables({"hidden_size": list(range(8, 200, 8))}, seeds=(0,))
+    roles, runs = roles_of(info, runs)
+    fig = loss_curves(info, roles, runs, trace, baselines, "update")
+    seen = {}  # where each artist is drawn in the saved image (the last draw is the save's)
+    fig.canvas.mpl_connect("draw_event", lambda event: seen.update(
+        image=fig.bbox.frozen(), axis=fig.axes[0].get_window_extent(event.renderer).frozen(),
+        legend=fig.legends[0].get_window_extent(event.renderer),
+        caption=fig.texts[-1].get_window_extent(event.renderer)))
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    image, axis, legend, caption = (seen[k] for k in ("image", "axis", "legend", "caption"))
+    assert legend.height > axis.height * 1.5 and caption.y1 < legend.y0
+    assert image.y0 - 1 < legend.y0 and legend.y1 < image.y1 + 1 and legend.x1 < image.x1 + 1
+    assert abs((legend.y0 + legend.y1) / 2 - (axis.y0 + axis.y1) / 2) < 1
+    plt.close(fig)
 
 
 def test_effects_and_interactions_of_three_fields():

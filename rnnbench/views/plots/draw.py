@@ -30,7 +30,7 @@ from .speed import speed
 PLOTS = "plots"
 
 
-# the figures that take longest (seaborn facets of every run's curves): drawn by a helper
+# the figures that take longest (every run's curves, facet by facet): drawn by a helper
 # process beside the others when a second core is free (plot_helper)
 HELPER_PLOTS = ("loss_vs_updates.png", "loss_vs_chars.png")
 
