@@ -76,17 +76,25 @@ def test_run_draws_plots_and_report(results):
     assert (results / "report.md").exists() and (results / "report.html").exists()
 
 
-def test_plot_and_report_commands_redraw_from_the_tables(results, tmp_path):
+def test_plot_and_report_commands_redraw_from_the_tables_and_never_import_numba(results,
+                                                                              tmp_path):
+    """Both commands in one fresh process (each start costs seconds): plot redraws every plot
+    and no report, report the same report, and neither imports numba."""
     copy = tmp_path / "copy"
     shutil.copytree(results, copy)
     shutil.rmtree(copy / "plots")
     for name in ("report.md", "report.html"):
         (copy / name).unlink()
-    code, stdout, _ = run_cli("plot", copy)
-    assert code == 0 and sorted(p.name for p in (copy / "plots").iterdir()) == sorted(PLOTS)
-    assert not (copy / "report.md").exists()
-    code, stdout, _ = run_cli("report", copy)
-    assert code == 0 and "report.html" in stdout
+    code = ("import sys, pathlib\nfrom rnnbench.cli import main\n"
+            f"assert main(['plot', {str(copy)!r}]) == 0\n"
+            f"assert not pathlib.Path({str(copy / 'report.md')!r}).exists()\n"
+            f"assert main(['report', {str(copy)!r}]) == 0\n"
+            "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "False" and "report.html" in out.stdout
+    assert sorted(p.name for p in (copy / "plots").iterdir()) == sorted(PLOTS)
     assert (copy / "report.md").read_text() == (results / "report.md").read_text()
 
 
@@ -190,20 +198,6 @@ def test_report_of_runs_without_passage_rows_says_how_to_draw_one(results):
     assert blocks[at + 2][0] != "pre"
     no_kind = report_blocks(results, info, runs, old.drop(columns="kind"), baselines, analysis)
     assert "No passage" in no_kind[no_kind.index(blocks[at]) + 1][1]
-
-
-def test_report_and_plot_never_import_numba(results, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(results, copy)
-    code = ("import sys\nfrom rnnbench.cli import main\n"
-            f"assert main(['report', {str(copy)!r}]) == 0\n"
-            f"assert main(['plot', {str(copy)!r}]) == 0\n"
-            "print('numba' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-1] == "False"
-    assert (copy / "report.md").read_text() == (results / "report.md").read_text()
 
 
 def test_plot_of_a_folder_without_tables(tmp_path):
