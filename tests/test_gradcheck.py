@@ -29,6 +29,23 @@ def test_with_a_nonzero_initial_state(corpus):
     assert gradcheck(model, xs, ys, h0=h0, threshold=1e-7).passed
 
 
+def test_a_loss_function_reads_the_weights_at_each_call(corpus):
+    """The gradient check checks its chunk once (Model.loss_function) and then perturbs theta
+    in place: each call must see the weights as they are then, with and without the ReLU
+    fingerprint, and equal the one-off loss."""
+    model = Model.create("rnn", corpus.vocab_size, 6, activation="relu", seed=1)
+    xs, ys = chunk(corpus, 50, 12)
+    plain = model.loss_function(xs, ys, dropout=0.2, mask_seed=3)
+    with_pattern = model.loss_function(xs, ys, dropout=0.2, mask_seed=3, pattern=True)
+    before = plain()[0]
+    assert before == model.loss(xs, ys, dropout=0.2, mask_seed=3) == with_pattern()[0]
+    pattern = with_pattern()[1]
+    model.theta[:] *= -1.0  # flips every pre-activation: another loss, another active set
+    assert plain()[0] == model.loss(xs, ys, dropout=0.2, mask_seed=3) != before
+    assert with_pattern() == model.loss_and_pattern(xs, ys, dropout=0.2, mask_seed=3)
+    assert with_pattern()[1] != pattern
+
+
 def test_a_wrong_gradient_is_caught(corpus, monkeypatch):
     model = Model.create("rnn", corpus.vocab_size, 5, seed=0)
     xs, ys = chunk(corpus, 0, 25)

@@ -35,7 +35,9 @@ def add_parser(sub):
                    help="seconds per measurement, at most 600 (default: 1)")
     p.add_argument("--quick", action="store_true", help="about a minute: four rows, 3 repeats "
                    "of 0.3 s, warm start, no profile, cold start or scaling")
-    p.add_argument("--no-startup", action="store_true", help="skip start-up and scaling")
+    p.add_argument("--no-startup", action="store_true",
+                   help="skip the start-up times and the --jobs scaling (the threads row still "
+                        "runs)")
     p.add_argument("--no-profile", action="store_true", help="skip where the time goes")
     p.add_argument("--default-malloc", action="store_true",
                    help="leave glibc's allocator as it is (by default the bench makes it keep "

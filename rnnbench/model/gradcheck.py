@@ -129,14 +129,9 @@ def numerical_gradient(model, inputs, targets, h0=None, step=1e-2, dropout=0.0, 
     theta = model.theta
     num = np.zeros_like(theta)
     skipped = np.zeros(theta.size, dtype=bool)
-    if model.activation == "relu":
-        def loss_at():
-            return model.loss_and_pattern(inputs, targets, h0, dropout, mask_seed)
-        steps = (step, step / RELU_STEP_CUT)
-    else:
-        def loss_at():
-            return model.loss(inputs, targets, h0, dropout, mask_seed), 0
-        steps = (step,)
+    relu = model.activation == "relu"
+    loss_at = model.loss_function(inputs, targets, h0, dropout, mask_seed, pattern=relu)
+    steps = (step, step / RELU_STEP_CUT) if relu else (step,)
     _, centre = loss_at()  # theta is restored after every element: one centre serves all
     for i in range(theta.size):
         for h in steps:

@@ -174,20 +174,32 @@ class Model:
 
     def loss(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
         """The chunk's loss only (no backward pass): what a gradient check perturbs."""
-        ids, tgt, batch, state = self._chunk(inputs, targets, h0)
-        key = np.uint64(compiled.dropout_key(mask_seed, 0))
-        return float(compiled.loss_and_grads(self.theta, self.theta, self.dims(batch), ids, tgt,
-                                             state, np.zeros_like(state), float(dropout), key,
-                                             False))
+        return self.loss_function(inputs, targets, h0, dropout, mask_seed)()[0]
 
     def loss_and_pattern(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0):
         """(loss, fingerprint of the ReLU active set): tells a gradient check whether a
         finite-difference step crossed a kink."""
+        return self.loss_function(inputs, targets, h0, dropout, mask_seed, pattern=True)()
+
+    def loss_function(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0, pattern=False):
+        """A function of no arguments giving (loss, ReLU fingerprint if ``pattern`` else 0) of
+        the chunk at the weights theta holds when it is called: the chunk is checked and laid
+        out once, not at each of a gradient check's millions of calls (most of its time)."""
         ids, tgt, batch, state = self._chunk(inputs, targets, h0)
+        dims, dropout = self.dims(batch), float(dropout)
         key = np.uint64(compiled.dropout_key(mask_seed, 0))
-        loss, pattern = compiled.loss_and_pattern(self.theta, self.dims(batch), ids, tgt, state,
-                                                  float(dropout), key)
-        return float(loss), int(pattern)
+        if pattern:
+            def loss_at():
+                loss, fingerprint = compiled.loss_and_pattern(self.theta, dims, ids, tgt, state,
+                                                              dropout, key)
+                return float(loss), int(fingerprint)
+            return loss_at
+        after = np.zeros_like(state)  # the state after the chunk, which a loss does not return
+
+        def loss_at():
+            return float(compiled.loss_and_grads(self.theta, self.theta, dims, ids, tgt, state,
+                                                 after, dropout, key, False)), 0
+        return loss_at
 
     def eval_loss(self, ids, h0=None):
         """(summed loss, predicted characters) of reading ``ids`` from state ``h0`` (zero if None)."""
