@@ -1,6 +1,14 @@
+import signal
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background of a script (`cmd &`) inherits Ctrl-C ignored, and so would
+# every process it starts (an ignored signal stays ignored across exec): the tests of Ctrl-C
+# need it delivered. A handler here gives this process Python's KeyboardInterrupt and its
+# children the default disposition, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 
