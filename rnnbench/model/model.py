@@ -184,7 +184,8 @@ class Model:
     def loss_function(self, inputs, targets, h0=None, dropout=0.0, mask_seed=0, pattern=False):
         """A function of no arguments giving (loss, ReLU fingerprint if ``pattern`` else 0) of
         the chunk at the weights theta holds when it is called: the chunk is checked and laid
-        out once, not at each of a gradient check's millions of calls (most of its time)."""
+        out once, not at each of a gradient check's evaluations (six per parameter; the checks
+        were most of its time)."""
         ids, tgt, batch, state = self._chunk(inputs, targets, h0)
         dims, dropout = self.dims(batch), float(dropout)
         key = np.uint64(compiled.dropout_key(mask_seed, 0))
