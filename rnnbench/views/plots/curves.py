@@ -5,6 +5,8 @@ reference lines.
 Drawn with matplotlib alone on a grid of axes placed from sizes in inches, with nothing to
 measure (seaborn's FacetGrid drew each figure twice and laid it out twice before it was saved:
 a second and a half of each of a grid's three curve figures)."""
+from itertools import product
+
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
@@ -49,7 +51,7 @@ def loss_curves(info, roles, runs, trace, baselines, x):
     palette = roles.palette()
     legend_bottom = _legend(fig, frame, roles, palette)
     long = long.sort_values(["run_id", "split", x], kind="stable")
-    for (i, row_val), (j, col_val) in ((r, c) for r in enumerate(rows) for c in enumerate(cols)):
+    for (i, row_val), (j, col_val) in product(enumerate(rows), enumerate(cols)):
         ax = axes[i, j]
         _lines(ax, _facet_runs(long, roles, row_val, col_val), x, palette)
         ax.set_ylim(bottom, top)
