@@ -12,7 +12,8 @@ import hashlib
 from pathlib import Path
 
 from .kernels.dropout import dropout_key
-from .kernels.loops import Records, record_eval_loss, record_updates, train_updates
+from .kernels.loops import (Records, finish_update, part_gradient, record_eval_loss,
+                            record_updates, train_updates)
 from .kernels.network import eval_loss, loss_and_grads, loss_and_pattern
 from .kernels.optim import Optimizer
 from .kernels.sampling import sample
@@ -21,6 +22,7 @@ from .kernels.timing import (repeat_adagrad, repeat_dot, repeat_forward, repeat_
 from .kernels.workspace import LOGITS, workspace
 
 __all__ = ["LOGITS", "Optimizer", "Records", "train_updates", "record_updates", "record_eval_loss",
+           "part_gradient", "finish_update",
            "dropout_key", "eval_loss", "loss_and_grads", "loss_and_pattern", "workspace",
            "sample", "repeat_dot", "repeat_forward", "repeat_gradient", "repeat_matvec",
            "repeat_optimizer", "repeat_softmax", "repeat_adagrad", "repeat_sum", "cache_dir"]

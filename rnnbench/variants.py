@@ -82,7 +82,9 @@ HYPER = ("learning_rate", "clip") + tuple(dict.fromkeys(
     r for o in OPTIMIZERS.values() for r in o.reads))
 HYPER_INDEX = _index(HYPER)
 
-# dims: the model's shape as the kernels take it (int64), in this order.
+# dims: the model's shape as the kernels take it (int64), in this order. "streams" and "first":
+# the batch a chunk's loss is averaged over and where this chunk's streams start in it (a part
+# of a split batch, training/split.py); a whole batch: streams = batch, first = 0.
 DIMS = ("cell", "activation", "vocab", "hidden", "layers", "batch", "gates", "biases",
-        "state_rows")
+        "state_rows", "streams", "first")
 DIMS_INDEX = _index(DIMS)

@@ -64,6 +64,10 @@ def test_goals_are_judged_against_their_targets():
                             products_share=0.8)]
     threads = {x["goal"]: x for x in goals.goals(rows, info)}[threads["goal"]]
     assert threads["note"].endswith("its matrix products are 80% of it, so at most 1.67x")
+    # the batch split over threads instead: the whole update in parallel, no Amdahl bound
+    split = {x["goal"]: x for x in goals.goals(rows, dict(info, threads_parts=2))}
+    assert split[threads["goal"]]["note"] == ("the batch split into 2 parts, a thread each: "
+                                              "99.0 vs 60.0 updates/s")
     assert g["rnn 100 f64 vs NumPy min-char-rnn"]["met"] is True
     assert "23.14x" not in g["rnn 100 f64 vs NumPy min-char-rnn"]["note"]
     # the ceiling: 70 GFLOP/s / 3.025 MFLOP = 23,140 updates/s, 23.1x the reference's 1,000

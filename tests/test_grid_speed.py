@@ -89,7 +89,7 @@ def test_the_bar_moves_by_the_runs_sizes():
 def test_only_a_grid_of_one_run_takes_more_threads(tmp_path, monkeypatch, sizes, alone):
     """A grid's numbers must not depend on how many of its runs were left to do (BLAS threads
     change the order of some sums): only a grid of one run is alone on the machine."""
-    from rnnbench.training.threads import blas_threads
+    from rnnbench.training.threads import lone_cores
 
     path = tmp_path / "g.yaml"
     path.write_text(GRID.replace("[4, 8]", sizes).replace("[float32]", "[float64]")
@@ -101,4 +101,4 @@ def test_only_a_grid_of_one_run_takes_more_threads(tmp_path, monkeypatch, sizes,
     code, out, err = run_cli("run", path, "--jobs", "1", "--out", tmp_path / "out",
                              "--no-report")
     assert code == 0, out + err
-    assert [threads for _, threads in seen] == [blas_threads(c) if alone else 1 for c, _ in seen]
+    assert [threads for _, threads in seen] == [lone_cores(c) if alone else 1 for c, _ in seen]

@@ -52,7 +52,7 @@ def test_dropout_masks_follow_the_seed_and_are_off_for_evaluation():
 def test_dropout_keeps_about_one_minus_p():
     from rnnbench.kernels.dropout import dropout_key, fill_mask
     mask = np.empty((400, 100))
-    fill_mask(mask, np.uint64(dropout_key(3, 17)), 1, 0.3)
+    fill_mask(mask, np.uint64(dropout_key(3, 17)), 1, 0.3, 4, 4, 0)
     kept = mask > 0
     assert kept.mean() == pytest.approx(0.7, abs=0.01)
     assert np.allclose(mask[kept], 1 / 0.7)

@@ -131,7 +131,9 @@ def test_model_layout_state_and_dims_follow_the_cell_table(cell):
     dims = dict(zip(DIMS, model.dims(3)))
     assert dims == dict(cell=spec.code, activation=ACTIVATIONS["tanh"], vocab=V, hidden=H,
                         layers=L, batch=3, gates=G, biases=len(spec.biases),
-                        state_rows=spec.state_rows)
+                        state_rows=spec.state_rows, streams=3, first=0)
+    part = dict(zip(DIMS, model.dims(2, 6, 4)))  # streams 4, 5 of a batch of 6
+    assert (part["batch"], part["streams"], part["first"]) == (2, 6, 4)
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
@@ -181,7 +183,8 @@ def test_packed_arrays_are_read_by_the_names_defined_once():
     assert {n: state.hyper[HYPER_INDEX[n]] for n in HYPER} == values
     assert state.opt.hyper is state.hyper
     assert (shapes.CELL, shapes.ACT, shapes.VOCAB, shapes.HIDDEN, shapes.LAYERS, shapes.BATCH,
-            shapes.GATES, shapes.BIASES, shapes.STATE_ROWS) == tuple(range(len(DIMS)))
+            shapes.GATES, shapes.BIASES, shapes.STATE_ROWS, shapes.STREAMS,
+            shapes.FIRST) == tuple(range(len(DIMS)))
     model = Model.create("gru", V, H, L)
     ws = compiled.workspace(model.dims(2), 3, model.theta, 0.0)
     assert len(ws) == len(workspace.WORKSPACE)

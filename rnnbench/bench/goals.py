@@ -113,12 +113,16 @@ def floor_note(prof, at_most):
 
 
 def _threads_note(info, one, every):
-    """The two speeds, and Amdahl's bound: only the matrix products run on BLAS's threads, so
-    with the products' share p of the one-thread update (the profile's), n cores give at most
-    1 / (1 - p + p / n)."""
+    """The two speeds, and how the cores were used: the batch split into parts, one thread
+    each (the whole update runs in parallel); or BLAS threads, with Amdahl's bound: only the
+    matrix products run on them, so with the products' share p of the one-thread update (the
+    profile's), n cores give at most 1 / (1 - p + p / n)."""
     if not (one and every):
         return ""
     cores = info["threads_cores"]
+    if info.get("threads_parts", 1) > 1:
+        return (f"the batch split into {info['threads_parts']} parts, a thread each: "
+                f"{every:,.1f} vs {one:,.1f} updates/s")
     note = f"{cores} BLAS threads: {every:,.1f} vs {one:,.1f} updates/s"
     prof = next((p for p in info.get("profile", ())
                  if p["config"] == info.get("threads_row")), None)

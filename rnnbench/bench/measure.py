@@ -24,8 +24,9 @@ from ..reference.jax import available as jax_available
 from ..reference.jax import describe, hold_to_one_thread
 from ..reference.torch import available
 from ..text.corpus import Corpus
+from ..training.split import SplitTrainState
 from ..training.state import TrainState
-from ..training.threads import blas_threads, one_thread
+from ..training.threads import blas_threads, lone_cores, one_thread, split_parts
 from .configs import CONTENDERS, LSTM256_B32_F32 as THREADS_ROW, PEERS, SUITES
 from .contenders import contenders
 from .floor import floor_us, machine_floor
@@ -108,19 +109,25 @@ def scaling(updates, runs=8):
 
 
 def thread_scaling(corpus, cfg, repeats, seconds):
-    """(rnnbench's updates/s of ``cfg`` on one BLAS thread, on every core), medians of
-    interleaved repeats: what a lone run gains from training.threads.run_threads."""
-    st = TrainState(cfg.model(corpus), corpus.train_ids, cfg.seq_length,
-                    batch_size=cfg.batch_size)
+    """(rnnbench's updates/s of ``cfg`` on one thread, as a lone run on every core, its parts,
+    its BLAS threads), medians of interleaved repeats: what a lone run gains from its batch
+    split over threads (threads.split_parts) or else from BLAS threads (run_threads)."""
+    parts, blas = split_parts(cfg), blas_threads(cfg)
+    one = TrainState(cfg.model(corpus), corpus.train_ids, cfg.seq_length,
+                     batch_size=cfg.batch_size)
+    every = one if parts == 1 else SplitTrainState(
+        cfg.model(corpus), corpus.train_ids, cfg.seq_length, batch_size=cfg.batch_size,
+        parts=parts)
     scratch = np.zeros(cfg.updates_per_call)
-    st.run(scratch, scratch)
-    cores = blas_threads(cfg)
-    rates = {1: [], cores: []}
+    with threadpool_limits(1, user_api="blas"):  # compiled, or loaded from the cache
+        one.run(scratch, scratch)
+        every.run(scratch, scratch)
+    cases = [(one, 1, []), (every, blas, [])]
     for _ in range(repeats):
-        for n in rates:
-            with threadpool_limits(n, user_api="blas"):
-                rates[n].append(_timed(lambda: st.run(scratch, scratch), seconds))
-    return float(np.median(rates[1])), float(np.median(rates[cores])), cores
+        for st, limit, rates in cases:
+            with threadpool_limits(limit, user_api="blas"):
+                rates.append(_timed(lambda: st.run(scratch, scratch), seconds))
+    return float(np.median(cases[0][2])), float(np.median(cases[1][2])), parts, blas
 
 
 def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=True,
@@ -155,10 +162,10 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
             if progress is not None:
                 progress("profile", info["profile"])
     extra = {}
-    if suite != "quick" and blas_threads(THREADS_ROW) > 1:
-        one, every, cores = thread_scaling(data, THREADS_ROW, repeats, seconds)
-        extra.update(threads_row=THREADS_ROW.label, threads_cores=cores,
-                     threads_one_per_s=one, threads_all_per_s=every)
+    if suite != "quick" and lone_cores(THREADS_ROW) > 1:
+        one, every, parts, blas = thread_scaling(data, THREADS_ROW, repeats, seconds)
+        extra.update(threads_row=THREADS_ROW.label, threads_cores=max(parts, blas),
+                     threads_parts=parts, threads_one_per_s=one, threads_all_per_s=every)
     if startup:
         extra["warm_s"] = startup_seconds(cold=False)
         extra["cold_s"] = startup_seconds(cold=True) if suite != "quick" else None

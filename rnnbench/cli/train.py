@@ -106,7 +106,7 @@ def cmd_train(args):
                 result, [passage_row(result, training_index(corpus))]))
         save_run(result, out, baselines=baselines.result())
     s = result.summary
-    print(_speed_line(s))
+    print(_speed_line(s, result.loop.get("parts", 1)))
     if not args.no_report:
         _report(out)  # after the run is saved: a failed plot costs nothing of it
     if s["status"] == "stopped":
@@ -158,13 +158,14 @@ def resume_budget(resume, config):
     return resume.config.updates if resume is not None else config.updates
 
 
-def _speed_line(s):
+def _speed_line(s, parts=1):
     """One speed a person reads: updates and characters per second of the wall clock, the
-    training-only rate beside it."""
+    training-only rate beside it, and the threads a split batch ran on."""
     wall, train_s = s["wall_s"], s["train_s"]
+    split = f"; the batch split over {parts} threads" if parts > 1 else ""
     return (f"{s['updates']:,} updates in {wall:.1f} s: {s['updates'] / max(wall, 1e-9):,.0f} "
             f"updates/s, {s['chars_seen'] / max(wall, 1e-9):,.0f} chars/s (training alone "
-            f"{train_s:.1f} s: {s['updates_per_s']:,.0f} updates/s)")
+            f"{train_s:.1f} s: {s['updates_per_s']:,.0f} updates/s{split})")
 
 
 def _read_resume(args):

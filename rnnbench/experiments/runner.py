@@ -16,7 +16,7 @@ from ..text.baselines import baselines_table
 from ..text.novelty import DEFAULT_N, training_index
 from ..training.driver import corpus_fields, train
 from ..training.samples import final_rows, passage_row, with_extra_rows
-from ..training.threads import blas_threads, one_thread, run_threads
+from ..training.threads import lone_cores, one_thread, run_threads
 from ..training.warmup import prepare_kernels
 from .checkpoints import RunCheckpoints
 from .dask_pool import DaskPool
@@ -57,8 +57,9 @@ def _corpus(payload):
 
 
 def run_one(run_id, config, payload, samples=None, checkpoints=None, threads=1):
-    """Train one run and draw its extra samples, on ``threads`` BLAS threads (more than one
-    only for a grid's only run); an exception becomes status "failed". ``checkpoints`` (a
+    """Train one run and draw its extra samples, on ``threads`` cores (more than one only for
+    a grid's only run: its parts' threads or BLAS threads, threads.lone_cores); an exception
+    becomes status "failed". ``checkpoints`` (a
     RunCheckpoints, or None): where the run keeps its checkpoints and continues a stopped run
     from (experiments/checkpoints.py)."""
     with one_thread() if threads == 1 else run_threads(config, threads):
@@ -169,7 +170,7 @@ def run_grid(grid, results, todo, pool, progress=True):
     # last run left of a larger grid: BLAS threads change the order of some sums, and a run's
     # numbers must not depend on how many runs of its grid were left to do
     alone = len(grid.runs) == 1 and not remote
-    threads = {s.run_id: blas_threads(s.config) if alone else 1 for s in todo}
+    threads = {s.run_id: lone_cores(s.config) if alone else 1 for s in todo}
     tasks = [(s.run_id, s.config, payloads[id(heads[s.run_id])], grid.samples,
               None if remote else RunCheckpoints(str(results.run_folder(s.run_id)),
                                                  grid.checkpoint_every),

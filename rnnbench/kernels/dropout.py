@@ -20,13 +20,17 @@ def dropout_key(seed, update):
 
 
 @kernel
-def fill_mask(mask, key, layer, p):
-    """Inverted dropout: each element is 1/(1-p) with probability 1-p, else 0."""
+def fill_mask(mask, key, layer, p, B, streams, first):
+    """Inverted dropout: each element is 1/(1-p) with probability 1-p, else 0. ``mask`` holds
+    time-major rows of B streams, streams first .. first + B - 1 of a batch of ``streams``:
+    each element's draw depends on its place in the whole batch (row t*streams + first + b),
+    so a batch split into parts draws the masks of the batch in one piece."""
     n_rows, H = mask.shape
     keep = 1.0 / (1.0 - p)
-    base = np.uint64(layer) * np.uint64(n_rows * H)
+    base = np.uint64(layer) * np.uint64(n_rows // B * streams * H)
     for r in range(n_rows):
+        g = (r // B) * streams + first + r % B
         for i in range(H):
-            z = mix64(key + (base + np.uint64(r * H + i)) * np.uint64(0x9E3779B97F4A7C15))
+            z = mix64(key + (base + np.uint64(g * H + i)) * np.uint64(0x9E3779B97F4A7C15))
             u = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 53 bits -> [0, 1)
             mask[r, i] = keep if u >= p else 0.0

@@ -1,5 +1,7 @@
 """The training loops, compiled: many updates per call, nothing in Python per update; the plain
-loop over a text cut into B streams, and records mode's loop and validation loss.
+loop over a text cut into B streams, and records mode's loop and validation loss. Also the two
+halves of an update whose batch is split over threads (training/split.py, which loops in
+Python): each part's gradient, then one step from their sum.
 
 Records mode: each of the B streams walks its own block of records. A stream's chunk never crosses the END
 that closes its current record; a chunk shorter than T is padded with input END and target -1,
@@ -13,9 +15,9 @@ import numpy as np
 
 from .dropout import dropout_key
 from .jit import inline_kernel, kernel
-from .network import chunk_loss, eval_loss, final_state
+from .network import chunk_loss, copy_rows, eval_loss, final_state
 from .optim import optimizer_step
-from .shapes import BATCH, HIDDEN, LAYERS, STATE_ROWS
+from .shapes import BATCH, FIRST, HIDDEN, LAYERS, STATE_ROWS
 from .workspace import workspace
 
 # Records mode's stream: ``data`` (1-D ids), ``bounds`` (n + 1: the offsets of the ENDs, record
@@ -80,6 +82,51 @@ def train_updates(theta, grad, dims, opt, data, seq_length, dropout, seed, state
         counters[0] = p + T
         counters[1] += 1
     return n_updates, smooth
+
+
+@kernel
+def part_gradient(theta, own, grad, dims, data, p, seq_length, state, pending, ws, ids, targets,
+                  dropout, key):
+    """One part's share of an update on ``data`` (B, N) at pointer p: streams dims[FIRST] ..
+    + dims[BATCH] - 1 of the batch, from their ``state``. Returns their share of the loss
+    (summed over time, divided by the whole batch's streams); their gradient goes to ``grad``
+    and the state after the chunk to ``pending``. ``own`` (theta's size, or empty): the part
+    reads its own copy of the weights, made here, on its own thread."""
+    T, B, b0 = seq_length, dims[BATCH], dims[FIRST]
+    w = theta
+    if own.shape[0] > 0:
+        for i in range(theta.shape[0]):
+            own[i] = theta[i]
+        w = own
+    for t in range(T):
+        for b in range(B):
+            ids[t * B + b] = data[b0 + b, p + t]
+            targets[t * B + b] = data[b0 + b, p + t + 1]
+    loss = chunk_loss(w, grad, dims, ids, targets, state, ws, dropout, key, True)
+    final_state(dims, ws, ids.shape[0], pending)
+    return loss
+
+
+@kernel
+def finish_update(theta, grad, others, opt, counters, pointer, wrapped, states, pending, smooth,
+                  loss):
+    """The rest of an update of a split batch, in one call (so that no Ctrl-C can land half
+    way): the parts' gradients summed into ``grad`` (part 0's; ``others``: the rest, in
+    order), the optimizer step, the parts' states after the chunk, the counters (the pointer
+    after the chunk, one more update, one more epoch if the pointer ``wrapped`` to 0); returns
+    the smooth loss."""
+    for g in range(others.shape[0]):
+        for i in range(grad.shape[0]):
+            grad[i] += others[g, i]
+    optimizer_step(theta, grad, opt, counters[1] + 1)
+    for q in range(states.shape[0]):
+        for r in range(states.shape[1]):
+            copy_rows(states[q, r], pending[q, r])
+    if wrapped and counters[1] != 0:
+        counters[2] += 1
+    counters[0] = pointer
+    counters[1] += 1
+    return 0.999 * smooth + 0.001 * loss
 
 
 @kernel

@@ -16,8 +16,8 @@ from .cells import gru, lstm, rnn
 from .dropout import fill_mask, mix64
 from .jit import inline_kernel, kernel
 from .linalg import matvec, rows_dot
-from .shapes import (ACT, BATCH, BIASES, CELL, GATES, HIDDEN, LAYERS, STATE_ROWS, layer_views,
-                     output_views)
+from .shapes import (ACT, BATCH, BIASES, CELL, FIRST, GATES, HIDDEN, LAYERS, STATE_ROWS, STREAMS,
+                     layer_views, output_views)
 from .softmax import softmax_xent_rows
 from .workspace import (ACTS, AUX, CS, DBELOW, DCNEXT, DCUR, DHH, DNEXT, HH, HS, LOGITS, MASKS,
                         TMP, XI, YS, workspace)
@@ -181,7 +181,7 @@ def forward(theta, dims, ids, state, ws, dropout, key):
         steps_forward(cell, act, H, B, T, Whh, bhh, x, ws[HH], hl, cl, acts, aux)
         if dropout > 0:
             mask, ys = ws[MASKS][l], ws[YS][l]
-            fill_mask(mask[:TB], key, l, dropout)
+            fill_mask(mask[:TB], key, l, dropout, B, dims[STREAMS], dims[FIRST])
             for r in range(TB):
                 for i in range(H):
                     ys[r, i] = hl[B + r, i] * mask[r, i]
@@ -206,10 +206,11 @@ def final_state(dims, ws, TB, state_out):
 
 @kernel
 def backward(theta, grad, dims, ids, targets, ws, dropout):
-    """Gradient of the chunk's loss (averaged over the B streams) into ``grad`` (overwritten).
+    """Gradient of the chunk's loss (averaged over the batch's streams) into ``grad``
+    (overwritten).
 
     Needs ws after ``forward`` and softmax_xent_rows (probabilities in ws[LOGITS]).
-    dL/dy = (p - onehot(target)) / B (0 for a masked target of -1); then, from the top layer
+    dL/dy = (p - onehot(target)) / S (0 for a masked target of -1); then, from the top layer
     down, BPTT through time, the weight gradients as whole-chunk products, and the gradient of
     the layer's input.
     """
@@ -223,8 +224,9 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
             probs[r] = 0.0
         else:
             probs[r, targets[r]] -= 1.0
-    if B > 1:
-        inv_b = probs.dtype.type(1.0 / B)
+    S = dims[STREAMS]  # the loss averages over the whole batch, of which this chunk may be a part
+    if S > 1:
+        inv_b = probs.dtype.type(1.0 / S)
         for r in range(TB):
             for j in range(V):
                 probs[r, j] *= inv_b
@@ -271,11 +273,12 @@ def backward(theta, grad, dims, ids, targets, ws, dropout):
 
 @inline_kernel
 def chunk_loss(theta, grad, dims, ids, targets, state, ws, dropout, key, want_grad):
-    """Loss of one chunk, summed over time and averaged over streams (nats), and if asked its
+    """Loss of one chunk, summed over time and averaged over the batch's streams (nats; a part
+    of a split batch gives its share), and if asked its
     gradient into ``grad``. The state after the chunk is left in ws (see final_state)."""
     forward(theta, dims, ids, state, ws, dropout, key)
     TB = ids.shape[0]
-    loss = softmax_xent_rows(ws[LOGITS][:TB], targets) / dims[BATCH]
+    loss = softmax_xent_rows(ws[LOGITS][:TB], targets) / dims[STREAMS]
     if want_grad:
         backward(theta, grad, dims, ids, targets, ws, dropout)
     return loss

@@ -4,7 +4,9 @@ sit in the flat parameter vector ``theta``.
 ``dims`` (int64, in variants.DIMS' order): the cell and activation codes, V, H, L, the batch
 size B (the one source of it), and what the cell table says of the cell: its gate blocks G,
 its bias vectors per layer (2 where the recurrent term is gated separately, the GRU) and its
-state rows per layer (2 where a cell state c is kept, the LSTM).
+state rows per layer (2 where a cell state c is kept, the LSTM); then the streams S a loss is
+averaged over and the first of them this chunk holds (S = B and 0, unless the chunk is one part
+of a batch split over threads).
 
 Per layer l (input size In = V for l = 0, else H): W_ih (G*H, In), W_hh (G*H, H), b_ih (G*H)
 and, with two biases, b_hh (G*H); then Why (V, H), by (V). See model/layout.py.
@@ -15,6 +17,7 @@ from .jit import kernel
 CELL, ACT, VOCAB, HIDDEN, LAYERS, BATCH = (DIMS_INDEX[name] for name in (
     "cell", "activation", "vocab", "hidden", "layers", "batch"))
 GATES, BIASES, STATE_ROWS = DIMS_INDEX["gates"], DIMS_INDEX["biases"], DIMS_INDEX["state_rows"]
+STREAMS, FIRST = DIMS_INDEX["streams"], DIMS_INDEX["first"]
 
 
 @kernel

@@ -89,13 +89,16 @@ class Model:
     def zero_state(self):
         return np.zeros(self.state_shape, dtype=self.dtype)
 
-    def dims(self, batch_size=1):
-        """The int64 shape descriptor the kernels take, in variants.DIMS' order."""
+    def dims(self, batch_size=1, streams=None, first=0):
+        """The int64 shape descriptor the kernels take, in variants.DIMS' order: chunks of
+        ``batch_size`` streams, streams first .. first + batch_size - 1 of a batch of
+        ``streams`` (default: the whole batch) over which the loss is averaged."""
         cell = CELLS[self.cell]
         values = dict(cell=cell.code, activation=ACTIVATIONS[self.activation],
                       vocab=self.vocab_size, hidden=self.hidden_size, layers=self.num_layers,
                       batch=batch_size, gates=cell.n_gates, biases=len(cell.biases),
-                      state_rows=cell.state_rows)
+                      state_rows=cell.state_rows,
+                      streams=batch_size if streams is None else streams, first=first)
         return np.array([values[name] for name in DIMS], dtype=np.int64)
 
     def to_cache_line(self):

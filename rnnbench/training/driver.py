@@ -26,7 +26,8 @@ from .samples import rows_frame
 from .recorder import Clock, Recorder, validation_rows
 from .resume import loop_info
 from .state import TrainState
-from .threads import run_threads, single_threaded
+from .split import SplitTrainState
+from .threads import held, run_threads, single_threaded, split_parts, usable_cores
 from .validation import Validation, validates_beside
 
 LN2 = math.log(2.0)
@@ -96,7 +97,8 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     corpus = prepare_corpus(corpus, config)
     corpus.check_length(config.seq_length, config.batch_size)
     config = with_epochs(config, corpus)
-    check_run(config, corpus, saving=False)  # before the weights and buffers are allocated
+    parts = 1 if corpus.end_symbol else _parts(config, resume)
+    check_run(config, corpus, saving=False, parts=parts)  # before anything is allocated
     if resume is not None:
         if config.updates <= resume.updates:
             raise ConfigError(f"updates: the run has {resume.updates:,} already; give more "
@@ -113,10 +115,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         model.chars = list(corpus.chars)
     model.end_symbol = corpus.end_symbol
 
-    if corpus.end_symbol:  # records mode
-        run = RecordTrainState.from_config(model, corpus, config)
-    else:
-        run = TrainState.from_config(model, corpus.train_ids, config)
+    run = _train_state(config, corpus, model, parts)
     if resume is not None:
         run.restore(resume.arrays)
     rec = Recorder(config, corpus, model, on_sample, resume)
@@ -138,7 +137,7 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
         return RunResult(config, trace, samples, summary, model, run.arrays(), best=best,
                          best_arrays={} if rec.best.h is None else {"h": rec.best.h},
                          loop=dict(loop_info(clock, loop.rule, rec.best), val_s=rec.val_s,
-                                   **loop.kept()))
+                                   parts=getattr(run, "parts", 1), **loop.kept()))
 
     try:
         with run_threads(config):  # every core where it pays, unless held to one (grids)
@@ -149,6 +148,26 @@ def train(config=None, corpus=None, model=None, progress=False, on_sample=None, 
     if passage and not stopped and verdict is None:
         rec.best_passage(config.updates)
     return snapshot(verdict, "stopped" if stopped else None)
+
+
+def _parts(config, resume):
+    """How many parts a plain-text run splits its batch into (split.SplitTrainState): as many
+    as threads.split_parts gives where the run has the machine to itself (a batch large
+    enough), else 1; a resumed run keeps its checkpoint's parts, since a split run's numbers
+    depend on them (on one thread when the run shares the machine now: the same numbers)."""
+    if resume is not None:
+        return int(resume.loop.get("parts", 1))
+    return 1 if held() else split_parts(config)
+
+
+def _train_state(config, corpus, model, parts):
+    """The training state of a run: records mode's, or plain text's over ``parts`` parts."""
+    if corpus.end_symbol:  # records mode
+        return RecordTrainState.from_config(model, corpus, config)
+    if parts == 1:
+        return TrainState.from_config(model, corpus.train_ids, config)
+    return SplitTrainState.from_config(model, corpus.train_ids, config, parts,
+                                       threads=1 if held() else usable_cores())
 
 
 class _Loop:

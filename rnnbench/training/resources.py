@@ -4,7 +4,8 @@ the machine has free (psutil's ``available``).
 A run's peak is the largest of its phases, each a sum of parts (bytes):
 
 - parameters: the weights, their gradient, the optimizer's state vectors (0 to 2) and the best
-  weights so far (best.npz);
+  weights so far (best.npz); a batch split into P parts (training/split.py) adds P - 1 copies
+  of the weights and gradients and the parts' recurrent states twice;
 - workspace: the compiled loop's scratch arrays for a chunk (seq_length x batch_size rows of
   every layer's activations, gates and logits), or the validation pass's (256 steps) if larger;
 - text: the text as read (1, 2 or 4 bytes a character, as Python stores it) and its encoding
@@ -96,11 +97,12 @@ def workspace_bytes(cell, V, H, L, T, B, dropout, itemsize):
     return values * itemsize + 2 * 8 * TB
 
 
-def run_memory(config, corpus, saving=True):
-    """The Estimate of one run of ``config`` on ``corpus`` (after records and data_limit): the
-    larger of its two phases, training and (``saving``) writing the checkpoint or sending the
-    result to a grid's parent, which holds the weights and optimizer state three times once the
-    gradient is gone (np.savez into a buffer, then a copy of that buffer)."""
+def run_memory(config, corpus, saving=True, parts=1):
+    """The Estimate of one run of ``config`` on ``corpus`` (after records and data_limit), its
+    batch split into ``parts``: the larger of its two phases, training and (``saving``) writing
+    the checkpoint or sending the result to a grid's parent, which holds the weights and
+    optimizer state three times once the gradient is gone (np.savez into a buffer, then a copy
+    of that buffer)."""
     c = config
     V, H, L = corpus.vocab_size, c.hidden_size, c.num_layers
     itemsize = 4 if c.dtype == "float32" else 8
@@ -121,10 +123,13 @@ def run_memory(config, corpus, saving=True):
                                itemsize)
     eval_ws = workspace_bytes(c.cell, V, H, L, EVAL_BLOCK, 1, 0.0, itemsize)
     # the best weights so far (best.npz) are kept beside the weights
-    training = dict(common, parameters=(3 + slots) * P * itemsize + state,
+    copies = 3 + slots + 2 * (parts - 1)
+    training = dict(common, parameters=copies * P * itemsize + state * (1 + 2 * (parts > 1)),
                     workspace=max(train_ws, eval_ws))
-    notes = {"parameters": f"{P:,} {c.dtype} values x {3 + slots}: weights, gradient, best"
-                           + (f", {slots} optimizer slot{'s' * (slots > 1)}" if slots else "")}
+    notes = {"parameters": f"{P:,} {c.dtype} values x {copies}: weights, gradient, best"
+                           + (f", {slots} optimizer slot{'s' * (slots > 1)}" if slots else "")
+                           + (f", {parts - 1} more weights and gradient{'s' * (parts > 2)} "
+                              f"for the split batch" if parts > 1 else "")}
     parts = training
     stored = (1 + slots) * P * itemsize + state
     if saving:
@@ -176,10 +181,11 @@ def available():
     return int(USABLE * psutil.virtual_memory().available)
 
 
-def check_run(config, corpus, saving=True, free=None, where=""):
+def check_run(config, corpus, saving=True, free=None, where="", parts=1):
     """Raise ConfigError naming the field behind the largest part when one run of ``config``
-    cannot fit in the memory available now (``free``, default psutil's); return the Estimate."""
-    estimate = run_memory(config, corpus, saving)
+    (its batch split into ``parts``) cannot fit in the memory available now (``free``, default
+    psutil's); return the Estimate."""
+    estimate = run_memory(config, corpus, saving, parts)
     free = available() if free is None else free
     if estimate.needed > free:
         field_name = estimate.fields[estimate.largest()]

@@ -1,6 +1,7 @@
 """Threads: one core per process where processes share the machine (a grid's workers, the
-benchmarks), and every core for a run that is the only work where its matrix products are
-large enough to gain from BLAS threads.
+benchmarks), and every core for a run that is the only work where that pays: a batch of at
+least 16 streams is split into parts run on threads of their own (split_parts, training/split.py);
+other runs whose matrix products are large enough (batch >= 8, hidden >= 512) use BLAS threads.
 
 Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels call for np.dot) are held to
 one thread inside ``one_thread``; ``train`` runs under ``single_threaded`` (its validation's
@@ -25,6 +26,9 @@ from threadpoolctl import threadpool_limits
 # batch >= 8 rows, or of hidden >= 512. Below that, a step's matrix-vector products are a few
 # microseconds, and waking a second thread for each costs more than it saves.
 THREADED_BATCH, THREADED_HIDDEN = 8, 512
+# A split batch's parts hold at least this many streams each: a part runs a whole update (not
+# only its products) on its own thread, so it pays where BLAS threads pay.
+MIN_PART = THREADED_BATCH
 
 _held = 0  # one_thread blocks in force in this process
 
@@ -54,14 +58,39 @@ class one_thread:
         return False
 
 
-def blas_threads(config, cores=None):
-    """BLAS threads for a run of ``config`` that has the machine to itself: every core
-    (``cores``, default: those this process may use, at most what OPENBLAS_NUM_THREADS or
-    OMP_NUM_THREADS ask, when set) at batch >= 8 or hidden >= 512, else 1."""
+def split_parts(config, cores=None):
+    """The parts a run of ``config`` that has the machine to itself splits its batch into
+    (training/split.py): one per core (``cores``, default: those this process may use, at most
+    what OPENBLAS_NUM_THREADS or OMP_NUM_THREADS ask, when set), each of at least MIN_PART
+    streams, all of one size; 1 (no split) in records mode, whose streams read records of
+    their own lengths."""
     if cores is None:
         cores = usable_cores()
+    if getattr(config, "records", None):
+        return 1
+    B = config.batch_size
+    parts = max(1, min(cores, B // MIN_PART))
+    while B % parts:
+        parts -= 1
+    return parts
+
+
+def blas_threads(config, cores=None):
+    """BLAS threads for a run of ``config`` that has the machine to itself: every core
+    (``cores``, default: usable_cores()) at batch >= 8 or hidden >= 512, else 1; 1 where the
+    run splits its batch instead (split_parts)."""
+    if cores is None:
+        cores = usable_cores()
+    if split_parts(config, cores) > 1:
+        return 1
     big = config.batch_size >= THREADED_BATCH or config.hidden_size >= THREADED_HIDDEN
     return max(1, cores) if big else 1
+
+
+def lone_cores(config, cores=None):
+    """The cores a run of ``config`` that has the machine to itself keeps busy: its parts'
+    threads, or its BLAS threads."""
+    return max(split_parts(config, cores), blas_threads(config, cores))
 
 
 def usable_cores():

@@ -22,9 +22,9 @@ MAX_IN_FLIGHT = 2  # snapshots waiting at most (each holds a copy of the weights
 def validates_beside(config):
     """Whether a run of ``config`` validates on a second thread: it is the only work (no
     one_thread hold of a grid's worker or a benchmark), the machine has a second core, and
-    its training loop runs on one thread (threads.blas_threads)."""
+    its training loop runs on one thread (threads.lone_cores: no BLAS threads, no split)."""
     return not threads.held() and threads.usable_cores() >= 2 and \
-        threads.blas_threads(config) == 1
+        threads.lone_cores(config) == 1
 
 
 def snapshot(run):

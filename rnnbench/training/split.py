@@ -1,0 +1,136 @@
+"""A batch split over threads: a lone run of a large batch uses every core by giving each of P
+threads a part of the streams, rather than by BLAS threads (which speed up only the matrix
+products: at most 1.7x on 2 cores for lstm 256 at batch 32, by Amdahl's law on the profile).
+
+Per update, each part runs the forward pass and BPTT of its streams (kernels.loops
+part_gradient, one BLAS thread each, part 0 on the calling thread), then one call adds the
+parts' gradients in order and takes the optimizer step (finish_update). Dropout masks are drawn
+by place in the whole batch and the loss is averaged over all its streams, so a split run is
+the unsplit run up to the order of some sums; its numbers depend on P alone, not on threads or
+load (P parts on one thread give the same bits), and P is kept in a checkpoint so that a resumed
+run goes on with the same split.
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..compiled import dropout_key, finish_update, part_gradient, workspace
+from ..model.layout import CACHE_LINE, on_cache_line
+from .state import TrainState
+
+MIN_PART = 8  # streams per part: below this, a part's products are too small to keep a core busy
+
+
+def split_parts(batch_size, cores):
+    """How many parts a lone run of ``batch_size`` streams splits into on ``cores`` cores:
+    as many as the cores, each of at least MIN_PART streams (1: no split)."""
+    return max(1, min(cores, batch_size // MIN_PART))
+
+
+def part_bounds(batch_size, parts):
+    """(first stream, streams) of each part: contiguous, sizes differing by at most one."""
+    base, extra = divmod(batch_size, parts)
+    out, first = [], 0
+    for q in range(parts):
+        n = base + (q < extra)
+        out.append((first, n))
+        first += n
+    return out
+
+
+def _aligned_rows(rows, n, dtype):
+    """A (rows, n) array whose every row starts on a cache line."""
+    item = np.dtype(dtype).itemsize
+    padded = -(-n * item // CACHE_LINE) * CACHE_LINE // item
+    return on_cache_line(np.zeros((rows, padded), dtype))[:, :n]
+
+
+class SplitTrainState(TrainState):
+    """Plain-text training with the batch split into ``parts`` parts (see the module's
+    docstring), run on ``threads`` threads (default: one per part). The same interface and
+    checkpoint arrays as TrainState."""
+
+    def __init__(self, model, data, seq_length, learning_rate=0.1, clip=5.0, *, parts=2,
+                 threads=None, **settings):
+        super().__init__(model, data, seq_length, learning_rate, clip, **settings)
+        B = self.batch_size
+        if not 1 <= parts <= B:
+            raise ValueError(f"parts: between 1 and the batch size {B} (got {parts})")
+        self.parts = int(parts)
+        self.threads = self.parts if threads is None else max(1, min(int(threads), self.parts))
+        self.bounds = part_bounds(B, self.parts)
+        sizes = {n for _, n in self.bounds}
+        if len(sizes) != 1:
+            raise ValueError(f"parts: {parts} parts must split the batch of {B} evenly")
+        Bp, theta, T = sizes.pop(), model.theta, seq_length
+        shape = (self.parts, model.state_rows, Bp, model.hidden_size)
+        self.states = np.zeros(shape, model.dtype)
+        self.pending = np.zeros(shape, model.dtype)
+        self.part_dims = [model.dims(Bp, B, first) for first, _ in self.bounds]
+        self.others = _aligned_rows(self.parts - 1, theta.shape[0], model.dtype)
+        self.grads = [self.grad] + list(self.others)
+        # parts off the calling thread read their own copy of the weights
+        self.owns = [theta[:0]] + [on_cache_line(np.zeros_like(theta))
+                                   for _ in range(self.parts - 1)]
+        self.ws = [workspace(d, T, theta, self.dropout) for d in self.part_dims]
+        self.ids = [np.empty(T * Bp, np.int64) for _ in range(self.parts)]
+        self.targets = [np.empty(T * Bp, np.int64) for _ in range(self.parts)]
+
+    @classmethod
+    def from_config(cls, model, data, config, parts=2, threads=None):
+        return cls(model, data, config.seq_length, config.learning_rate, config.clip,
+                   parts=parts, threads=threads, **cls.settings(config))
+
+    def _part(self, q, p, key):
+        return part_gradient(self.model.theta, self.owns[q], self.grads[q], self.part_dims[q],
+                             self.data, p, self.seq_length, self.states[q], self.pending[q],
+                             self.ws[q], self.ids[q], self.targets[q], self.dropout, key)
+
+    def run(self, losses, smooths):
+        for q, (first, n) in enumerate(self.bounds):
+            self.states[q] = self.h[:, first:first + n]
+        try:
+            if self.threads == 1:
+                return self._updates(losses, smooths, None)
+            with ThreadPoolExecutor(self.threads - 1,
+                                    thread_name_prefix="rnnbench-part") as pool:
+                return self._updates(losses, smooths, pool)
+        finally:
+            for q, (first, n) in enumerate(self.bounds):
+                self.h[:, first:first + n] = self.states[q]
+
+    def _updates(self, losses, smooths, pool):
+        """The updates of one call of ``run``, as train_updates does them (the same wrap rule,
+        the same stop at a non-finite loss); parts 1.. on ``pool`` (None: this thread)."""
+        T, N, counters = self.seq_length, self.data.shape[1], self.counters
+        for k in range(losses.shape[0]):
+            p = int(counters[0])
+            wrapped = p + T + 1 >= N or counters[1] == 0
+            if wrapped:
+                p = 0
+                self.states[:] = 0.0
+            key = np.uint64(dropout_key(self.seed, counters[1]))
+            # parts 1.. go to the pool's threads; part 0 (and every part without a pool)
+            # runs here
+            futures = [pool.submit(self._parts_of, w, p, key) for w in range(1, self.threads)]
+            shares = self._parts_of(0, p, key)
+            for f in futures:
+                shares += f.result()
+            loss = 0.0
+            for _, share in sorted(shares):  # in part order, whichever thread ran them
+                loss += share
+            losses[k] = loss
+            if not np.isfinite(loss):
+                smooths[k] = loss
+                self.smooth = loss
+                return k + 1
+            self.smooth = finish_update(self.model.theta, self.grad, self.others, self.opt,
+                                        counters, p + T, wrapped, self.states, self.pending,
+                                        self.smooth, loss)
+            smooths[k] = self.smooth
+        return losses.shape[0]
+
+    def _parts_of(self, worker, p, key):
+        """[(part, its loss share)] for the parts this thread runs: worker, worker + threads,
+        ..."""
+        return [(q, self._part(q, p, key)) for q in range(worker, self.parts, self.threads)]
