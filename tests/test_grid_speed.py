@@ -22,21 +22,22 @@ grid:
 
 def test_prepare_kernels_compiles_only_what_the_cache_lacks(monkeypatch):
     calls, said = [], []
-    monkeypatch.setattr(warmup, "warmup", lambda dtypes, gradient_check, records: calls.append(
-        (dtypes, gradient_check)))
+    monkeypatch.setattr(warmup, "warmup", lambda dtypes, gradient_check, records, split:
+                        calls.append((dtypes, gradient_check, split)))
     monkeypatch.setattr(warmup, "kernels_cached", lambda dtypes, records: True)
     assert warmup.prepare_kernels({"float64"}, said.append) == 0.0
     assert calls == [] and said == []
     monkeypatch.setattr(warmup, "kernels_cached", lambda dtypes, records: False)
     warmup.prepare_kernels({"float64", "float32", "float64"}, said.append)
-    assert calls == [(("float32", "float64"), False)]  # a grid never checks gradients
+    # a grid never checks gradients, and its workers never split a batch
+    assert calls == [(("float32", "float64"), False, False)]
     assert said[0].startswith("compiling kernels (first run after install)")
     assert said[1].startswith("compiling kernels (first run after install): ")
     assert said[1].endswith(" s")
 
 
 def test_kernels_cached_reads_numbas_index():
-    warmup.warmup(("float64",), gradient_check=False, records=True)
+    warmup.warmup(("float64",), gradient_check=False, records=True, split=False)
     assert warmup.kernels_cached(("float64",)) and warmup.kernels_cached(("float64",), True)
     assert not warmup.kernels_cached(("float16",))  # never compiled
 

@@ -152,3 +152,13 @@ def test_the_closing_line_says_the_batch_was_split():
     assert _speed_line(s, 2).endswith("(training alone 1.5 s: 200 updates/s; the batch split "
                                       "over 2 threads)")
     assert _speed_line(s).endswith("(training alone 1.5 s: 200 updates/s)")
+
+
+def test_a_call_of_no_updates_compiles_and_changes_nothing():
+    from rnnbench.compiled import finish_update, part_gradient
+    st = state(SplitTrainState, parts=2)
+    before = (st.model.theta.copy(), st.h.copy(), st.counters.copy(), st.smooth)
+    assert st.run(np.zeros(0), np.zeros(0)) == 0
+    assert part_gradient.signatures and finish_update.signatures
+    after = (st.model.theta, st.h, st.counters, st.smooth)
+    assert all(np.array_equal(x, y) for x, y in zip(before, after))

@@ -12,6 +12,7 @@ run goes on with the same split.
 """
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from ..compiled import dropout_key, finish_update, part_gradient, workspace
@@ -87,6 +88,9 @@ class SplitTrainState(TrainState):
                              self.ws[q], self.ids[q], self.targets[q], self.dropout, key)
 
     def run(self, losses, smooths):
+        if losses.shape[0] == 0:  # the driver's call before its clocks: compile (or load) only
+            self._compile()
+            return 0
         for q, (first, n) in enumerate(self.bounds):
             self.states[q] = self.h[:, first:first + n]
         try:
@@ -98,6 +102,19 @@ class SplitTrainState(TrainState):
         finally:
             for q, (first, n) in enumerate(self.bounds):
                 self.h[:, first:first + n] = self.states[q]
+
+    def _compile(self):
+        """Compile the two kernels for this state's argument types (or load them from the
+        cache) without running them."""
+        key, theta = np.uint64(0), self.model.theta
+        for fn, args in (
+                (part_gradient, (theta, self.owns[-1], self.grads[-1], self.part_dims[-1],
+                                 self.data, 0, self.seq_length, self.states[-1],
+                                 self.pending[-1], self.ws[-1], self.ids[-1], self.targets[-1],
+                                 self.dropout, key)),
+                (finish_update, (theta, self.grad, self.others, self.opt, self.counters, 0,
+                                 True, self.states, self.pending, self.smooth, 0.0))):
+            fn.compile(tuple(numba.typeof(a) for a in args))
 
     def _updates(self, losses, smooths, pool):
         """The updates of one call of ``run``, as train_updates does them (the same wrap rule,

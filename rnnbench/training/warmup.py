@@ -6,21 +6,25 @@ of kernels serves every cell, activation, optimizer and batch size; float32 is a
 """
 import time
 
+import numpy as np
+
 from .. import compiled
 from ..compiled import cache_dir
 from ..config import RunConfig
 from ..text.corpus import Corpus
 from .driver import train
 from .preload import load_in_background
+from .split import SplitTrainState
 
 __all__ = ["cache_dir", "kernels_cached", "load_in_background", "prepare_kernels", "warmup"]
 
 
-def warmup(dtypes=("float64", "float32"), gradient_check=True, records=False):
+def warmup(dtypes=("float64", "float32"), gradient_check=True, records=False, split=True):
     """Train, evaluate, sample and (``gradient_check``: the kernels of ``rnnbench
     gradcheck``, its ReLU-pattern kernel in float64 only) differentiate a tiny model in each
-    dtype, and (``records``) train one in records mode; returns seconds per dtype (compile
-    time on a cold cache, load time on a warm one)."""
+    dtype, (``records``) train one in records mode and (``split``) compile the kernels of a
+    lone run's split batch; returns seconds per dtype (compile time on a cold cache, load
+    time on a warm one)."""
     corpus = Corpus.from_text("warm up every kernel once.\n" * 8, 0.25, "<warmup>")
     seconds = {}
     for dtype in dtypes:
@@ -35,6 +39,9 @@ def warmup(dtypes=("float64", "float32"), gradient_check=True, records=False):
                 model.loss_and_pattern(ids[:5], ids[1:6])
         if records:
             train(config.model_copy(update=dict(records="lines")), corpus=corpus)
+        if split:
+            SplitTrainState(model, corpus.train_ids, 5, batch_size=2, parts=2).run(
+                np.zeros(0), np.zeros(0))  # compiles, trains nothing
         seconds[dtype] = time.perf_counter() - t0
     return seconds
 
@@ -68,8 +75,9 @@ def prepare_kernels(dtypes=("float64",), say=print, records=False):
         return 0.0
     say("compiling kernels (first run after install), once, before the runs start ...")
     t0 = time.perf_counter()
-    # a grid's runs do not check gradients: those kernels are left out (a fifth of the time)
-    warmup(dtypes, gradient_check=False, records=records)
+    # a grid's runs do not check gradients, and its workers do not split their batches: those
+    # kernels are left out (a fifth of the time, and more)
+    warmup(dtypes, gradient_check=False, records=records, split=False)
     seconds = time.perf_counter() - t0
     say(f"compiling kernels (first run after install): {seconds:.0f} s")
     return seconds
