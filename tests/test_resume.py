@@ -149,10 +149,14 @@ def _wait_for_checkpoint(proc, out, timeout=120):
     pytest.fail("no checkpoint written in time")
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigkill"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigkill", "sigkill-split"])
 def test_a_killed_or_interrupted_train_resumes_to_the_same_run(tmp_path, how):
+    """(sigkill-split: a batch of 16, which a lone run on 2 or more cores splits over threads,
+    training/split.py; its parts are kept for the resume.)"""
     out = tmp_path / "run"
-    proc = _start(out, "--updates", "100000000", "--checkpoint-every", "500")
+    cli = CLI + (("--batch-size", "16") if how.endswith("split") else ())
+    proc = _start(out, "--updates", "100000000", "--checkpoint-every", "500",
+                  *cli[len(CLI):])
     _wait_for_checkpoint(proc, out)
     proc.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=60)
@@ -172,9 +176,11 @@ def test_a_killed_or_interrupted_train_resumes_to_the_same_run(tmp_path, how):
     # what a kill during a checkpoint's write left (a temporary folder) is gone
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     whole = tmp_path / "whole"
-    code, _, stderr = run_cli("train", *CLI, "--updates", target, "--out", whole, "--quiet")
+    code, _, stderr = run_cli("train", *cli, "--updates", target, "--out", whole, "--quiet")
     assert code == 0, stderr
     assert_same_run(whole, out)
+    parts = load_checkpoint(os.path.join(out, "checkpoint.npz"))[2]["loop"]["parts"]
+    assert parts == (min(2, len(os.sched_getaffinity(0))) if how.endswith("split") else 1)
     assert check_run_folder(out)["updates"] == target
 
 
