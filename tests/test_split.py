@@ -162,3 +162,18 @@ def test_a_call_of_no_updates_compiles_and_changes_nothing():
     assert part_gradient.signatures and finish_update.signatures
     after = (st.model.theta, st.h, st.counters, st.smooth)
     assert all(np.array_equal(x, y) for x, y in zip(before, after))
+
+
+def test_a_grid_of_one_run_splits_in_its_worker(tmp_path):
+    """The grid's worker starts with one thread per library (its environment says 1); the
+    only run of a grid still gets the cores its parent counted (threads.granted_cores)."""
+    from conftest import run_cli
+    grid = tmp_path / "one.yaml"
+    grid.write_text("base: {cell: lstm, hidden_size: 8, batch_size: 16, updates: 60, "
+                    "eval_every: 60, sample_every: 0, data_limit: 20000}\n")
+    code, out, err = run_cli("run", grid, "--out", tmp_path / "out", "--no-report")
+    assert code == 0, out + err
+    assert "1 local worker" in out  # not this process (that is --jobs 1)
+    [folder] = (tmp_path / "out" / "runs").iterdir()
+    info = load_checkpoint(os.path.join(folder, "checkpoint.npz"))[2]
+    assert info["loop"]["parts"] == min(2, len(os.sched_getaffinity(0)))

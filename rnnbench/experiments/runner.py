@@ -16,7 +16,7 @@ from ..text.baselines import baselines_table
 from ..text.novelty import DEFAULT_N, training_index
 from ..training.driver import corpus_fields, train
 from ..training.samples import final_rows, passage_row, with_extra_rows
-from ..training.threads import lone_cores, one_thread, run_threads
+from ..training.threads import granted_cores, lone_cores, one_thread
 from ..training.warmup import prepare_kernels
 from .checkpoints import RunCheckpoints
 from .dask_pool import DaskPool
@@ -62,7 +62,7 @@ def run_one(run_id, config, payload, samples=None, checkpoints=None, threads=1):
     becomes status "failed". ``checkpoints`` (a
     RunCheckpoints, or None): where the run keeps its checkpoints and continues a stopped run
     from (experiments/checkpoints.py)."""
-    with one_thread() if threads == 1 else run_threads(config, threads):
+    with one_thread() if threads == 1 else granted_cores(threads):
         corpus = _corpus(payload)
         try:
             resume, note = checkpoints.resume(config, corpus) if checkpoints else (None, None)

@@ -31,6 +31,7 @@ THREADED_BATCH, THREADED_HIDDEN = 8, 512
 MIN_PART = THREADED_BATCH
 
 _held = 0  # one_thread blocks in force in this process
+_granted = None  # the cores a granted_cores block gives, while one is in force
 
 
 class one_thread:
@@ -93,9 +94,30 @@ def lone_cores(config, cores=None):
     return max(split_parts(config, cores), blas_threads(config, cores))
 
 
+class granted_cores:
+    """For a ``with`` block: the run in it may use ``n`` cores (usable_cores), whatever this
+    process's environment says: a grid's only run, in a worker started with one thread per
+    library (experiments/workers.py), gets the cores its parent counted."""
+
+    def __init__(self, n):
+        self.n = int(n)
+
+    def __enter__(self):
+        global _granted
+        self._before, _granted = _granted, self.n
+        return self
+
+    def __exit__(self, *exc):
+        global _granted
+        _granted = self._before
+        return False
+
+
 def usable_cores():
     """The cores this process may use, at most what OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
-    ask, when set."""
+    ask, when set (within granted_cores: what it grants)."""
+    if _granted is not None:
+        return _granted
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
         (os.cpu_count() or 1)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
