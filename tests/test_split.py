@@ -101,10 +101,10 @@ def test_a_non_finite_loss_stops_where_the_unsplit_loop_stops():
 
 
 def test_bad_splits_are_refused():
-    with pytest.raises(ValueError, match="parts"):
-        state(SplitTrainState, parts=5)
-    with pytest.raises(ValueError, match="evenly"):
-        state(SplitTrainState, B=6, parts=4)
+    for B, parts in ((4, 5), (6, 4), (4, 0)):
+        with pytest.raises(ValueError, match=f"parts: {parts} parts must split the batch of "
+                                             f"{B} streams evenly"):
+            state(SplitTrainState, B=B, parts=parts)
 
 
 SPLIT = dict(cell="lstm", hidden_size=8, num_layers=2, dropout=0.3, batch_size=16,

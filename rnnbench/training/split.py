@@ -19,24 +19,14 @@ from ..compiled import dropout_key, finish_update, part_gradient, workspace
 from ..model.layout import CACHE_LINE, on_cache_line
 from .state import TrainState
 
-MIN_PART = 8  # streams per part: below this, a part's products are too small to keep a core busy
-
-
-def split_parts(batch_size, cores):
-    """How many parts a lone run of ``batch_size`` streams splits into on ``cores`` cores:
-    as many as the cores, each of at least MIN_PART streams (1: no split)."""
-    return max(1, min(cores, batch_size // MIN_PART))
-
-
 def part_bounds(batch_size, parts):
-    """(first stream, streams) of each part: contiguous, sizes differing by at most one."""
-    base, extra = divmod(batch_size, parts)
-    out, first = [], 0
-    for q in range(parts):
-        n = base + (q < extra)
-        out.append((first, n))
-        first += n
-    return out
+    """(first stream, streams) of each part: contiguous, of one size (a ValueError if
+    ``parts`` does not divide the batch). How many parts: threads.split_parts."""
+    if not 1 <= parts <= batch_size or batch_size % parts:
+        raise ValueError(f"parts: {parts} parts must split the batch of {batch_size} streams "
+                         f"evenly")
+    size = batch_size // parts
+    return [(q * size, size) for q in range(parts)]
 
 
 def _aligned_rows(rows, n, dtype):
@@ -55,15 +45,10 @@ class SplitTrainState(TrainState):
                  threads=None, **settings):
         super().__init__(model, data, seq_length, learning_rate, clip, **settings)
         B = self.batch_size
-        if not 1 <= parts <= B:
-            raise ValueError(f"parts: between 1 and the batch size {B} (got {parts})")
-        self.parts = int(parts)
+        self.bounds = part_bounds(B, int(parts))
+        self.parts = len(self.bounds)
         self.threads = self.parts if threads is None else max(1, min(int(threads), self.parts))
-        self.bounds = part_bounds(B, self.parts)
-        sizes = {n for _, n in self.bounds}
-        if len(sizes) != 1:
-            raise ValueError(f"parts: {parts} parts must split the batch of {B} evenly")
-        Bp, theta, T = sizes.pop(), model.theta, seq_length
+        Bp, theta, T = B // self.parts, model.theta, seq_length
         shape = (self.parts, model.state_rows, Bp, model.hidden_size)
         self.states = np.zeros(shape, model.dtype)
         self.pending = np.zeros(shape, model.dtype)
