@@ -93,11 +93,16 @@ def test_jobs_2_gives_the_same_tables(reference, grid_file, tmp_path):
 def test_dask_local_cluster_gives_the_same_tables(reference, grid_file, tmp_path):
     pytest.importorskip("dask.distributed")
     out = tmp_path / "dask"
+    environ = dict(os.environ)
     code, stdout, _ = run_cli("run", grid_file, "--backend", "dask", "--jobs", "2", "--out",
                               out, "--no-report", "--quiet")
     assert code == 0, stdout
     assert "2 dask workers" in stdout
     assert_same_tables(reference, out)
+    # the nannies set OMP_NUM_THREADS=1 and more in this process as they spawned the workers:
+    # gone again, or a lone run here later would count one core
+    assert {k: v for k, v in os.environ.items() if environ.get(k) != v} == {}
+    assert set(environ) == set(os.environ)
 
 
 def test_resume_after_sigkill(reference, grid_file, tmp_path):

@@ -17,6 +17,7 @@ worker, and the worker exits as soon as the pipe closes.
 """
 import asyncio
 import logging
+import os
 import shutil
 import threading
 import time
@@ -91,7 +92,7 @@ class DaskPool(Pool):
         self.scheduler, self.connect_timeout = scheduler, connect_timeout
         self.client = self.cluster = self.markers = None
         self._procs = {}  # worker address -> its process (local cluster): its pid, exit code
-        self.cores, self._log_levels = None, {}
+        self.cores, self._log_levels, self._environ = None, {}, {}
 
     def connect(self):
         """Reach the given scheduler; the cores (threads) of its workers."""
@@ -113,6 +114,10 @@ class DaskPool(Pool):
         from distributed import Client, LocalCluster
 
         self.markers = markers_folder()
+        # the nannies write their workers' environment (OMP_NUM_THREADS=1, PYTHONHASHSEED,
+        # ...) into ours as they spawn them and never take it back: ours is put back as it
+        # was when the pool closes
+        self._environ = dict(os.environ)
         # the cluster's event-loop thread, which starts every worker, inherits the blocked
         # signals: the workers start deaf to Ctrl-C (workers.signals_held); and a SIGTERM
         # waits until the cluster is up (half-built, it fails as it is collected)
@@ -213,6 +218,11 @@ class DaskPool(Pool):
                 pass
             kill_processes([p.pid for p in self._note_workers() if p.pid])  # one starting
         self.client = self.cluster = None
+        if self._environ:
+            for name in set(os.environ) - set(self._environ):
+                del os.environ[name]
+            os.environ.update(self._environ)
+            self._environ = {}
         for name, level in self._log_levels.items():
             logging.getLogger(name).setLevel(level)
         self._log_levels = {}
