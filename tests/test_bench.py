@@ -197,10 +197,19 @@ def test_torch_contender_trains_the_same_model(corpus, cell):
 
 
 def test_warmup_reports_the_cache(capsys):
+    """The suite's one real `rnnbench warmup`: it holds (compiled or loaded) every kernel it
+    promises in each dtype; alone here it compiles the float32 gradient and split kernels."""
+    from rnnbench import compiled
     from rnnbench.cli import main
     assert main(["warmup"]) == 0
     out = capsys.readouterr().out
-    assert "float32" in out and "kernel cache: " in out
+    assert "float64: " in out and "float32: " in out and "kernel cache: " in out
+    both = {"float64", "float32"}
+    promised = dict(train_updates=both, eval_loss=both, sample=both, loss_and_grads=both,
+                    part_gradient=both, finish_update=both, loss_and_pattern={"float64"})
+    for name, dtypes in promised.items():
+        held = {str(sig[0].dtype) for sig in getattr(compiled, name).signatures}
+        assert dtypes <= held, (name, held)
 
 
 def test_a_peer_that_trains_something_else_is_refused(corpus, monkeypatch):
