@@ -60,20 +60,21 @@ def sample(theta, dims, state, prime, length, temperature, greedy, top_k, stop_i
     changed.
     """
     np.random.seed(seed)
-    ws = workspace(dims, 1, theta, 0.0)
-    cur = state.copy()
     x = np.empty(1, dtype=np.int64)
+    one = x.shape[0]  # 1 as an int64: a literal 1 would compile workspace and final_state again
+    ws = workspace(dims, one, theta, 0.0)
+    cur = state.copy()
     out = np.empty(length, dtype=np.int64)
     y = ws[LOGITS][0]
     x[0] = prime[0]
     for k in range(1, prime.shape[0]):
         forward(theta, dims, x, cur, ws, 0.0, np.uint64(0))
-        final_state(dims, ws, 1, cur)
+        final_state(dims, ws, one, cur)
         x[0] = prime[k]
     n = 0
     while n < length:
         forward(theta, dims, x, cur, ws, 0.0, np.uint64(0))
-        final_state(dims, ws, 1, cur)
+        final_state(dims, ws, one, cur)
         nxt = draw(y, temperature, greedy, top_k)
         if nxt == stop_id:
             break
