@@ -241,3 +241,22 @@ def test_a_mismatch_stops_the_bench_with_one_line(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err.strip()
     assert err == "error: rnn 100 f64: the torch contender's first 3 losses differ"
     assert not (tmp_path / "b" / "bench.parquet").exists()
+
+
+def test_run_bench_runs_its_parts_in_turn_and_the_threads_row(monkeypatch):
+    """run_bench's own flow, with each row's contenders stubbed (test_measure_row runs them)
+    and a tiny threads row, measured for real as a lone run (split or BLAS threads)."""
+    from rnnbench.training import threads
+    rows = []
+    monkeypatch.setattr(measure, "measure_row", lambda data, cfg, *a: rows.append(cfg) or [])
+    monkeypatch.setattr(measure, "peak_gflops", lambda dtype: 50.0)
+    monkeypatch.setattr(measure, "SUITES", dict(measure.SUITES, tiny=[configs.RNN100]))
+    tiny = configs.Config("rnn", 8, 1, "float64", 16)
+    monkeypatch.setattr(measure, "THREADS_ROW", tiny)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    got, goal_rows, info = measure.run_bench("tiny", repeats=1, seconds=0.05, startup=False,
+                                             profile=False)
+    assert rows == [configs.RNN100] and got == [] and goal_rows
+    assert info["threads_row"] == tiny.label and info["threads_parts"] == 2
+    assert info["threads_cores"] == 2
+    assert info["threads_one_per_s"] > 0 and info["threads_all_per_s"] > 0

@@ -1,6 +1,6 @@
 """Threads: a lone run gets the machine's cores where they pay (its batch split into parts of
->= 8 streams; else BLAS threads at batch >= 8 or hidden >= 512); a grid's workers and the
-benchmarks stay at one."""
+>= 8 streams at hidden <= 128; else BLAS threads at batch >= 8 or hidden >= 512); a grid's
+workers and the benchmarks stay at one."""
 import os
 
 from threadpoolctl import threadpool_info
@@ -37,7 +37,9 @@ def test_a_batch_of_16_or_more_splits_instead_of_blas_threads():
     assert plan(4, batch_size=24) == (3, 1, 3)        # at least 8 streams a part
     assert plan(8, batch_size=50) == (5, 1, 5)        # parts of one size: 5 x 10
     assert plan(2, batch_size=17) == (1, 2, 2)        # no even split: BLAS threads
-    assert plan(2, batch_size=32, hidden_size=512) == (2, 1, 2)
+    assert plan(2, batch_size=32, hidden_size=128) == (2, 1, 2)
+    assert plan(2, batch_size=32, hidden_size=129) == (1, 2, 2)  # products dominate: BLAS
+    assert plan(2, batch_size=32, hidden_size=512) == (1, 2, 2)
     assert plan(2, batch_size=32, records="lines") == (1, 2, 2)  # records: their own lengths
     assert plan(2, hidden_size=100) == (1, 1, 1)
 

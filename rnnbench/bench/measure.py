@@ -163,8 +163,8 @@ def run_bench(suite="goals", repeats=3, seconds=1.0, corpus="pydoc", startup=Tru
                 progress("profile", info["profile"])
     extra = {}
     if suite != "quick" and lone_cores(THREADS_ROW) > 1:
-        one, every, parts, blas = thread_scaling(data, THREADS_ROW, repeats, seconds)
-        extra.update(threads_row=THREADS_ROW.label, threads_cores=max(parts, blas),
+        one, every, parts, threads = thread_scaling(data, THREADS_ROW, repeats, seconds)
+        extra.update(threads_row=THREADS_ROW.label, threads_cores=max(parts, threads),
                      threads_parts=parts, threads_one_per_s=one, threads_all_per_s=every)
     if startup:
         extra["warm_s"] = startup_seconds(cold=False)

@@ -1,6 +1,7 @@
 """A batch split over threads: a lone run of a large batch uses every core by giving each of P
-threads a part of the streams, rather than by BLAS threads (which speed up only the matrix
-products: at most 1.7x on 2 cores for lstm 256 at batch 32, by Amdahl's law on the profile).
+threads a part of the streams. BLAS threads speed up only the matrix products; the split runs
+the whole update in parallel (the cells' element-wise steps, the softmax), which pays where the
+products are a smaller share: at hidden <= 128 (threads.split_parts says where).
 
 Per update, each part runs the forward pass and BPTT of its streams (kernels.loops
 part_gradient, one BLAS thread each, part 0 on the calling thread), then one call adds the

@@ -1,7 +1,8 @@
 """Threads: one core per process where processes share the machine (a grid's workers, the
 benchmarks), and every core for a run that is the only work where that pays: a batch of at
-least 16 streams is split into parts run on threads of their own (split_parts, training/split.py);
-other runs whose matrix products are large enough (batch >= 8, hidden >= 512) use BLAS threads.
+least 16 streams at hidden <= 128 is split into parts run on threads of their own
+(split_parts, training/split.py); other runs whose matrix products are large enough (batch >=
+8, hidden >= 512) use BLAS threads.
 
 Numba and every BLAS (NumPy's, and SciPy's, which compiled kernels call for np.dot) are held to
 one thread inside ``one_thread``; ``train`` runs under ``single_threaded`` (its validation's
@@ -27,8 +28,14 @@ from threadpoolctl import threadpool_limits
 # microseconds, and waking a second thread for each costs more than it saves.
 THREADED_BATCH, THREADED_HIDDEN = 8, 512
 # A split batch's parts hold at least this many streams each: a part runs a whole update (not
-# only its products) on its own thread, so it pays where BLAS threads pay.
-MIN_PART = THREADED_BATCH
+# only its products) on its own thread, so it pays where BLAS threads pay. Above hidden 128 the
+# products dominate the update, and OpenBLAS runs them faster on a whole batch over two threads
+# than on half batches on one each (it packs the whole weight matrix for every product, half
+# the work per pack): measured on 2 cores, lstm 256 f32 batch 32 1.49x one thread on BLAS
+# threads and 1.29x split, lstm 192 1.46x and 1.28x; at hidden <= 128 the split wins or ties
+# (lstm 128 f64 batch 32 1.38x against 1.10x; gru 128 f32 1.69x and 1.62x; rnn 100 f64 batch 16
+# 1.11x and 0.94x). See the README's Speed section.
+MIN_PART, SPLIT_MAX_HIDDEN = THREADED_BATCH, 128
 
 _held = 0  # one_thread blocks in force in this process
 _granted = None  # the cores a granted_cores block gives, while one is in force
@@ -63,11 +70,11 @@ def split_parts(config, cores=None):
     """The parts a run of ``config`` that has the machine to itself splits its batch into
     (training/split.py): one per core (``cores``, default: those this process may use, at most
     what OPENBLAS_NUM_THREADS or OMP_NUM_THREADS ask, when set), each of at least MIN_PART
-    streams, all of one size; 1 (no split) in records mode, whose streams read records of
-    their own lengths."""
+    streams, all of one size; 1 (no split) above hidden SPLIT_MAX_HIDDEN (BLAS threads are
+    faster there), and in records mode, whose streams read records of their own lengths."""
     if cores is None:
         cores = usable_cores()
-    if getattr(config, "records", None):
+    if getattr(config, "records", None) or config.hidden_size > SPLIT_MAX_HIDDEN:
         return 1
     B = config.batch_size
     parts = max(1, min(cores, B // MIN_PART))
