@@ -31,10 +31,12 @@ def part_bounds(batch_size, parts):
 
 
 def _aligned_rows(rows, n, dtype):
-    """A (rows, n) array whose every row starts on a cache line."""
+    """A C-contiguous (rows, m) array, m >= n, whose every row starts on a cache line: rows
+    of n values are its [:, :n] (finish_update takes the whole array, so that it compiles
+    once for any number of rows)."""
     item = np.dtype(dtype).itemsize
     padded = -(-n * item // CACHE_LINE) * CACHE_LINE // item
-    return on_cache_line(np.zeros((rows, padded), dtype))[:, :n]
+    return on_cache_line(np.zeros((rows, padded), dtype))
 
 
 class SplitTrainState(TrainState):
@@ -55,7 +57,7 @@ class SplitTrainState(TrainState):
         self.pending = np.zeros(shape, model.dtype)
         self.part_dims = [model.dims(Bp, B, first) for first, _ in self.bounds]
         self.others = _aligned_rows(self.parts - 1, theta.shape[0], model.dtype)
-        self.grads = [self.grad] + list(self.others)
+        self.grads = [self.grad] + [row[:theta.shape[0]] for row in self.others]
         # parts off the calling thread read their own copy of the weights
         self.owns = [theta[:0]] + [on_cache_line(np.zeros_like(theta))
                                    for _ in range(self.parts - 1)]
