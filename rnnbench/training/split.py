@@ -20,6 +20,7 @@ from ..compiled import dropout_key, finish_update, part_gradient, workspace
 from ..model.layout import CACHE_LINE, on_cache_line
 from .state import TrainState
 
+
 def part_bounds(batch_size, parts):
     """(first stream, streams) of each part: contiguous, of one size (a ValueError if
     ``parts`` does not divide the batch). How many parts: threads.split_parts."""
