@@ -112,9 +112,9 @@ def finish_update(theta, grad, others, opt, counters, pointer, wrapped, states, 
                   loss):
     """The rest of an update of a split batch, in one call (so that no Ctrl-C can land half
     way): the parts' gradients summed into ``grad`` (part 0's; ``others``: the rest, in
-    order, each row's first len(grad) values), the optimizer step, the parts' states after the chunk, the counters (the pointer
-    after the chunk, one more update, one more epoch if the pointer ``wrapped`` to 0); returns
-    the smooth loss."""
+    order, each row's first len(grad) values), the optimizer step, the parts' states after
+    the chunk, the counters (the pointer after the chunk, one more update, one more epoch if
+    the pointer ``wrapped`` to 0); returns the smooth loss."""
     for g in range(others.shape[0]):
         for i in range(grad.shape[0]):
             grad[i] += others[g, i]
