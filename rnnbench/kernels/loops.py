@@ -27,6 +27,16 @@ Records = namedtuple("Records", "data bounds blocks end_id")
 
 
 @inline_kernel
+def gather_chunk(data, p, T, first, B, ids, targets):
+    """The chunk at pointer p of streams first .. first + B - 1 of ``data`` (streams, N),
+    time-major: ids[t*B + b] = data[first + b, p + t], targets the ids one step on."""
+    for t in range(T):
+        for b in range(B):
+            ids[t * B + b] = data[first + b, p + t]
+            targets[t * B + b] = data[first + b, p + t + 1]
+
+
+@inline_kernel
 def update_step(theta, grad, dims, opt, ids, targets, state, ws, dropout, key, t, smooth,
                 losses, smooths, k):
     """Update number t on the chunk ``ids``/``targets``: loss and gradient, the state after the
@@ -70,10 +80,7 @@ def train_updates(theta, grad, dims, opt, data, seq_length, dropout, seed, state
                 counters[2] += 1
             p = 0
             state[:] = 0.0
-        for t in range(T):
-            for b in range(B):
-                ids[t * B + b] = data[b, p + t]
-                targets[t * B + b] = data[b, p + t + 1]
+        gather_chunk(data, p, T, 0, B, ids, targets)
         smooth = update_step(theta, grad, dims, opt, ids, targets, state, ws, dropout,
                              dropout_key(seed, counters[1]), counters[1] + 1, smooth, losses,
                              smooths, k)
@@ -98,10 +105,7 @@ def part_gradient(theta, own, grad, dims, data, p, seq_length, state, pending, w
         for i in range(theta.shape[0]):
             own[i] = theta[i]
         w = own
-    for t in range(T):
-        for b in range(B):
-            ids[t * B + b] = data[b0 + b, p + t]
-            targets[t * B + b] = data[b0 + b, p + t + 1]
+    gather_chunk(data, p, T, b0, B, ids, targets)
     loss = chunk_loss(w, grad, dims, ids, targets, state, ws, dropout, key, True)
     final_state(dims, ws, ids.shape[0], pending)
     return loss
