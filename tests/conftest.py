@@ -1,3 +1,4 @@
+import contextlib
 import signal
 from pathlib import Path
 
@@ -11,6 +12,39 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "plot_helper: a grid's plots drawn with the plot helper "
+                                       "process beside this one, as the command line does")
+
+
+@contextlib.contextmanager
+def _no_plot_helper():
+    yield None
+
+
+REAL_PLOT_HELPER = []  # draw.plot_helper, while the session replaces it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plots_drawn_in_this_process():
+    """A grid's plots drawn in this process alone, not with a helper process beside it (as
+    rnnbench does on a second core): here seaborn is imported already, so the helper's start
+    costs about 3 s a report for nothing. The plots are the same either way; the helper is
+    tested by the tests marked plot_helper and by every rnnbench started in a subprocess."""
+    from rnnbench.views.plots import draw
+    REAL_PLOT_HELPER.append(draw.plot_helper)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(draw, "plot_helper", _no_plot_helper)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _plot_helper_when_marked(request, monkeypatch):
+    if request.node.get_closest_marker("plot_helper"):
+        from rnnbench.views.plots import draw
+        monkeypatch.setattr(draw, "plot_helper", REAL_PLOT_HELPER[0])
 
 
 @pytest.fixture(scope="session")

@@ -410,6 +410,7 @@ def _redraw_copy(results, tmp_path):
     return copy
 
 
+@pytest.mark.plot_helper
 def test_a_dead_plot_helper_leaves_its_plots_to_this_process(results, tmp_path, capsys):
     """The helper process that draws the slowest plots dies mid-way (SIGKILL): make_plots
     draws them itself, says so on stderr, and every plot is there."""
@@ -437,6 +438,7 @@ def test_a_dead_plot_helper_leaves_its_plots_to_this_process(results, tmp_path, 
                    for pid in pids)
 
 
+@pytest.mark.plot_helper
 def test_no_process_for_a_plot_helper_draws_every_plot_here(results, tmp_path, monkeypatch):
     """A machine that refuses a new process (a process limit): one line, every plot drawn."""
     from rnnbench.cli.grid import draw
