@@ -187,6 +187,18 @@ def test_a_body_shorter_than_its_content_length_is_refused(project):
     assert not (project / "data").exists()
 
 
+def test_file_and_data_urls_are_read_whole(project, tmp_path):
+    """urllib's file: and data: URLs have no announced length: they are read to their end."""
+    book = tmp_path / "book.txt"
+    book.write_text(BOOK, encoding="utf-8", newline="")
+    code, _, stderr = run_cli("data", "get", "gutenberg:5", "--url", book.as_uri())
+    assert code == 0, stderr
+    assert (project / "data" / "gutenberg-5.txt").read_bytes() == BODY.encode()
+    code, _, stderr = run_cli("data", "get", "gutenberg:6", "--url", "data:,no%20markers")
+    assert code == 2 and "no '*** START OF THE PROJECT GUTENBERG EBOOK" in stderr, stderr
+    assert stderr.count("\n") == 1, stderr
+
+
 @pytest.fixture
 def trickle():
     """URL of a local server that sends its answer one byte every 50 ms: the body (after

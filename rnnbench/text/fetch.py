@@ -189,9 +189,10 @@ def _download(url, timeout, sockets, deadline):
                 parts.append(part)
                 size += len(part)
             raw = b"".join(parts)
-            if not part and response.length:  # bytes the server announced and never sent
+            missing = getattr(response, "length", None)  # HTTP's Content-Length left unread
+            if not part and missing:
                 raise FetchError(f"{url}: download failed (the connection closed after "
-                                 f"{size:,} of {size + response.length:,} bytes)")
+                                 f"{size:,} of {size + missing:,} bytes)")
     except FetchError:
         raise
     except urllib.error.HTTPError as exc:
