@@ -1,12 +1,13 @@
 """Before/after speed of two rnnbench trees on this machine: is a change to the package slower?
 
-Times the vanilla and LSTM rows of ``rnnbench bench`` (rnn 100 and lstm 128, float64,
-seq_length 25, batch 1, one thread) in a fresh process per measurement, the two trees taking
+Times rows of ``rnnbench bench`` (by default rnn 100 and lstm 128, float64, seq_length 25,
+batch 1; ``--rows`` picks others from ROWS, the batch rows among them), one thread, in a fresh
+process per measurement, the two trees taking
 turns (A B B A, ...) so that a shared machine's noise hits both alike, and prints each tree's
 median updates/s, their spread (min to max) and the ratio after / before per row, by the wall
 clock and by the process's CPU time (steadier when other work shares the cores).
 
-    python benchmarks/ab.py BEFORE AFTER [--pairs 5] [--cold 2]
+    python benchmarks/ab.py BEFORE AFTER [--pairs 5] [--cold 2] [--rows "lstm 256 b32 f32"]
 
 BEFORE and AFTER are checkouts of rnnbench (folders holding rnnbench/), each put first on
 PYTHONPATH in turn. The time is that of TrainState.run, the compiled training loop, for the
@@ -25,7 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROWS = {"rnn 100": ("rnn", 100, 20000), "lstm 128": ("lstm", 128, 4000)}  # cell, H, updates
+# cell, hidden, updates, layers, batch, seq_length, dtype
+ROWS = {"rnn 100": ("rnn", 100, 20000, 1, 1, 25, "float64"),
+        "lstm 128": ("lstm", 128, 4000, 1, 1, 25, "float64"),
+        "rnn 100 f32": ("rnn", 100, 30000, 1, 1, 25, "float32"),
+        "lstm 256 b32 f32": ("lstm", 256, 60, 1, 32, 25, "float32"),
+        "gru 256 b32 f32": ("gru", 256, 80, 1, 32, 25, "float32"),
+        "lstm 2x128 b50 s50 f32": ("lstm", 128, 25, 2, 50, 50, "float32"),
+        "lstm 128 b16 f32": ("lstm", 128, 400, 1, 16, 25, "float32"),
+        "lstm 256 b32 f64": ("lstm", 256, 30, 1, 32, 25, "float64")}
+DEFAULT_ROWS = ("rnn 100", "lstm 128")
 ONE_THREAD = {name: "1" for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                                      "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 CHILD = r"""
@@ -36,11 +46,13 @@ try:
     from rnnbench.training.state import TrainState
 except ImportError:  # before the layout of issue 14
     from rnnbench.training import TrainState
-cell, hidden, updates = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+cell, dtype = sys.argv[1], sys.argv[7]
+hidden, updates, layers, batch, seq = (int(a) for a in sys.argv[2:7])
 corpus = rnnbench.Corpus.load("pydoc")
-model = rnnbench.Model.create(cell, corpus.vocab_size, hidden, seed=0, chars=corpus.chars)
-state = TrainState(model, corpus.train_ids, 25)
-state.run(np.zeros(50), np.zeros(50))  # loads (or compiles) the kernels
+model = rnnbench.Model.create(cell, corpus.vocab_size, hidden, num_layers=layers, seed=0,
+                              dtype=dtype, chars=corpus.chars)
+state = TrainState(model, corpus.train_ids, seq, batch_size=batch)
+state.run(np.zeros(3), np.zeros(3))  # loads (or compiles) the kernels
 wall, cpu = time.perf_counter(), time.process_time()
 state.run(np.zeros(updates), np.zeros(updates))
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -52,9 +64,9 @@ def env_for(tree, **extra):
     return dict(os.environ, PYTHONPATH=str(tree), **ONE_THREAD, **extra)
 
 
-def updates_per_s(tree, cell, hidden, updates):
+def updates_per_s(tree, cell, *sizes):
     # in the tree: `python -c` puts the working folder first on sys.path, before PYTHONPATH
-    out = subprocess.run([sys.executable, "-c", CHILD, cell, str(hidden), str(updates)],
+    out = subprocess.run([sys.executable, "-c", CHILD, cell, *map(str, sizes)],
                          cwd=tree, env=env_for(tree), capture_output=True, text=True,
                          check=True)
     where, wall, cpu = json.loads(out.stdout)
@@ -99,13 +111,16 @@ def main(argv=None):
     p.add_argument("after", type=Path)
     p.add_argument("--pairs", type=int, default=5, help="measurements per tree and row")
     p.add_argument("--cold", type=int, default=0, help="cold `rnnbench warmup` runs per tree")
+    p.add_argument("--rows", nargs="+", choices=sorted(ROWS), default=DEFAULT_ROWS,
+                   metavar="ROW", help=f"rows to time (default: {', '.join(DEFAULT_ROWS)}; "
+                   f"all: {'; '.join(ROWS)})")
     args = p.parse_args(argv)
     trees = [args.before.resolve(), args.after.resolve()]
-    for row, (cell, hidden, updates) in ROWS.items() if args.pairs > 0 else ():
+    for row in args.rows if args.pairs > 0 else ():
         speeds = ([], [])
         for order in turns(args.pairs):
             for k in order:
-                speeds[k].append(updates_per_s(trees[k], cell, hidden, updates))
+                speeds[k].append(updates_per_s(trees[k], *ROWS[row]))
         report(row, speeds, "upd/s")
     if args.cold:
         seconds = ([], [])

@@ -158,6 +158,47 @@ def test_download_errors_are_one_line_and_store_nothing(server, project):
     assert not (project / "data").exists()
 
 
+def _one_answer(answer):
+    """URL of a local server that sends ``answer`` (bytes) to one request, then closes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve():
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/5"
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(project):
+    """A connection that closes before the length the server announced is a cut download,
+    even when what came looks like a whole book: one line, nothing stored."""
+    book = BOOK.encode()
+    url = _one_answer(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(book) + 1000)
+                      + book)
+    code, _, stderr = run_cli("data", "get", "gutenberg:5", "--url", url)
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert (f"{url}: download failed (the connection closed after {len(book):,} of "
+            f"{len(book) + 1000:,} bytes)") in stderr
+    assert not (project / "data").exists()
+
+
+def test_file_and_data_urls_are_read_whole(project, tmp_path):
+    """urllib's file: and data: URLs have no announced length: they are read to their end."""
+    book = tmp_path / "book.txt"
+    book.write_text(BOOK, encoding="utf-8", newline="")
+    code, _, stderr = run_cli("data", "get", "gutenberg:5", "--url", book.as_uri())
+    assert code == 0, stderr
+    assert (project / "data" / "gutenberg-5.txt").read_bytes() == BODY.encode()
+    code, _, stderr = run_cli("data", "get", "gutenberg:6", "--url", "data:,no%20markers")
+    assert code == 2 and "no '*** START OF THE PROJECT GUTENBERG EBOOK" in stderr, stderr
+    assert stderr.count("\n") == 1, stderr
+
+
 @pytest.fixture
 def trickle():
     """URL of a local server that sends its answer one byte every 50 ms: the body (after
@@ -209,6 +250,24 @@ def test_a_trickling_server_meets_the_deadline(trickle, project, path):
         in stderr
     assert not (project / "data").exists()
     assert not [t for t in threading.enumerate() if t.name == "rnnbench-download"]
+
+
+def test_the_deadline_wins_over_what_the_cut_download_returns(trickle, monkeypatch):
+    """Past the deadline the sockets are shut, and the downloading thread may end before the
+    caller looks again (a loaded machine): what it returns then is a cut download, refused as
+    late, not its own error or its partial bytes."""
+    from rnnbench.text import fetch
+    shut_all = fetch._Sockets.shut_all
+
+    def shut_and_let_the_thread_end(self):
+        shut_all(self)
+        for thread in threading.enumerate():
+            if thread.name == "rnnbench-download":
+                thread.join(5.0)
+    monkeypatch.setattr(fetch._Sockets, "shut_all", shut_and_let_the_thread_end)
+    for path in ("/body", "/headers"):
+        with pytest.raises(FetchError, match=r"not complete within 0\.5 s \(the deadline"):
+            fetch.download(trickle + path, timeout=5, deadline=0.5)
 
 
 def test_download_limits_are_checked():

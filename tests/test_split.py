@@ -134,6 +134,24 @@ def test_a_lone_run_splits_and_resumes_exactly_on_any_thread_count(tmp_path, mon
     assert_same_run(whole, legs)
 
 
+def test_a_checkpoint_whose_parts_do_not_split_its_batch_is_refused(tmp_path, monkeypatch):
+    """The parts a checkpoint records are read as they are only if they split its batch: a
+    forged or damaged number is one line, not a traceback or another run's numbers."""
+    from rnnbench.experiments import sources
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    save_run(train(dict(SPLIT, num_layers=1, dropout=0.0, updates=20)), tmp_path / "run")
+    assert read_resume(tmp_path / "run").loop["parts"] == 2
+    real = sources.load_checkpoint
+    for bad in (3, 0, -2, 32, None, "2", 2.0, True):
+        def forged(path, bad=bad):
+            model, arrays, info = real(path)
+            return model, arrays, dict(info, loop=dict(info["loop"], parts=bad))
+        monkeypatch.setattr(sources, "load_checkpoint", forged)
+        with pytest.raises(ValueError, match=r"run: damaged, cannot resume \(its checkpoint "
+                                             rf"splits a batch of 16 into {bad!r} parts\)$"):
+            read_resume(tmp_path / "run")
+
+
 def test_the_memory_estimate_counts_the_parts_copies():
     from rnnbench.config import RunConfig
     from rnnbench.model.layout import parameter_count, state_rows

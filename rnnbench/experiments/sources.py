@@ -240,6 +240,10 @@ def read_resume(folder):
         else (None, {})
     config = RunConfig.build(json.loads(read_regular(folder / CONFIG, CONFIG)),
                              f"{folder / CONFIG}: ")
+    parts = info["loop"].get("parts", 1)
+    if type(parts) is not int or parts < 1 or config.batch_size % parts:
+        raise ValueError(f"{folder}: damaged, cannot resume (its checkpoint splits a batch of "
+                         f"{config.batch_size} into {parts!r} parts)")
     trace, samples = read_tables(folder)
     return Resume(config, model, arrays, info["loop"], trace, samples, best, best_arrays,
                   summary["status"], summary.get("corpus_checksum"))

@@ -110,9 +110,12 @@ def download(url, timeout=TIMEOUT, deadline=DEADLINE):
     try:
         thread.join(deadline)
     finally:
-        if thread.is_alive():  # past the deadline, or interrupted
+        # decided once: past the deadline (or interrupted) the sockets are shut, and whatever
+        # the thread makes of that (partial bytes, a closed connection) is a cut download
+        late = thread.is_alive()
+        if late:
             sockets.shut_all()
-    if thread.is_alive():
+    if late:
         thread.join(5.0)
         raise _late(url, deadline)
     if "error" in outcome:
@@ -186,6 +189,10 @@ def _download(url, timeout, sockets, deadline):
                 parts.append(part)
                 size += len(part)
             raw = b"".join(parts)
+            missing = getattr(response, "length", None)  # HTTP's Content-Length left unread
+            if not part and missing:
+                raise FetchError(f"{url}: download failed (the connection closed after "
+                                 f"{size:,} of {size + missing:,} bytes)")
     except FetchError:
         raise
     except urllib.error.HTTPError as exc:
