@@ -54,7 +54,8 @@ def test_train_writes_a_run_folder_and_sample_reads_it(tmp_path):
 
 def test_default_run_folder_is_printed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, stdout, _ = run_cli("train", "--hidden-size", "8", "--updates", "10", "--quiet")
+    code, stdout, _ = run_cli("train", "--hidden-size", "8", "--updates", "10", "--quiet",
+                              "--no-report")
     assert code == 0
     folders = list((tmp_path / "results").iterdir())
     assert len(folders) == 1 and str(folders[0].relative_to(tmp_path)) in stdout
@@ -81,7 +82,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, args, message):
 
 def test_prime_outside_vocabulary(tmp_path):
     out = tmp_path / "run"
-    assert run_cli("train", "--hidden-size", "8", "--updates", "5", "--out", out, "--quiet")[0] == 0
+    assert run_cli("train", "--hidden-size", "8", "--updates", "5", "--out", out, "--quiet",
+                   "--no-report")[0] == 0
     code, _, stderr = run_cli("sample", out, "--prime", "日本")
     assert code == 2 and "not in the model's vocabulary" in stderr
 

@@ -83,7 +83,8 @@ def test_bad_controls(small_model):
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "run"
     code, _, err = run_cli("train", "--hidden-size", "12", "--updates", "200", "--out", out,
-                           "--quiet", "--sample-every", "100", "--sample-length", "30")
+                           "--quiet", "--sample-every", "100", "--sample-length", "30",
+                           "--no-report")
     assert code == 0, err
     return out
 
@@ -128,7 +129,7 @@ def test_novelty_not_measured_without_the_training_text(tmp_path):
     text.write_text("a small text about nothing in particular. " * 30)
     out = tmp_path / "run"
     assert run_cli("train", "--data", text, "--hidden-size", "8", "--updates", "20",
-                   "--out", out, "--quiet")[0] == 0
+                   "--out", out, "--quiet", "--no-report")[0] == 0
     text.write_text("another text now")
     code, stdout, err = run_cli("sample", out, "--length", "20")
     assert code == 0 and "has changed since the run" in err and len(stdout) > 20

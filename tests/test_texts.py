@@ -27,8 +27,10 @@ def project(tmp_path, monkeypatch):
 
 
 def _train(*args):
+    # --no-report: the plots cost a second a run, and these tests read the text (test_run_report
+    # draws a run's report)
     return run_cli("train", "--hidden-size", "8", "--updates", "20", "--seq-length", "10",
-                   "--sample-every", "0", "--quiet", *args)
+                   "--sample-every", "0", "--quiet", "--no-report", *args)
 
 
 def test_train_on_crlf_text_normalises_unless_kept(project):
