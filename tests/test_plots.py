@@ -469,7 +469,13 @@ def test_report_killed_while_drawing_leaves_no_process(results, tmp_path, signum
     else:
         os.killpg(run.proc.pid, signal.SIGINT)
     code, _, err = run.finish()  # fails if any process outlives rnnbench
-    assert code == (-signal.SIGKILL if signum == "SIGKILL" else 130), err
+    if signum == "SIGKILL":
+        assert code == -signal.SIGKILL, err
+    else:
+        # 130, or (seen once in about 50 runs under load, after "rnnbench: interrupted": the
+        # interpreter's shutdown, its handlers reset, ended by SIGINT) death by SIGINT, which
+        # a shell reports as 130 too
+        assert code in (130, -signal.SIGINT) and "rnnbench: interrupted" in err, err
     for png in (copy / "plots").glob("*.png"):  # written whole or not at all
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")
